@@ -1,0 +1,25 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+CARGO ?= cargo
+OUT ?= out/demo
+WILDFER := target/release/wildfer
+
+.PHONY: demo test build fmt lint
+
+build:
+	$(CARGO) build --release --locked -p wildfer-cli
+
+# Main job on sample data: score the example predictions in both ABAW submission formats.
+demo: build
+	@mkdir -p $(OUT)
+	$(WILDFER) eval --truth examples/abaw-mini/abaw2020/truth --pred examples/abaw-mini/abaw2020/pred --out $(OUT)/eval_abaw2020.json > /dev/null
+	$(WILDFER) eval --truth examples/abaw-mini/abaw2022/truth --pred examples/abaw-mini/abaw2022/predictions.txt --out $(OUT)/eval_abaw2022.json > /dev/null
+	@echo "demo: reports written to $(OUT)/eval_abaw2020.json and $(OUT)/eval_abaw2022.json"
+
+# Whole test suite: formatting, lints (warnings are errors), every test of the workspace.
+test:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) test --locked --workspace
+
+fmt:
+	$(CARGO) fmt --all

@@ -1,0 +1,121 @@
+//! `wildfer`: a thin command line over the wildfer library crates.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wildfer_core::LabelSet;
+use wildfer_core::abaw::read_labels;
+use wildfer_eval::{EvalOptions, evaluate};
+
+#[derive(Parser)]
+#[command(
+    name = "wildfer",
+    version,
+    about = "Facial expression recognition for in-the-wild video (ABAW / Aff-Wild2)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score predictions against ground truth with the ABAW metrics; prints one JSON object.
+    ///
+    /// PRED and TRUTH are each a folder of per-video annotation files (`<video>.txt`, the
+    /// ABAW 2020/21 format) or a `predictions.txt` (ABAW 2022+ format).
+    Eval {
+        /// Predictions: a folder of `<video>.txt` files or a `predictions.txt`.
+        #[arg(long, value_name = "PRED")]
+        pred: PathBuf,
+        /// Ground truth: a folder of `<video>.txt` files or a `predictions.txt`-style file.
+        #[arg(long, value_name = "TRUTH")]
+        truth: PathBuf,
+        /// Expected number of classes (7: ABAW 2020/21, 8: ABAW 2022+ with `Other`);
+        /// default: the truth's header.
+        #[arg(long, value_parser = parse_classes)]
+        classes: Option<LabelSet>,
+        /// Count annotated frames (and videos) without a prediction as wrong instead of failing.
+        #[arg(long)]
+        allow_missing: bool,
+        /// Also write the JSON to this file (atomically).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+fn parse_classes(s: &str) -> Result<LabelSet, String> {
+    s.parse::<usize>()
+        .ok()
+        .and_then(LabelSet::from_count)
+        .ok_or_else(|| format!("expected 7 or 8, found {s:?}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` joins the context chain on one line.
+            eprintln!("wildfer: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Eval {
+            pred,
+            truth,
+            classes,
+            allow_missing,
+            out,
+        } => {
+            let t = read_labels(&truth).context("reading the truth")?;
+            let p = read_labels(&pred).context("reading the predictions")?;
+            let report = evaluate(
+                &t,
+                &p,
+                EvalOptions {
+                    label_set: classes,
+                    allow_missing,
+                },
+            )
+            .map_err(|e| {
+                let hint = match e {
+                    wildfer_eval::EvalError::MissingVideo { .. }
+                    | wildfer_eval::EvalError::MissingFrames { .. } => {
+                        " (pass --allow-missing to count them as wrong)"
+                    }
+                    _ => "",
+                };
+                anyhow::anyhow!("{} against {}: {e}{hint}", pred.display(), truth.display())
+            })?;
+            let json = serde_json::to_string_pretty(&report)?;
+            if let Some(out) = out {
+                if out.as_os_str().is_empty() {
+                    bail!("--out: empty path");
+                }
+                wildfer_core::fsutil::write_atomic(&out, format!("{json}\n").as_bytes())?;
+            }
+            println!("{json}");
+            // A one-line human summary on stderr keeps stdout pure JSON.
+            let score = match report.abaw2022_score {
+                Some(s) => format!("ABAW2022 score (8-class macro F1) {s:.4}"),
+                None => format!("ABAW2020 score {:.4}", report.abaw2020_score),
+            };
+            eprintln!(
+                "wildfer eval: {} frames in {} videos ({} unannotated skipped, {} without prediction): accuracy {:.4}, macro F1 {:.4}, {score}",
+                report.frames,
+                report.videos,
+                report.skipped_frames,
+                report.missing_frames,
+                report.accuracy,
+                report.f1_macro
+            );
+            Ok(())
+        }
+    }
+}

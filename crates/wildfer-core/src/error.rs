@@ -1,0 +1,49 @@
+use std::path::PathBuf;
+
+/// Errors of the core crate. Every variant names the file; `Display` is a single line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file or folder could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of a text file is malformed.
+    #[error("{}:{line}: {msg}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        msg: String,
+    },
+    /// The file or folder is well-formed line by line but wrong as a whole.
+    #[error("{}: {msg}", path.display())]
+    Invalid { path: PathBuf, msg: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn parse(path: impl Into<PathBuf>, line: usize, msg: impl Into<String>) -> Self {
+        Error::Parse {
+            path: path.into(),
+            line,
+            msg: msg.into(),
+        }
+    }
+
+    pub(crate) fn invalid(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Invalid {
+            path: path.into(),
+            msg: msg.into(),
+        }
+    }
+}
