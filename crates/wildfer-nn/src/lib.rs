@@ -1,0 +1,33 @@
+//! Neural networks of wildfer, in burn (`flex` CPU backend; `Device` chooses at run time).
+//!
+//! One file per model family: each holds its serde `Config` with named presets, its private
+//! layers, the public model and `forward`. Parameter paths map one to one onto the PyTorch
+//! `state_dict` names of the reference architectures ([`weights`]), so checkpoints trained
+//! elsewhere load without renaming.
+//!
+//! - [`attention`]: the typed attention choice ([`Attention`]) and its modules (SE, CBAM).
+//! - [`resnet`]: ResNet-18/34/50/101 (torchvision topology) with an attention slot per block.
+//! - [`norm`]: BatchNorm with PyTorch's running-statistics semantics.
+//! - [`rnn`]: LSTM with PyTorch's fused gate layout and names.
+//! - [`method_a`]: ResNet-101 + CBAM + BiLSTM over clips (Liu, Zeng, Shan, ABAW 2020).
+//! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`).
+//! - [`detparams`]: deterministic parameters shared with the reference scripts.
+
+pub mod attention;
+pub mod detparams;
+mod error;
+pub mod method_a;
+pub mod norm;
+pub mod resnet;
+pub mod rnn;
+mod shape;
+pub mod weights;
+
+pub use attention::Attention;
+pub use error::NnError;
+pub use method_a::{MethodA, MethodAConfig};
+pub use resnet::{BlockKind, ResNet, ResNetConfig};
+pub use rnn::{Lstm, LstmConfig};
+
+/// Re-export so that downstream crates use the same burn.
+pub use burn;
