@@ -20,6 +20,7 @@ Usage: python3 reference/nn_fixtures.py  (torch 2.15.0, torchvision 0.29.2, safe
 """
 
 import json
+import math
 import pathlib
 import sys
 
@@ -173,6 +174,59 @@ class MethodA(nn.Module):
         return self.out2(self.out(r))
 
 
+# ---- temporal heads (method B), names as in wildfer_nn::temporal ---------------------------------
+def sinusoidal(t, d):
+    pe = np.zeros((t, d), dtype=np.float64)
+    for pos in range(t):
+        for i in range(d):
+            angle = pos / 10000.0 ** ((2 * (i // 2)) / d)
+            pe[pos, i] = math.sin(angle) if i % 2 == 0 else math.cos(angle)
+    return torch.from_numpy(pe.astype(np.float32))
+
+
+def encoder(d, nhead, ff, layers):
+    layer = nn.TransformerEncoderLayer(d, nhead, ff, dropout=0.0, batch_first=True)
+    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+
+class FrameHead(nn.Module):
+    def __init__(self, f, hidden, classes):
+        super().__init__()
+        self.proj = nn.Linear(f, hidden)
+        self.fc = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.proj(x)))
+
+
+class RnnHead(nn.Module):
+    def __init__(self, rnn, out, classes, middle):
+        super().__init__()
+        self.rnn, self.fc, self.middle = rnn, nn.Linear(out, classes), middle
+
+    def forward(self, x):
+        h = self.rnn(x)[0]
+        if self.middle:
+            h = h[:, h.shape[1] // 2 : h.shape[1] // 2 + 1]
+        return self.fc(h)
+
+
+class TransformerHead(nn.Module):
+    def __init__(self, f, d, nhead, ff, layers, classes, middle):
+        super().__init__()
+        self.proj = nn.Linear(f, d)
+        self.encoder = encoder(d, nhead, ff, layers)
+        self.fc = nn.Linear(d, classes)
+        self.middle = middle
+
+    def forward(self, x, mask=None):
+        h = self.proj(x) + sinusoidal(x.shape[1], self.proj.out_features)
+        h = self.encoder(h, src_key_padding_mask=mask)
+        if self.middle:
+            h = h[:, h.shape[1] // 2 : h.shape[1] // 2 + 1]
+        return self.fc(h)
+
+
 # ---- fixture writing ----------------------------------------------------------------------------
 def to_np(t):
     return t.detach().contiguous().numpy().astype(np.float32)
@@ -236,6 +290,27 @@ def main():
 
     lstm = nn.LSTM(20, 8, batch_first=True, bidirectional=True)
     run_case("bilstm", lstm, (2, 5, 20), train=True, grads=True, call=lambda x: lstm(x)[0])
+
+    gru = nn.GRU(12, 6, num_layers=2, batch_first=True, bidirectional=True)
+    run_case("gru2_bi", gru, (2, 7, 12), train=True, grads=True, call=lambda x: gru(x)[0])
+    lstm2 = nn.LSTM(12, 6, num_layers=2, batch_first=True)
+    run_case("lstm2", lstm2, (2, 7, 12), train=True, grads=True, call=lambda x: lstm2(x)[0])
+
+    enc = encoder(16, 4, 32, 2)
+    run_case("transformer", enc, (2, 9, 16), train=True, grads=True)
+    # Batch item 1 has its last 3 frames padded (True = padding in PyTorch).
+    pad = torch.zeros(2, 9, dtype=torch.bool)
+    pad[1, 6:] = True
+    run_case("transformer_masked", enc, (2, 9, 16), train=True, grads=False,
+             call=lambda x: enc(x, src_key_padding_mask=pad))
+
+    run_case("head_frame", FrameHead(20, 10, 7), (2, 5, 20), train=False, grads=True)
+    run_case("head_gru_bi", RnnHead(nn.GRU(20, 8, batch_first=True, bidirectional=True), 16, 7, False),
+             (2, 9, 20), train=False, grads=True)
+    run_case("head_lstm_middle", RnnHead(nn.LSTM(20, 8, batch_first=True), 8, 8, True),
+             (2, 9, 20), train=False, grads=True)
+    run_case("head_transformer_middle", TransformerHead(20, 16, 4, 32, 1, 8, True), (2, 9, 20),
+             train=False, grads=True)
 
     m = run_case("method_a", MethodA(7), (2, 8, 3, 64, 64), train=False, grads=False)
     record("method_a", m)

@@ -8,26 +8,34 @@
 //! - [`attention`]: the typed attention choice ([`Attention`]) and its modules (SE, CBAM).
 //! - [`resnet`]: ResNet-18/34/50/101 (torchvision topology) with an attention slot per block.
 //! - [`norm`]: BatchNorm with PyTorch's running-statistics semantics.
-//! - [`rnn`]: LSTM with PyTorch's fused gate layout and names.
+//! - [`rnn`]: LSTM and GRU with PyTorch's fused gate layout and names.
+//! - [`transformer`]: Transformer encoder in PyTorch's layout, sinusoidal positions.
+//! - [`temporal`]: per-frame, RNN and Transformer heads over `[batch, time, features]`.
+//! - [`ensemble`]: weighted averages of member probabilities.
 //! - [`method_a`]: ResNet-101 + CBAM + BiLSTM over clips (Liu, Zeng, Shan, ABAW 2020).
 //! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`).
 //! - [`detparams`]: deterministic parameters shared with the reference scripts.
 
 pub mod attention;
 pub mod detparams;
+pub mod ensemble;
 mod error;
 pub mod method_a;
 pub mod norm;
 pub mod resnet;
 pub mod rnn;
 mod shape;
+pub mod temporal;
+pub mod transformer;
 pub mod weights;
 
 pub use attention::Attention;
 pub use error::NnError;
 pub use method_a::{MethodA, MethodAConfig};
 pub use resnet::{BlockKind, ResNet, ResNetConfig};
-pub use rnn::{Lstm, LstmConfig};
+pub use rnn::{Rnn, RnnConfig, RnnKind};
+pub use temporal::{TemporalHead, TemporalHeadConfig, TemporalOutput};
+pub use transformer::{TransformerConfig, TransformerEncoder};
 
 /// Re-export so that downstream crates use the same burn.
 pub use burn;

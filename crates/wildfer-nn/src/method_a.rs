@@ -6,7 +6,7 @@
 
 use crate::attention::Attention;
 use crate::resnet::{ResNet, ResNetConfig};
-use crate::rnn::{Lstm, LstmConfig};
+use crate::rnn::{Rnn, RnnConfig};
 use crate::{NnError, shape};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -64,7 +64,7 @@ impl MethodAConfig {
             return Err(NnError::Config(format!("sizes must be positive: {self:?}")));
         }
         let rnn =
-            LstmConfig::new(self.backbone.feature_dim(), self.lstm_hidden).with_bidirectional(true);
+            RnnConfig::lstm(self.backbone.feature_dim(), self.lstm_hidden).with_bidirectional(true);
         Ok(MethodA {
             resnet: self.backbone.init(device)?,
             out: LinearConfig::new(rnn.output_size(), self.fc_hidden).init(device),
@@ -78,7 +78,7 @@ impl MethodAConfig {
 #[derive(Module, Debug)]
 pub struct MethodA {
     pub resnet: ResNet,
-    pub rnn: Lstm,
+    pub rnn: Rnn,
     pub out: Linear,
     pub out2: Linear,
 }

@@ -1,5 +1,9 @@
-//! LSTM with PyTorch's fused gate layout (`weight_ih_l{k}[_reverse]`: `[4 * hidden, input]`,
-//! gates in the order input, forget, cell, output), batch-first.
+//! LSTM and GRU with PyTorch's fused gate layout and names, batch-first.
+//!
+//! `weight_ih_l{k}[_reverse]` is `[gates * hidden, input]`, `weight_hh_l{k}[_reverse]` is
+//! `[gates * hidden, hidden]`; LSTM gates are (input, forget, cell, output), GRU gates are
+//! (reset, update, new) with the reset gate applied to `W_hn h + b_hn` as PyTorch does.
+//! Zero initial state.
 
 use crate::{NnError, shape};
 use burn::module::{Module, Param};
@@ -7,10 +11,28 @@ use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// LSTM configuration.
+/// Recurrent cell type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RnnKind {
+    Lstm,
+    Gru,
+}
+
+impl RnnKind {
+    fn gates(self) -> usize {
+        match self {
+            RnnKind::Lstm => 4,
+            RnnKind::Gru => 3,
+        }
+    }
+}
+
+/// Recurrent layer configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LstmConfig {
+pub struct RnnConfig {
+    pub kind: RnnKind,
     pub input_size: usize,
     pub hidden_size: usize,
     #[serde(default = "one")]
@@ -23,13 +45,21 @@ fn one() -> usize {
     1
 }
 
-impl LstmConfig {
-    pub fn new(input_size: usize, hidden_size: usize) -> Self {
-        LstmConfig {
+impl RnnConfig {
+    pub fn lstm(input_size: usize, hidden_size: usize) -> Self {
+        RnnConfig {
+            kind: RnnKind::Lstm,
             input_size,
             hidden_size,
             num_layers: 1,
             bidirectional: false,
+        }
+    }
+
+    pub fn gru(input_size: usize, hidden_size: usize) -> Self {
+        RnnConfig {
+            kind: RnnKind::Gru,
+            ..Self::lstm(input_size, hidden_size)
         }
     }
 
@@ -49,35 +79,20 @@ impl LstmConfig {
     }
 
     /// PyTorch's initialisation: uniform(-1/sqrt(hidden), 1/sqrt(hidden)) for every tensor.
-    pub fn init(&self, device: &Device) -> Result<Lstm, NnError> {
+    pub fn init(&self, device: &Device) -> Result<Rnn, NnError> {
         if self.input_size == 0 || self.hidden_size == 0 || self.num_layers == 0 {
             return Err(NnError::Config(format!(
-                "LSTM sizes must be positive: {self:?}"
+                "RNN sizes must be positive: {self:?}"
             )));
         }
         let k = 1.0 / (self.hidden_size as f64).sqrt();
-        let h = self.hidden_size;
-        let dir = |input: usize| LstmDirection {
-            weight_ih: Param::from_tensor(Tensor::random(
-                [4 * h, input],
-                Distribution::Uniform(-k, k),
-                device,
-            )),
-            weight_hh: Param::from_tensor(Tensor::random(
-                [4 * h, h],
-                Distribution::Uniform(-k, k),
-                device,
-            )),
-            bias_ih: Param::from_tensor(Tensor::random(
-                [4 * h],
-                Distribution::Uniform(-k, k),
-                device,
-            )),
-            bias_hh: Param::from_tensor(Tensor::random(
-                [4 * h],
-                Distribution::Uniform(-k, k),
-                device,
-            )),
+        let (h, g) = (self.hidden_size, self.kind.gates());
+        let dist = Distribution::Uniform(-k, k);
+        let dir = |input: usize| RnnDirection {
+            weight_ih: Param::from_tensor(Tensor::random([g * h, input], dist, device)),
+            weight_hh: Param::from_tensor(Tensor::random([g * h, h], dist, device)),
+            bias_ih: Param::from_tensor(Tensor::random([g * h], dist, device)),
+            bias_hh: Param::from_tensor(Tensor::random([g * h], dist, device)),
         };
         let layers = (0..self.num_layers)
             .map(|l| {
@@ -86,14 +101,15 @@ impl LstmConfig {
                 } else {
                     self.output_size()
                 };
-                LstmLayer {
+                RnnLayer {
                     forward: dir(input),
                     reverse: self.bidirectional.then(|| dir(input)),
                 }
             })
             .collect();
-        Ok(Lstm {
+        Ok(Rnn {
             layers,
+            kind: self.kind,
             input_size: self.input_size,
             hidden_size: h,
         })
@@ -102,7 +118,7 @@ impl LstmConfig {
 
 /// One direction of one layer; PyTorch names `weight_ih_l{k}` etc. (see [`crate::weights`]).
 #[derive(Module, Debug)]
-pub struct LstmDirection {
+pub struct RnnDirection {
     pub weight_ih: Param<Tensor<2>>,
     pub weight_hh: Param<Tensor<2>>,
     pub bias_ih: Param<Tensor<1>>,
@@ -110,68 +126,88 @@ pub struct LstmDirection {
 }
 
 #[derive(Module, Debug)]
-pub struct LstmLayer {
-    pub forward: LstmDirection,
-    pub reverse: Option<LstmDirection>,
+pub struct RnnLayer {
+    pub forward: RnnDirection,
+    pub reverse: Option<RnnDirection>,
 }
 
-/// Multi-layer, optionally bidirectional LSTM; zero initial state.
+/// Multi-layer, optionally bidirectional LSTM or GRU.
 #[derive(Module, Debug)]
-pub struct Lstm {
-    pub layers: Vec<LstmLayer>,
+pub struct Rnn {
+    pub layers: Vec<RnnLayer>,
+    #[module(skip)]
+    kind: RnnKind,
     input_size: usize,
     hidden_size: usize,
 }
 
-impl LstmDirection {
+impl RnnDirection {
     /// `[batch, time, input] -> [batch, time, hidden]`, reading time backwards if `reverse`.
-    fn run(&self, x: Tensor<3>, hidden: usize, reverse: bool) -> Tensor<3> {
+    fn run(&self, kind: RnnKind, x: Tensor<3>, hidden: usize, reverse: bool) -> Tensor<3> {
         let [b, t, i] = x.dims();
+        let g = kind.gates();
         let device = x.device();
         // Input projections of all steps at once; only the recurrent product stays in the loop.
-        let bias = (self.bias_ih.val() + self.bias_hh.val()).unsqueeze::<2>();
         let xw = (x
             .reshape([b * t, i])
             .matmul(self.weight_ih.val().transpose())
-            + bias)
-            .reshape([b, t, 4 * hidden]);
+            + self.bias_ih.val().unsqueeze::<2>())
+        .reshape([b, t, g * hidden]);
         let w_hh = self.weight_hh.val().transpose();
+        let b_hh = self.bias_hh.val().unsqueeze::<2>();
         let mut h = Tensor::<2>::zeros([b, hidden], &device);
         let mut c = Tensor::<2>::zeros([b, hidden], &device);
         let mut outs: Vec<Option<Tensor<2>>> = vec![None; t];
+        let gate = |m: &Tensor<2>, k: usize| m.clone().narrow(1, k * hidden, hidden);
         for step in 0..t {
             let s = if reverse { t - 1 - step } else { step };
-            let g = xw.clone().narrow(1, s, 1).reshape([b, 4 * hidden]) + h.matmul(w_hh.clone());
-            let ig = sigmoid(g.clone().narrow(1, 0, hidden));
-            let fg = sigmoid(g.clone().narrow(1, hidden, hidden));
-            let cg = tanh(g.clone().narrow(1, 2 * hidden, hidden));
-            let og = sigmoid(g.narrow(1, 3 * hidden, hidden));
-            c = fg * c + ig * cg;
-            h = og * tanh(c.clone());
+            let xs = xw.clone().narrow(1, s, 1).reshape([b, g * hidden]);
+            let hs = h.clone().matmul(w_hh.clone()) + b_hh.clone();
+            match kind {
+                RnnKind::Lstm => {
+                    let z = xs + hs;
+                    let (ig, fg) = (sigmoid(gate(&z, 0)), sigmoid(gate(&z, 1)));
+                    let (cg, og) = (tanh(gate(&z, 2)), sigmoid(gate(&z, 3)));
+                    c = fg * c + ig * cg;
+                    h = og * tanh(c.clone());
+                }
+                RnnKind::Gru => {
+                    let r = sigmoid(gate(&xs, 0) + gate(&hs, 0));
+                    let z = sigmoid(gate(&xs, 1) + gate(&hs, 1));
+                    let n = tanh(gate(&xs, 2) + r * gate(&hs, 2));
+                    h = (z.clone().neg() + 1.0) * n + z * h;
+                }
+            }
             outs[s] = Some(h.clone());
         }
         Tensor::stack(outs.into_iter().flatten().collect(), 1)
     }
 }
 
-impl Lstm {
+impl Rnn {
     /// `[batch, time, input_size] -> [batch, time, hidden (x2 if bidirectional)]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let i = Some(self.input_size);
         shape::check(
-            "Lstm",
+            "Rnn",
             "[batch, time, input_size]",
             x.dims(),
             [None, None, i],
         );
         let mut x = x;
         for layer in &self.layers {
-            let f = layer.forward.run(x.clone(), self.hidden_size, false);
+            let f = layer
+                .forward
+                .run(self.kind, x.clone(), self.hidden_size, false);
             x = match &layer.reverse {
-                Some(r) => Tensor::cat(vec![f, r.run(x, self.hidden_size, true)], 2),
+                Some(r) => Tensor::cat(vec![f, r.run(self.kind, x, self.hidden_size, true)], 2),
                 None => f,
             };
         }
         x
+    }
+
+    pub fn kind(&self) -> RnnKind {
+        self.kind
     }
 }

@@ -12,7 +12,8 @@ use wildfer_nn::burn::store::{BurnToPyTorchAdapter, ModuleSnapshot};
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
 use wildfer_nn::resnet::Block;
 use wildfer_nn::{
-    Attention, BlockKind, LstmConfig, MethodAConfig, ResNetConfig, detparams, weights,
+    Attention, BlockKind, MethodAConfig, ResNetConfig, RnnConfig, RnnKind, TemporalHeadConfig,
+    TemporalOutput, TransformerConfig, detparams, weights,
 };
 
 const FWD_TOL: f64 = 1e-4;
@@ -422,19 +423,127 @@ fn resnet50_cbam() {
     );
 }
 
-#[test]
-fn bilstm_forward_and_gradients() {
-    let fx = Fixture::load("bilstm");
-    let dev = train_device();
-    let mut m = LstmConfig::new(20, 8)
-        .with_bidirectional(true)
-        .init(&dev)
-        .unwrap();
+/// Run a `[batch, time, features]` module on the fixture input with gradients and compare.
+fn sequence_case<M: Module + ModuleSnapshot>(
+    name: &str,
+    mut m: M,
+    forward: impl Fn(&M, Tensor<3>) -> Tensor<3>,
+) {
+    let fx = Fixture::load(name);
     det_load(&mut m);
-    let x = input::<3>(&fx.input_shape(), &dev).require_grad();
-    let out = m.forward(x.clone());
+    let x = input::<3>(&fx.input_shape(), &train_device()).require_grad();
+    let out = forward(&m, x.clone());
     check_output(&fx, "output", out.clone(), FWD_TOL);
     check_backward(&fx, &m, &x, out, false);
+}
+
+#[test]
+fn bilstm_forward_and_gradients() {
+    let m = RnnConfig::lstm(20, 8)
+        .with_bidirectional(true)
+        .init(&train_device())
+        .unwrap();
+    sequence_case("bilstm", m, |m, x| m.forward(x));
+}
+
+#[test]
+fn two_layer_bidirectional_gru() {
+    let cfg = RnnConfig::gru(12, 6)
+        .with_num_layers(2)
+        .with_bidirectional(true);
+    sequence_case("gru2_bi", cfg.init(&train_device()).unwrap(), |m, x| {
+        m.forward(x)
+    });
+}
+
+#[test]
+fn two_layer_lstm() {
+    let cfg = RnnConfig::lstm(12, 6).with_num_layers(2);
+    sequence_case("lstm2", cfg.init(&train_device()).unwrap(), |m, x| {
+        m.forward(x)
+    });
+}
+
+fn small_encoder() -> TransformerConfig {
+    TransformerConfig {
+        d_model: 16,
+        nhead: 4,
+        dim_feedforward: 32,
+        num_layers: 2,
+        dropout: 0.0,
+    }
+}
+
+#[test]
+fn transformer_encoder() {
+    let m = small_encoder().init(&train_device()).unwrap();
+    sequence_case("transformer", m, |m, x| m.forward(x, None));
+}
+
+#[test]
+fn transformer_encoder_with_padding_mask() {
+    let fx = Fixture::load("transformer_masked");
+    let dev = Device::default();
+    let mut m = small_encoder().init(&dev).unwrap();
+    det_load(&mut m);
+    let mut mask = vec![1f32; 18];
+    for v in &mut mask[9 + 6..] {
+        *v = 0.0;
+    }
+    let mask = Tensor::<2>::from_data(TensorData::new(mask, [2, 9]), &dev);
+    let out = m.forward(input::<3>(&fx.input_shape(), &dev), Some(mask));
+    check_output(&fx, "output", out, FWD_TOL);
+}
+
+fn head_case(name: &str, cfg: TemporalHeadConfig, features: usize, classes: usize) {
+    let m = cfg.init(features, classes, &train_device()).unwrap();
+    sequence_case(name, m, |m, x| m.forward(x, None));
+}
+
+#[test]
+fn frame_head() {
+    head_case(
+        "head_frame",
+        TemporalHeadConfig::Frame { hidden: Some(10) },
+        20,
+        7,
+    );
+}
+
+#[test]
+fn gru_head_per_frame() {
+    let cfg = TemporalHeadConfig::Rnn {
+        cell: RnnKind::Gru,
+        hidden: 8,
+        layers: 1,
+        bidirectional: true,
+        output: TemporalOutput::PerFrame,
+    };
+    head_case("head_gru_bi", cfg, 20, 7);
+}
+
+#[test]
+fn lstm_head_middle_frame() {
+    let cfg = TemporalHeadConfig::Rnn {
+        cell: RnnKind::Lstm,
+        hidden: 8,
+        layers: 1,
+        bidirectional: false,
+        output: TemporalOutput::Middle,
+    };
+    head_case("head_lstm_middle", cfg, 20, 8);
+}
+
+#[test]
+fn transformer_head_middle_frame() {
+    let cfg = TemporalHeadConfig::Transformer {
+        encoder: TransformerConfig {
+            num_layers: 1,
+            ..small_encoder()
+        },
+        output: TemporalOutput::Middle,
+    };
+    head_case("head_transformer_middle", cfg, 20, 8);
 }
 
 #[test]
