@@ -82,20 +82,36 @@ class CBAM(nn.Module):
         return self.SpatialGate(self.ChannelGate(x))
 
 
+class LLAM(nn.Module):
+    """wildfer's formulation (see wildfer_nn::attention::Llam): f * (1 + sigmoid(BN(conv(x))))."""
+
+    def __init__(self, cin, cout, stride, k=1):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x, f):
+        return f * (1 + torch.sigmoid(self.bn(self.conv(x))))
+
+
 def se(c, r=16):
     return torchvision.ops.SqueezeExcitation(c, c // r)
 
 
 # ---- ResNet blocks with an attention slot -------------------------------------------------------
 def attach(block, kind, channels):
-    if kind == "cbam":
+    if kind == "llam":
+        block.llam = LLAM(block.conv1.in_channels, channels, block.stride)
+    elif kind == "cbam":
         block.cbam = CBAM(channels, 16)
     elif kind == "se":
         block.se = se(channels, 16)
     return block
 
 
-def att(block, out):
+def att(block, out, x):
+    if hasattr(block, "llam"):
+        return block.llam(x, out)
     if hasattr(block, "cbam"):
         return block.cbam(out)
     if hasattr(block, "se"):
@@ -110,7 +126,7 @@ class BasicBlock(torchvision.models.resnet.BasicBlock):
         out = self.bn2(self.conv2(out))
         if self.downsample is not None:
             identity = self.downsample(x)
-        out = att(self, out)
+        out = att(self, out, x)
         return self.relu(out + identity)
 
 
@@ -122,7 +138,7 @@ class Bottleneck(torchvision.models.resnet.Bottleneck):
         out = self.bn3(self.conv3(out))
         if self.downsample is not None:
             identity = self.downsample(x)
-        out = att(self, out)
+        out = att(self, out, x)
         return self.relu(out + identity)
 
 
@@ -172,6 +188,58 @@ class MethodA(nn.Module):
         f = self.resnet(x.reshape(b * t, *x.shape[2:])).reshape(b, t, -1)
         r, _ = self.rnn(f)
         return self.out2(self.out(r))
+
+
+# ---- SENet-50, VGGFace2 configuration (layout of the PyTorch port of the Caffe model) -------------
+class SEBottleneck(nn.Module):
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.conv4 = nn.Conv2d(planes * 4, planes * 4 // 16, 1)
+        self.conv5 = nn.Conv2d(planes * 4 // 16, planes * 4, 1)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        s = torch.sigmoid(self.conv5(F.relu(self.conv4(F.adaptive_avg_pool2d(out, 1)))))
+        res = x if self.downsample is None else self.downsample(x)
+        return F.relu(s * out + res)
+
+
+class SENet50(nn.Module):
+    def __init__(self, num_classes=8631):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=0, ceil_mode=True)
+        inplanes = 64
+        for i, (planes, blocks, stride) in enumerate([(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]):
+            layers = []
+            for j in range(blocks):
+                st = stride if j == 0 else 1
+                down = None
+                if st != 1 or inplanes != planes * 4:
+                    down = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride=st, bias=False),
+                                         nn.BatchNorm2d(planes * 4))
+                layers.append(SEBottleneck(inplanes, planes, st, down))
+                inplanes = planes * 4
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layers))
+        self.fc = nn.Linear(2048, num_classes)
+
+    def features(self, x):
+        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
 
 
 # ---- temporal heads (method B), names as in wildfer_nn::temporal ---------------------------------
@@ -275,9 +343,10 @@ def main():
     run_case("basic_block_cbam", make_block("basic", 16, 32, 2, "cbam"), (2, 16, 8, 8), train=True, grads=True)
     run_case("basic_block_eval", make_block("basic", 16, 16, 1, "none"), (2, 16, 8, 8), train=False, grads=False)
     run_case("bottleneck_se", make_block("bottleneck", 32, 16, 2, "se"), (2, 32, 8, 8), train=True, grads=True)
+    run_case("basic_block_llam", make_block("basic", 16, 32, 2, "llam"), (2, 16, 8, 8), train=True, grads=True)
     run_case("bottleneck_cbam_eval", make_block("bottleneck", 64, 16, 1, "cbam"), (2, 64, 8, 8), train=False, grads=False)
 
-    for depth, attention, classes in [(18, "none", 7), (18, "cbam", 7), (50, "none", None), (50, "cbam", 8)]:
+    for depth, attention, classes in [(18, "none", 7), (18, "cbam", 7), (18, "llam", 7), (50, "none", None), (50, "cbam", 8)]:
         name = f"resnet{depth}" + ("" if attention == "none" else f"_{attention}")
         m = resnet(depth, attention, classes)
         run_case(name, m, (2, 3, 64, 64), train=False, grads=False, features=lambda x: resnet_features(m, x))
@@ -287,6 +356,10 @@ def main():
         tv = set(ctor(num_classes=7).state_dict())
         ours = set(keys[f"resnet{depth}" if depth == 18 else "resnet50"])
         assert tv - {"fc.weight", "fc.bias"} <= ours | {"fc.weight", "fc.bias"}, depth
+
+    senet = SENet50(7)
+    run_case("senet50", senet, (2, 3, 112, 112), train=False, grads=False, features=senet.features)
+    record("senet50", senet)
 
     lstm = nn.LSTM(20, 8, batch_first=True, bidirectional=True)
     run_case("bilstm", lstm, (2, 5, 20), train=True, grads=True, call=lambda x: lstm(x)[0])

@@ -8,6 +8,7 @@
 //! - [`attention`]: the typed attention choice ([`Attention`]) and its modules (SE, CBAM).
 //! - [`resnet`]: ResNet-18/34/50/101 (torchvision topology) with an attention slot per block.
 //! - [`norm`]: BatchNorm with PyTorch's running-statistics semantics.
+//! - [`senet`]: SENet-50, VGGFace2 configuration (method D).
 //! - [`rnn`]: LSTM and GRU with PyTorch's fused gate layout and names.
 //! - [`transformer`]: Transformer encoder in PyTorch's layout, sinusoidal positions.
 //! - [`temporal`]: per-frame, RNN and Transformer heads over `[batch, time, features]`.
@@ -24,6 +25,7 @@ pub mod method_a;
 pub mod norm;
 pub mod resnet;
 pub mod rnn;
+pub mod senet;
 mod shape;
 pub mod temporal;
 pub mod transformer;
@@ -34,6 +36,7 @@ pub use error::NnError;
 pub use method_a::{MethodA, MethodAConfig};
 pub use resnet::{BlockKind, ResNet, ResNetConfig};
 pub use rnn::{Rnn, RnnConfig, RnnKind};
+pub use senet::{SeNet, SeNetConfig};
 pub use temporal::{TemporalHead, TemporalHeadConfig, TemporalOutput};
 pub use transformer::{TransformerConfig, TransformerEncoder};
 

@@ -2,7 +2,7 @@
 //! a bottleneck) and parameter names, with an [`Attention`] module on each block's residual
 //! branch before the addition.
 
-use crate::attention::{Attention, Cbam, SqueezeExcitation};
+use crate::attention::{Attention, Cbam, Llam, SqueezeExcitation};
 use crate::norm::BatchNorm;
 use crate::{NnError, shape};
 use burn::module::Module;
@@ -153,7 +153,14 @@ impl ResNetConfig {
     }
 }
 
-fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize, device: &Device) -> Conv2d {
+pub(crate) fn conv(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    device: &Device,
+) -> Conv2d {
     Conv2dConfig::new([cin, cout], [k, k])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
@@ -181,6 +188,7 @@ pub struct Block {
     pub downsample: Option<Downsample>,
     pub se: Option<SqueezeExcitation>,
     pub cbam: Option<Cbam>,
+    pub llam: Option<Llam>,
 }
 
 impl Block {
@@ -229,6 +237,12 @@ impl Block {
                 } => Some(Cbam::new(out, reduction, spatial_kernel, device)),
                 _ => None,
             },
+            llam: match attention {
+                Attention::Llam { kernel } => {
+                    Some(Llam::new(inplanes, out, stride, kernel, device))
+                }
+                _ => None,
+            },
         }
     }
 
@@ -238,6 +252,9 @@ impl Block {
         out = self.bn2.forward(self.conv2.forward(out));
         if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
             out = bn3.forward(conv3.forward(relu(out)));
+        }
+        if let Some(llam) = &self.llam {
+            out = llam.forward(x.clone(), out);
         }
         let identity = match &self.downsample {
             Some(d) => d.bn.forward(d.conv.forward(x)),

@@ -12,8 +12,8 @@ use wildfer_nn::burn::store::{BurnToPyTorchAdapter, ModuleSnapshot};
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
 use wildfer_nn::resnet::Block;
 use wildfer_nn::{
-    Attention, BlockKind, MethodAConfig, ResNetConfig, RnnConfig, RnnKind, TemporalHeadConfig,
-    TemporalOutput, TransformerConfig, detparams, weights,
+    Attention, BlockKind, MethodAConfig, ResNetConfig, RnnConfig, RnnKind, SeNetConfig,
+    TemporalHeadConfig, TemporalOutput, TransformerConfig, detparams, weights,
 };
 
 const FWD_TOL: f64 = 1e-4;
@@ -314,6 +314,19 @@ fn basic_block_with_cbam_train() {
 }
 
 #[test]
+fn basic_block_with_llam_train() {
+    block_case(
+        "basic_block_llam",
+        BlockKind::Basic,
+        16,
+        32,
+        2,
+        Attention::llam(),
+        true,
+    );
+}
+
+#[test]
 fn basic_block_eval() {
     block_case(
         "basic_block_eval",
@@ -409,6 +422,16 @@ fn resnet18_cbam() {
 }
 
 #[test]
+fn resnet18_llam() {
+    resnet_case(
+        "resnet18_llam",
+        ResNetConfig::resnet18()
+            .with_attention(Attention::llam())
+            .with_num_classes(Some(7)),
+    );
+}
+
+#[test]
 fn resnet50_matches_torchvision() {
     resnet_case("resnet50", ResNetConfig::resnet50());
 }
@@ -435,6 +458,19 @@ fn sequence_case<M: Module + ModuleSnapshot>(
     let out = forward(&m, x.clone());
     check_output(&fx, "output", out.clone(), FWD_TOL);
     check_backward(&fx, &m, &x, out, false);
+}
+
+#[test]
+fn senet50_vggface2_layout() {
+    let fx = Fixture::load("senet50");
+    let dev = Device::default();
+    let cfg = SeNetConfig::senet50_vggface2().with_num_classes(Some(7));
+    let mut m = cfg.init(&dev).unwrap();
+    assert_same_keys("senet50", weights::pytorch_keys(&m));
+    det_load(&mut m);
+    let f = m.forward_features(input::<4>(&fx.input_shape(), &dev));
+    check_output(&fx, "features", f.clone(), FWD_TOL);
+    check_output(&fx, "output", m.forward_head(f).unwrap(), FWD_TOL);
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! Attention modules placed on the residual branch of a ResNet block, before the addition
-//! (as in method A's code and in SE-ResNet).
+//! (as in method A's code and in SE-ResNet). One file each.
 
 mod cbam;
+mod llam;
 mod se;
 
 pub use cbam::{BasicConv, Cbam, CbamMlp, ChannelGate, SpatialGate};
+pub use llam::Llam;
 pub use se::SqueezeExcitation;
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +27,9 @@ pub enum Attention {
         reduction: usize,
         spatial_kernel: usize,
     },
+    /// Lossless attention (method C): a full-size map from the block input, `f * (1 + map)`;
+    /// see [`Llam`] for the formulation.
+    Llam { kernel: usize },
 }
 
 impl Attention {
@@ -41,6 +46,11 @@ impl Attention {
         }
     }
 
+    /// LLAM with a 1x1 map convolution.
+    pub fn llam() -> Self {
+        Attention::Llam { kernel: 1 }
+    }
+
     /// Check the parameters; `Err` names the problem.
     pub fn validate(&self) -> Result<(), String> {
         match *self {
@@ -51,6 +61,9 @@ impl Attention {
             Attention::Cbam { spatial_kernel, .. } if spatial_kernel % 2 == 0 => Err(format!(
                 "CBAM spatial_kernel must be odd, got {spatial_kernel}"
             )),
+            Attention::Llam { kernel } if kernel % 2 == 0 => {
+                Err(format!("LLAM kernel must be odd, got {kernel}"))
+            }
             _ => Ok(()),
         }
     }
