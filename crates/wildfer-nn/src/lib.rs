@@ -14,6 +14,7 @@
 //! - [`temporal`]: per-frame, RNN and Transformer heads over `[batch, time, features]`.
 //! - [`ensemble`]: weighted averages of member probabilities.
 //! - [`method_a`]: ResNet-101 + CBAM + BiLSTM over clips (Liu, Zeng, Shan, ABAW 2020).
+//! - [`zoo`]: one serde `ModelConfig` for every network, named presets of the seed methods.
 //! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`).
 //! - [`detparams`]: deterministic parameters shared with the reference scripts.
 
@@ -30,6 +31,7 @@ mod shape;
 pub mod temporal;
 pub mod transformer;
 pub mod weights;
+pub mod zoo;
 
 pub use attention::Attention;
 pub use error::NnError;
@@ -39,6 +41,7 @@ pub use rnn::{Rnn, RnnConfig, RnnKind};
 pub use senet::{SeNet, SeNetConfig};
 pub use temporal::{TemporalHead, TemporalHeadConfig, TemporalOutput};
 pub use transformer::{TransformerConfig, TransformerEncoder};
+pub use zoo::{ClipModel, ClipModelConfig, Model, ModelConfig, preset};
 
 /// Re-export so that downstream crates use the same burn.
 pub use burn;
