@@ -1,5 +1,7 @@
 //! `wildfer`: a thin command line over the wildfer library crates.
 
+mod bench;
+
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +45,50 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Benchmarks, side by side with the reference framework in the same run.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Model forward passes and a training step per 8-frame clip, next to PyTorch.
+    Models {
+        /// Timed runs per case (after one warm-up run); medians are reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Crop size in pixels.
+        #[arg(long, default_value_t = 112)]
+        size: usize,
+        /// Compute threads for wildfer and for PyTorch.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Comma-separated subset of the cases.
+        #[arg(long, value_delimiter = ',')]
+        cases: Option<Vec<String>>,
+        /// Skip the PyTorch reference.
+        #[arg(long)]
+        no_reference: bool,
+        /// Python interpreter with torch and torchvision for the reference.
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+        /// Also write the timings as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Size the global compute pool (burn's CPU backend runs on rayon).
+fn set_threads(n: usize) -> Result<()> {
+    if n == 0 {
+        bail!("--threads must be at least 1");
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .context("setting the number of threads")
 }
 
 fn parse_classes(s: &str) -> Result<LabelSet, String> {
@@ -66,6 +112,29 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Bench {
+            what:
+                BenchCommand::Models {
+                    runs,
+                    size,
+                    threads,
+                    cases,
+                    no_reference,
+                    python,
+                    out,
+                },
+        } => {
+            set_threads(threads)?;
+            bench::models(bench::ModelsArgs {
+                runs,
+                size,
+                threads,
+                cases,
+                reference: !no_reference,
+                python,
+                out,
+            })
+        }
         Command::Eval {
             pred,
             truth,

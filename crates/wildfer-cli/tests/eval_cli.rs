@@ -306,3 +306,36 @@ fn bad_classes_flag_is_a_usage_error() {
     assert!(stdout.is_empty());
     assert!(stderr.contains("expected 7 or 8"), "{stderr}");
 }
+
+#[test]
+fn bench_models_runs_and_reports_json() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("bench.json");
+    let (code, stdout, stderr) = wildfer(&[
+        "bench",
+        "models",
+        "--runs",
+        "1",
+        "--size",
+        "32",
+        "--cases",
+        "resnet18_forward",
+        "--no-reference",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("resnet18_forward"), "{stdout}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["wildfer"][0]["case"], "resnet18_forward");
+    assert_eq!(v["wildfer"][0]["runs_ms"].as_array().unwrap().len(), 1);
+    assert!(v["wildfer"][0]["runs_ms"][0].as_f64().unwrap() > 0.0);
+    assert!(v["reference"].is_null());
+
+    let (code, _, stderr) = wildfer(&["bench", "models", "--cases", "nope", "--no-reference"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("none of the given names is a case"),
+        "{stderr}"
+    );
+}

@@ -16,9 +16,11 @@
 //! - [`method_a`]: ResNet-101 + CBAM + BiLSTM over clips (Liu, Zeng, Shan, ABAW 2020).
 //! - [`zoo`]: one serde `ModelConfig` for every network, named presets of the seed methods.
 //! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`).
+//! - [`bench`]: the model benchmark cases of `wildfer bench models`.
 //! - [`detparams`]: deterministic parameters shared with the reference scripts.
 
 pub mod attention;
+pub mod bench;
 pub mod detparams;
 pub mod ensemble;
 mod error;
