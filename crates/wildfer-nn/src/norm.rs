@@ -36,6 +36,12 @@ impl BatchNorm {
         }
     }
 
+    /// Keras uses epsilon 1e-3 where PyTorch uses 1e-5.
+    pub fn with_epsilon(mut self, epsilon: f64) -> Self {
+        self.epsilon = epsilon;
+        self
+    }
+
     /// `[batch, channels, ...] -> same shape`.
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let channels = self.gamma.dims()[0];

