@@ -45,6 +45,12 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// List the model presets (or print one preset's configuration as JSON with --show).
+    Models {
+        /// Print this preset's full configuration.
+        #[arg(long, value_name = "PRESET")]
+        show: Option<String>,
+    },
     /// Benchmarks, side by side with the reference framework in the same run.
     Bench {
         #[command(subcommand)]
@@ -112,6 +118,25 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Models { show: Some(name) } => {
+            let cfg = wildfer_nn::preset(&name)?;
+            println!("{}", serde_json::to_string_pretty(&cfg)?);
+            Ok(())
+        }
+        Command::Models { show: None } => {
+            let device = wildfer_nn::burn::tensor::Device::default();
+            println!("{:<32} {:>12}  description", "preset", "parameters");
+            for name in wildfer_nn::zoo::PRESETS {
+                let cfg = wildfer_nn::preset(name)?;
+                let params = cfg.init(&device)?.num_params();
+                println!(
+                    "{name:<32} {:>11.1}M  {}",
+                    params as f64 / 1e6,
+                    cfg.describe()
+                );
+            }
+            Ok(())
+        }
         Command::Bench {
             what:
                 BenchCommand::Models {

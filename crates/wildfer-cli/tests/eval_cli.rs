@@ -339,3 +339,27 @@ fn bench_models_runs_and_reports_json() {
         "{stderr}"
     );
 }
+
+#[test]
+fn models_lists_and_shows_presets() {
+    let (code, stdout, stderr) = wildfer(&["models"]);
+    assert_eq!(code, 0, "{stderr}");
+    for name in [
+        "method_a_resnet101_cbam_bilstm",
+        "method_b_ensemble",
+        "method_c_llam",
+        "method_d_senet50",
+    ] {
+        assert!(stdout.contains(name), "{name} missing from {stdout}");
+    }
+    let (code, stdout, _) = wildfer(&["models", "--show", "method_b_cnn_transformer"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["kind"], "clip");
+    assert_eq!(v["head"]["kind"], "transformer");
+    assert_eq!(v["window"], 9);
+    assert_one_line_error(
+        wildfer(&["models", "--show", "method_x"]),
+        &["unknown preset \"method_x\""],
+    );
+}

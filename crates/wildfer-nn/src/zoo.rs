@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "family", rename_all = "snake_case")]
 pub enum BackboneConfig {
+    #[serde(rename = "resnet")]
     ResNet(ResNetConfig),
+    #[serde(rename = "senet")]
     SeNet(SeNetConfig),
 }
 
@@ -214,6 +216,71 @@ impl ModelConfig {
             }
         })
     }
+}
+
+impl Model {
+    /// Number of parameters (all members of an ensemble).
+    pub fn num_params(&self) -> usize {
+        match self {
+            Model::MethodA(m) => m.num_params(),
+            Model::Clip(m) => m.num_params(),
+            Model::Ensemble { members, .. } => members.iter().map(Model::num_params).sum(),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// One-line description: kind, backbone(s), head, window.
+    pub fn describe(&self) -> String {
+        match self {
+            ModelConfig::MethodA(c) => format!(
+                "{} + BiLSTM {} + FC {}, {}-frame clips",
+                resnet_name(&c.backbone),
+                c.lstm_hidden,
+                c.fc_hidden,
+                c.clip_len
+            ),
+            ModelConfig::Clip(c) => {
+                let backbone = match &c.backbone {
+                    BackboneConfig::ResNet(r) => resnet_name(r),
+                    BackboneConfig::SeNet(_) => "SENet-50 (VGGFace2)".to_string(),
+                };
+                let head = match c.head {
+                    TemporalHeadConfig::Frame { .. } => "per-frame head".to_string(),
+                    TemporalHeadConfig::Rnn { cell, hidden, .. } => {
+                        format!("{} {hidden} head", format!("{cell:?}").to_uppercase())
+                    }
+                    TemporalHeadConfig::Transformer { encoder, .. } => {
+                        format!(
+                            "Transformer {}x{} head",
+                            encoder.num_layers, encoder.d_model
+                        )
+                    }
+                };
+                format!("{backbone} + {head}, window {}", c.window)
+            }
+            ModelConfig::Ensemble { members, .. } => {
+                format!("ensemble of {} models", members.len())
+            }
+        }
+    }
+}
+
+/// `ResNet-101 + CBAM`.
+fn resnet_name(c: &ResNetConfig) -> String {
+    let blocks: usize = c.layers.iter().sum();
+    let per_block = if c.block == crate::BlockKind::Basic {
+        2
+    } else {
+        3
+    };
+    let att = match c.attention {
+        Attention::None => "",
+        Attention::Se { .. } => " + SE",
+        Attention::Cbam { .. } => " + CBAM",
+        Attention::Llam { .. } => " + LLAM",
+    };
+    format!("ResNet-{}{att}", 2 + blocks * per_block)
 }
 
 /// Names of the presets, in the order of the table above.
