@@ -22,6 +22,7 @@ use burn::store::{
 };
 use burn::tensor::TensorData;
 use std::path::Path;
+use std::sync::OnceLock;
 
 const TORCH_TO_BURN: [(&str, &str); 8] = [
     (r"(^|\.)ChannelGate\.", "${1}channel_gate."),
@@ -69,17 +70,28 @@ fn remapper(rules: &[(&str, &str)]) -> KeyRemapper {
     r
 }
 
-fn rename(name: &str, rules: &[(&str, &str)]) -> String {
+fn rename(name: &str, remapper: &KeyRemapper) -> String {
     let mut s = name.to_string();
-    for (re, to) in &remapper(rules).patterns {
+    for (re, to) in &remapper.patterns {
         s = re.replace(&s, to.as_str()).into_owned();
     }
     s
 }
 
+/// The compiled rules, built once.
+fn to_torch() -> &'static KeyRemapper {
+    static R: OnceLock<KeyRemapper> = OnceLock::new();
+    R.get_or_init(|| remapper(&BURN_TO_TORCH))
+}
+
+fn to_burn() -> &'static KeyRemapper {
+    static R: OnceLock<KeyRemapper> = OnceLock::new();
+    R.get_or_init(|| remapper(&TORCH_TO_BURN))
+}
+
 /// The PyTorch name of a wildfer parameter path.
 pub fn to_pytorch_name(burn_path: &str) -> String {
-    let s = rename(burn_path, &BURN_TO_TORCH);
+    let s = rename(burn_path, to_torch());
     // BatchNorm's `gamma`/`beta` (burn) are PyTorch's `weight`/`bias`.
     if let Some(p) = s.strip_suffix(".gamma") {
         format!("{p}.weight")
@@ -92,7 +104,7 @@ pub fn to_pytorch_name(burn_path: &str) -> String {
 
 /// The wildfer path of a PyTorch name (before burn's BatchNorm `weight`->`gamma` adaptation).
 pub fn from_pytorch_name(name: &str) -> String {
-    rename(name, &TORCH_TO_BURN)
+    rename(name, to_burn())
 }
 
 /// What a load did: keys in PyTorch naming.
@@ -243,7 +255,7 @@ pub fn load_safetensors<M: Module + ModuleSnapshot>(
     strict: bool,
 ) -> Result<LoadReport, NnError> {
     let mut store = SafetensorsStore::from_file(path)
-        .remap(remapper(&TORCH_TO_BURN))
+        .remap(to_burn().clone())
         .with_from_adapter(PyTorchToBurnAdapter)
         .skip_enum_variants(true)
         .allow_partial(true);
@@ -259,7 +271,7 @@ pub fn load_pytorch_file<M: Module + ModuleSnapshot>(
     strict: bool,
 ) -> Result<LoadReport, NnError> {
     let mut store = PytorchStore::from_file(path)
-        .remap(remapper(&TORCH_TO_BURN))
+        .remap(to_burn().clone())
         .skip_enum_variants(true)
         .allow_partial(true);
     if let Some(k) = top_level_key {
@@ -281,7 +293,7 @@ pub fn save_safetensors<M: Module + ModuleSnapshot>(model: &M, path: &Path) -> R
         .into_owned();
     let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
     let mut store = SafetensorsStore::from_file(&tmp)
-        .remap(remapper(&BURN_TO_TORCH))
+        .remap(to_torch().clone())
         .with_to_adapter(BurnToPyTorchAdapter)
         .skip_enum_variants(true);
     let saved = model
