@@ -14,6 +14,9 @@ pub enum VideoError {
     Container { path: PathBuf, msg: String },
     #[error("{}: {msg}", path.display())]
     Unsupported { path: PathBuf, msg: String },
+    /// An image that cannot be read (corrupt, unknown format, too large).
+    #[error("{}: cannot read image ({msg})", path.display())]
+    Image { path: PathBuf, msg: String },
     /// A sample could not be decoded.
     #[error("{}: frame data of sample {sample} is corrupt ({msg})", path.display())]
     Decode {
@@ -21,4 +24,12 @@ pub enum VideoError {
         sample: u32,
         msg: String,
     },
+}
+
+/// Decoder messages may span lines; errors must not.
+pub(crate) fn one_line(msg: impl ToString) -> String {
+    msg.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

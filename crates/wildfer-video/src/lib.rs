@@ -3,6 +3,7 @@
 //!
 //! - [`Mp4H264Source`]: MP4/MOV files with H.264 video, demuxed by the `mp4` crate and decoded
 //!   by OpenH264 built from vendored source (no system packages).
+//! - [`ImageSource`]: one image, or a folder of images (Aff-Wild2 `cropped_aligned` numbering).
 //!
 //! Frame numbering: frames are numbered 1, 2, ... in presentation order over all samples of the
 //! track. Edit lists are not applied (ffmpeg drops frames that an edit list cuts, e.g. the first
@@ -10,11 +11,13 @@
 
 mod error;
 mod frame;
+pub mod images;
 mod mp4h264;
 mod yuv;
 
 pub use error::VideoError;
 pub use frame::{Frame, SourceInfo};
+pub use images::ImageSource;
 pub use mp4h264::Mp4H264Source;
 pub use yuv::ColorMatrix;
 
@@ -29,7 +32,13 @@ pub trait FrameSource {
     fn next_frame(&mut self) -> Option<Result<Frame, VideoError>>;
 }
 
-/// Open a video file, choosing the reader from its content.
+/// Frame rate assumed for image folders, which carry no timing.
+pub const IMAGE_FOLDER_FPS: f64 = 30.0;
+
+/// Open a video, an image or a folder of images.
 pub fn open(path: &Path) -> Result<Box<dyn FrameSource>, VideoError> {
+    if path.is_dir() || images::is_image(path) {
+        return Ok(Box::new(ImageSource::open(path, IMAGE_FOLDER_FPS)?));
+    }
     Ok(Box::new(Mp4H264Source::open(path)?))
 }

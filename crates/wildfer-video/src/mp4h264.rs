@@ -33,7 +33,7 @@ pub struct Mp4H264Source {
 fn container(path: &Path, msg: impl ToString) -> VideoError {
     VideoError::Container {
         path: path.to_path_buf(),
-        msg: msg.to_string(),
+        msg: crate::error::one_line(msg),
     }
 }
 
@@ -165,7 +165,7 @@ impl Mp4H264Source {
         VideoError::Decode {
             path: self.path(),
             sample,
-            msg: msg.to_string(),
+            msg: crate::error::one_line(msg),
         }
     }
 }
