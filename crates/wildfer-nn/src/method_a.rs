@@ -86,16 +86,7 @@ pub struct MethodA {
 impl MethodA {
     /// Per-frame embeddings: `[batch, time, 3, h, w] -> [batch, time, 2048]`.
     pub fn forward_features(&self, x: Tensor<5>) -> Tensor<3> {
-        let [b, t, c, h, w] = x.dims();
-        shape::check(
-            "MethodA",
-            "[batch, time, 3, h, w]",
-            [b, t, c, h, w],
-            [None, None, Some(3), None, None],
-        );
-        let f = self.resnet.forward_features(x.reshape([b * t, c, h, w]));
-        let d = f.dims()[1];
-        f.reshape([b, t, d])
+        shape::per_frame("MethodA", x, |frames| self.resnet.forward_features(frames))
     }
 
     /// Temporal head: `[batch, time, 2048] -> [batch, time, classes]` (logits).

@@ -148,8 +148,7 @@ impl MiniXception {
         let x = relu(self.bn2.forward(self.conv2.forward(x)));
         let x = self.blocks.iter().fold(x, |x, b| b.forward(x));
         let x = self.classifier.forward(x);
-        let [b, c, _, _] = x.dims();
-        x.mean_dims(&[2, 3]).reshape([b, c])
+        shape::global_avg_pool(x)
     }
 
     /// Probabilities in FER2013 order.

@@ -175,6 +175,17 @@ pub struct Downsample {
     pub bn: BatchNorm,
 }
 
+impl Downsample {
+    /// The identity path of a residual block: `x` projected when there is a downsample, else
+    /// `x` itself.
+    pub fn shortcut(downsample: Option<&Downsample>, x: Tensor<4>) -> Tensor<4> {
+        match downsample {
+            Some(d) => d.bn.forward(d.conv.forward(x)),
+            None => x,
+        }
+    }
+}
+
 /// A basic or bottleneck residual block with optional attention.
 #[derive(Module, Debug)]
 pub struct Block {
@@ -256,10 +267,7 @@ impl Block {
         if let Some(llam) = &self.llam {
             out = llam.forward(x.clone(), out);
         }
-        let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x)),
-            None => x,
-        };
+        let identity = Downsample::shortcut(self.downsample.as_ref(), x);
         if let Some(se) = &self.se {
             out = se.forward(out);
         }
@@ -306,8 +314,7 @@ impl ResNet {
         {
             x = block.forward(x);
         }
-        let [b, c, _, _] = x.dims();
-        x.mean_dims(&[2, 3]).reshape([b, c])
+        shape::global_avg_pool(x)
     }
 
     /// `[batch, feature_dim] -> [batch, num_classes]`; `None` without a head.

@@ -135,10 +135,7 @@ impl SeBottleneck {
         let out = self.bn3.forward(self.conv3.forward(out));
         let s = out.clone().mean_dims(&[2, 3]);
         let s = sigmoid(self.conv5.forward(relu(self.conv4.forward(s))));
-        let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x)),
-            None => x,
-        };
+        let identity = Downsample::shortcut(self.downsample.as_ref(), x);
         relu(out * s + identity)
     }
 }
@@ -176,8 +173,7 @@ impl SeNet {
             .chain(&self.layer3)
             .chain(&self.layer4)
             .fold(x, |x, b| b.forward(x));
-        let [b, c, _, _] = x.dims();
-        x.mean_dims(&[2, 3]).reshape([b, c])
+        shape::global_avg_pool(x)
     }
 
     /// `[batch, 2048] -> [batch, classes]`; `None` without a head.

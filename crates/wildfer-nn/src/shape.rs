@@ -15,3 +15,28 @@ pub(crate) fn check<const D: usize>(
         .all(|(g, w)| w.is_none_or(|w| w == *g));
     assert!(ok, "{module}: expected input {layout}, got {got:?}");
 }
+
+/// Global average pool: `[batch, channels, h, w] -> [batch, channels]`.
+pub(crate) fn global_avg_pool(x: burn::tensor::Tensor<4>) -> burn::tensor::Tensor<2> {
+    let [b, c, _, _] = x.dims();
+    x.mean_dims(&[2, 3]).reshape([b, c])
+}
+
+/// Run a per-image embedding on every frame of a clip:
+/// `[batch, time, 3, h, w] -> [batch, time, features]`.
+pub(crate) fn per_frame(
+    module: &str,
+    x: burn::tensor::Tensor<5>,
+    embed: impl FnOnce(burn::tensor::Tensor<4>) -> burn::tensor::Tensor<2>,
+) -> burn::tensor::Tensor<3> {
+    let [b, t, c, h, w] = x.dims();
+    check(
+        module,
+        "[batch, time, 3, h, w]",
+        [b, t, c, h, w],
+        [None, None, Some(3), None, None],
+    );
+    let f = embed(x.reshape([b * t, c, h, w]));
+    let d = f.dims()[1];
+    f.reshape([b, t, d])
+}

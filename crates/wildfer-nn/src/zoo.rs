@@ -19,7 +19,7 @@ use crate::rnn::RnnKind;
 use crate::senet::{SeNet, SeNetConfig};
 use crate::temporal::{TemporalHead, TemporalHeadConfig, TemporalOutput};
 use crate::transformer::TransformerConfig;
-use crate::{Attention, NnError};
+use crate::{Attention, NnError, shape};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -118,10 +118,9 @@ pub struct ClipModel {
 impl ClipModel {
     /// `[batch, time, 3, h, w] -> [batch, time, features]`.
     pub fn forward_features(&self, x: Tensor<5>) -> Tensor<3> {
-        let [b, t, c, h, w] = x.dims();
-        let f = self.backbone.forward_features(x.reshape([b * t, c, h, w]));
-        let d = f.dims()[1];
-        f.reshape([b, t, d])
+        shape::per_frame("ClipModel", x, |frames| {
+            self.backbone.forward_features(frames)
+        })
     }
 
     /// `[batch, time, 3, h, w] -> [batch, time or 1, classes]` (logits); `mask` as in

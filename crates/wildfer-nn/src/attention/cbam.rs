@@ -87,7 +87,7 @@ impl ChannelGate {
     /// `[batch, channels, h, w] -> [batch, channels, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, _, _] = x.dims();
-        let avg = x.clone().mean_dims(&[2, 3]).reshape([b, c]);
+        let avg = shape::global_avg_pool(x.clone());
         let max = x.clone().max_dims(&[2, 3]).reshape([b, c]);
         let att = self.mlp.forward(avg) + self.mlp.forward(max);
         x * sigmoid(att).reshape([b, c, 1, 1])
