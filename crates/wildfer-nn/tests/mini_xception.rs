@@ -2,6 +2,9 @@
 //! (fixture from `reference/convert_fer.py`, which ran the original HDF5 model in TensorFlow).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::f32_tensor;
+
 use safetensors::SafeTensors;
 use std::path::PathBuf;
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
@@ -10,16 +13,6 @@ use wildfer_nn::weights;
 
 fn crate_path(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn floats(st: &SafeTensors, name: &str) -> (Vec<usize>, Vec<f32>) {
-    let t = st.tensor(name).unwrap();
-    let v = t
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    (t.shape().to_vec(), v)
 }
 
 #[test]
@@ -33,7 +26,7 @@ fn converted_weights_reproduce_keras() {
 
     let bytes = std::fs::read(crate_path("tests/fixtures/mini_xception.safetensors")).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
-    let (shape, x) = floats(&st, "input_nhwc");
+    let (shape, x) = f32_tensor(&st, "mini_xception", "input_nhwc");
     let n = shape[0];
     // NHWC with one channel has the same memory layout as NCHW.
     let x = Tensor::<4>::from_data(TensorData::new(x, [n, 1, 64, 64]), &dev);
@@ -43,7 +36,7 @@ fn converted_weights_reproduce_keras() {
         .convert::<f32>()
         .try_into_vec::<f32>()
         .unwrap();
-    let (_, want) = floats(&st, "probabilities");
+    let (_, want) = f32_tensor(&st, "mini_xception", "probabilities");
     let err = got
         .iter()
         .zip(&want)

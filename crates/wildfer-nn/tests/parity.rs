@@ -2,6 +2,9 @@
 //! regenerated from `detparams`, outputs/gradients/statistics come from the fixture files).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::f32_tensor;
+
 use safetensors::SafeTensors;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -42,16 +45,7 @@ impl Fixture {
     }
 
     fn get(&self, key: &str) -> (Vec<usize>, Vec<f32>) {
-        let st = self.tensors();
-        let t = st
-            .tensor(key)
-            .unwrap_or_else(|_| panic!("{}: no tensor {key}", self.name));
-        let v = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        (t.shape().to_vec(), v)
+        f32_tensor(&self.tensors(), &self.name, key)
     }
 
     fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {

@@ -2,6 +2,9 @@
 //! checkpoint giving a one-line error that names the file or key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::f32_tensor;
+
 use safetensors::SafeTensors;
 use std::path::PathBuf;
 use wildfer_nn::attention::Cbam;
@@ -32,12 +35,7 @@ fn to_vec(t: Tensor<4>) -> Vec<f32> {
 fn expected_cbam_output() -> Vec<f32> {
     let bytes = std::fs::read(fixture("cbam_eval.safetensors")).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
-    st.tensor("output")
-        .unwrap()
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    f32_tensor(&st, "cbam_eval", "output").1
 }
 
 fn assert_close(got: &[f32], want: &[f32]) {
