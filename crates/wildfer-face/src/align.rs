@@ -1,0 +1,232 @@
+//! Five-point alignment: the similarity transform that maps a face's landmarks onto a canonical
+//! template, and bilinear warping of the crop.
+
+use crate::geometry::{Point2, Similarity2};
+
+/// The ArcFace/InsightFace five-point template for a 112x112 crop (eyes, nose tip, mouth
+/// corners); other crop sizes scale it.
+pub const TEMPLATE_112: [Point2; 5] = [
+    Point2::new(38.2946, 51.6963),
+    Point2::new(73.5318, 51.5014),
+    Point2::new(56.0252, 71.7366),
+    Point2::new(41.5493, 92.3655),
+    Point2::new(70.7299, 92.2041),
+];
+
+/// The template for a square crop of `size` pixels.
+pub fn template(size: usize) -> [Point2; 5] {
+    let s = size as f32 / 112.0;
+    TEMPLATE_112.map(|p| Point2::new(p.x * s, p.y * s))
+}
+
+/// An aligned square RGB crop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlignedFace {
+    pub size: usize,
+    /// `size * size * 3` bytes.
+    pub rgb: Vec<u8>,
+    /// Source pixel -> crop pixel.
+    pub transform: Similarity2,
+}
+
+/// Source -> crop transform of `landmarks` onto the template of `size`; `None` for degenerate
+/// (coincident) landmarks.
+pub fn alignment(landmarks: &[Point2; 5], size: usize) -> Option<Similarity2> {
+    Similarity2::estimate(landmarks, &template(size))
+}
+
+/// Crop and align a face from an RGB image (`width * height * 3` bytes).
+pub fn align(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    landmarks: &[Point2; 5],
+    size: usize,
+) -> Option<AlignedFace> {
+    let transform = alignment(landmarks, size)?;
+    let inv = transform.inverse()?;
+    Some(AlignedFace {
+        size,
+        rgb: warp(rgb, width, height, &inv, size, size),
+        transform,
+    })
+}
+
+/// Sample `out_w x out_h` RGB pixels: output pixel `p` takes the bilinear interpolation of the
+/// source at `dst_to_src(p)` (pixel centres at integer coordinates, as OpenCV's `warpAffine`);
+/// outside the source is black.
+pub fn warp(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    dst_to_src: &Similarity2,
+    out_w: usize,
+    out_h: usize,
+) -> Vec<u8> {
+    debug_assert_eq!(rgb.len(), width * height * 3);
+    let mut out = vec![0u8; out_w * out_h * 3];
+    let t = dst_to_src;
+    for y in 0..out_h {
+        for x in 0..out_w {
+            let sx = t.a * x as f32 - t.b * y as f32 + t.tx;
+            let sy = t.b * x as f32 + t.a * y as f32 + t.ty;
+            let o = (y * out_w + x) * 3;
+            sample(rgb, width, height, sx, sy, &mut out[o..o + 3]);
+        }
+    }
+    out
+}
+
+/// Bilinear sample at `(x, y)`; neighbours outside the image count as black.
+fn sample(rgb: &[u8], width: usize, height: usize, x: f32, y: f32, out: &mut [u8]) {
+    if !(x > -1.0 && y > -1.0 && x < width as f32 && y < height as f32) {
+        return;
+    }
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let (x0, y0) = (x0 as isize, y0 as isize);
+    let px = |xi: isize, yi: isize, c: usize| -> f32 {
+        if xi < 0 || yi < 0 || xi >= width as isize || yi >= height as isize {
+            0.0
+        } else {
+            rgb[(yi as usize * width + xi as usize) * 3 + c] as f32
+        }
+    };
+    for (c, o) in out.iter_mut().enumerate() {
+        let top = px(x0, y0, c) * (1.0 - fx) + px(x0 + 1, y0, c) * fx;
+        let bottom = px(x0, y0 + 1, c) * (1.0 - fx) + px(x0 + 1, y0 + 1, c) * fx;
+        *o = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// Resize an RGB image with bilinear sampling (half-pixel centres, as PyTorch's
+/// `align_corners=False`), averaging `k x k` source pixels first when shrinking by `k >= 2` so
+/// that small faces are not aliased away.
+pub fn resize(rgb: &[u8], width: usize, height: usize, out_w: usize, out_h: usize) -> Vec<u8> {
+    let k = (width / out_w.max(1)).min(height / out_h.max(1)).max(1);
+    let (src, w, h) = if k >= 2 {
+        (box_shrink(rgb, width, height, k), width / k, height / k)
+    } else {
+        (rgb.to_vec(), width, height)
+    };
+    let (sx, sy) = (w as f32 / out_w as f32, h as f32 / out_h as f32);
+    let mut out = vec![0u8; out_w * out_h * 3];
+    for y in 0..out_h {
+        let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (h - 1) as f32);
+        for x in 0..out_w {
+            let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (w - 1) as f32);
+            let o = (y * out_w + x) * 3;
+            sample(&src, w, h, fx, fy, &mut out[o..o + 3]);
+        }
+    }
+    out
+}
+
+fn box_shrink(rgb: &[u8], width: usize, height: usize, k: usize) -> Vec<u8> {
+    let (w, h) = (width / k, height / k);
+    let mut out = vec![0u8; w * h * 3];
+    let n = (k * k) as u32;
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let mut s = 0u32;
+                for dy in 0..k {
+                    let row = (y * k + dy) * width;
+                    for dx in 0..k {
+                        s += rgb[(row + x * k + dx) * 3 + c] as u32;
+                    }
+                }
+                out[(y * w + x) * 3 + c] = ((s + n / 2) / n) as u8;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A smooth test image whose value at (x, y) is known.
+    fn ramp(w: usize, h: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                v.extend([(x * 2) as u8, (y * 2) as u8, 100]);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn template_landmarks_align_to_themselves() {
+        let t = alignment(&TEMPLATE_112, 112).unwrap();
+        assert!((t.a - 1.0).abs() < 1e-5 && t.b.abs() < 1e-5);
+        assert!(t.tx.abs() < 1e-3 && t.ty.abs() < 1e-3);
+        let t = alignment(&TEMPLATE_112, 224).unwrap();
+        assert!((t.scale() - 2.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn known_transform_moves_landmarks_onto_the_template() {
+        // Landmarks of a face at half scale, rotated 20 degrees and shifted.
+        let face = Similarity2::new(0.5, 20f32.to_radians(), 40.0, 10.0);
+        let lm = TEMPLATE_112.map(|p| face.apply(p));
+        let t = alignment(&lm, 112).unwrap();
+        for (p, q) in lm.iter().zip(TEMPLATE_112) {
+            assert!(t.apply(*p).dist(q) < 1e-3);
+        }
+        assert!((t.scale() - 2.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn warp_samples_the_source_where_the_transform_says() {
+        let (w, h) = (100, 90);
+        let img = ramp(w, h);
+        // Crop pixel (x, y) = source (x + 10, y + 20): red = 2 (x + 10), green = 2 (y + 20).
+        let shift = Similarity2::new(1.0, 0.0, 10.0, 20.0);
+        let out = warp(&img, w, h, &shift, 30, 30);
+        assert_eq!(&out[0..3], &[20, 40, 100]);
+        let o = (5 * 30 + 7) * 3;
+        assert_eq!(&out[o..o + 3], &[34, 50, 100]);
+        // Half-pixel positions interpolate.
+        let half = Similarity2::new(1.0, 0.0, 10.5, 20.0);
+        assert_eq!(warp(&img, w, h, &half, 1, 1)[0], 21);
+        // Outside the source: black.
+        let far = Similarity2::new(1.0, 0.0, 500.0, 0.0);
+        assert!(warp(&img, w, h, &far, 4, 4).iter().all(|v| *v == 0));
+    }
+
+    #[test]
+    fn align_then_inverse_maps_crop_back_to_source() {
+        let (w, h) = (100, 90);
+        let img = ramp(w, h);
+        let face = Similarity2::new(0.6, 0.0, 15.0, 5.0);
+        let lm = TEMPLATE_112.map(|p| face.apply(p));
+        let a = align(&img, w, h, &lm, 112).unwrap();
+        assert_eq!(a.rgb.len(), 112 * 112 * 3);
+        // Crop pixel (56, 60) comes from source inverse(56, 60).
+        let src = a
+            .transform
+            .inverse()
+            .unwrap()
+            .apply(Point2::new(56.0, 60.0));
+        let o = (60 * 112 + 56) * 3;
+        assert!((a.rgb[o] as f32 - 2.0 * src.x).abs() <= 1.0, "{src:?}");
+        assert!((a.rgb[o + 1] as f32 - 2.0 * src.y).abs() <= 1.0, "{src:?}");
+        assert!(align(&img, w, h, &[Point2::new(3.0, 3.0); 5], 112).is_none());
+    }
+
+    #[test]
+    fn resize_keeps_a_ramp_a_ramp() {
+        let (w, h) = (100, 90);
+        let img = ramp(w, h);
+        let out = resize(&img, w, h, 50, 45);
+        // Output pixel x covers source pixels 2x and 2x+1: red = 2 * (2x + 0.5).
+        for x in [0usize, 10, 49] {
+            let v = out[(10 * 50 + x) * 3] as f32;
+            assert!((v - (4 * x) as f32 - 1.0).abs() <= 1.0, "x {x}: {v}");
+        }
+        assert_eq!(resize(&img, w, h, w, h), img);
+    }
+}

@@ -1,0 +1,175 @@
+//! Face detections, the detector stage trait, anchor decoding and non-maximum suppression.
+
+use crate::FaceError;
+use crate::geometry::{BBox, Point2};
+use wildfer_video::Frame;
+
+/// One detected face in source pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    pub bbox: BBox,
+    /// Face probability in [0, 1].
+    pub score: f32,
+    /// Left eye, right eye, nose tip, left and right mouth corners (as seen in the image).
+    pub landmarks: [Point2; 5],
+}
+
+/// The detection stage: faces of one frame, best score first.
+pub trait FaceDetector {
+    fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, FaceError>;
+
+    /// A short name for reports (`retinaface`, `fake`, ...).
+    fn name(&self) -> &str;
+}
+
+/// A detector that returns fixed faces for given frame numbers (tests of later stages).
+#[derive(Debug, Clone, Default)]
+pub struct FakeDetector {
+    pub faces: std::collections::BTreeMap<usize, Vec<Detection>>,
+}
+
+impl FaceDetector for FakeDetector {
+    fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, FaceError> {
+        Ok(self.faces.get(&frame.index).cloned().unwrap_or_default())
+    }
+
+    fn name(&self) -> &str {
+        "fake"
+    }
+}
+
+/// A RetinaFace-style anchor: centre and side in input pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Anchor {
+    pub cx: f32,
+    pub cy: f32,
+    pub size: f32,
+}
+
+/// Anchors of an input of `height x width`, in the network's output order (level, row, column,
+/// size), for feature maps of `ceil(side / stride)` cells.
+pub fn anchors(height: usize, width: usize, strides: &[usize], sizes: &[[f32; 2]]) -> Vec<Anchor> {
+    let mut out = Vec::new();
+    for (&stride, level_sizes) in strides.iter().zip(sizes) {
+        let s = stride as f32;
+        for y in 0..height.div_ceil(stride) {
+            for x in 0..width.div_ceil(stride) {
+                for &size in level_sizes {
+                    out.push(Anchor {
+                        cx: (x as f32 + 0.5) * s,
+                        cy: (y as f32 + 0.5) * s,
+                        size,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Centre/size variances of the RetinaFace box encoding.
+pub const VARIANCES: [f32; 2] = [0.1, 0.2];
+
+/// Decode one anchor's outputs: `loc` (dx, dy, dw, dh) and `lm` (five dx, dy).
+pub fn decode(anchor: &Anchor, loc: &[f32], lm: &[f32], score: f32) -> Detection {
+    let [vc, vs] = VARIANCES;
+    let cx = anchor.cx + anchor.size * loc[0] * vc;
+    let cy = anchor.cy + anchor.size * loc[1] * vc;
+    let w = anchor.size * (loc[2] * vs).exp();
+    let h = anchor.size * (loc[3] * vs).exp();
+    let landmarks = std::array::from_fn(|k| {
+        Point2::new(
+            anchor.cx + anchor.size * lm[2 * k] * vc,
+            anchor.cy + anchor.size * lm[2 * k + 1] * vc,
+        )
+    });
+    Detection {
+        bbox: BBox::new(cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0),
+        score,
+        landmarks,
+    }
+}
+
+/// Greedy non-maximum suppression: best score first, dropping any detection whose IoU with a
+/// kept one exceeds `iou`. Ties keep the earlier detection.
+pub fn nms(mut dets: Vec<Detection>, iou: f32) -> Vec<Detection> {
+    // Stable sort: equal scores stay in anchor order, as the reference does.
+    dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut keep: Vec<Detection> = Vec::new();
+    for d in dets {
+        if keep.iter().all(|k| k.bbox.iou(&d.bbox) <= iou) {
+            keep.push(d);
+        }
+    }
+    keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x: f32, score: f32) -> Detection {
+        Detection {
+            bbox: BBox::new(x, 0.0, x + 10.0, 10.0),
+            score,
+            landmarks: [Point2::default(); 5],
+        }
+    }
+
+    #[test]
+    fn nms_keeps_best_of_overlapping() {
+        let kept = nms(vec![det(0.0, 0.8), det(1.0, 0.9), det(30.0, 0.7)], 0.4);
+        let xs: Vec<f32> = kept.iter().map(|d| d.bbox.x1).collect();
+        assert_eq!(xs, vec![1.0, 30.0]);
+        // IoU of boxes shifted by 5 is 1/3: kept at threshold 0.4, dropped at 0.3.
+        assert_eq!(nms(vec![det(0.0, 0.9), det(5.0, 0.8)], 0.4).len(), 2);
+        assert_eq!(nms(vec![det(0.0, 0.9), det(5.0, 0.8)], 0.3).len(), 1);
+    }
+
+    #[test]
+    fn anchor_layout_and_decoding() {
+        let a = anchors(20, 17, &[8], &[[16.0, 32.0]]);
+        // ceil(20/8) = 3 rows, ceil(17/8) = 3 columns, two sizes.
+        assert_eq!(a.len(), 18);
+        assert_eq!(
+            a[0],
+            Anchor {
+                cx: 4.0,
+                cy: 4.0,
+                size: 16.0
+            }
+        );
+        assert_eq!(
+            a[1],
+            Anchor {
+                cx: 4.0,
+                cy: 4.0,
+                size: 32.0
+            }
+        );
+        assert_eq!(
+            a[2],
+            Anchor {
+                cx: 12.0,
+                cy: 4.0,
+                size: 16.0
+            }
+        );
+        assert_eq!(
+            a[6],
+            Anchor {
+                cx: 4.0,
+                cy: 12.0,
+                size: 16.0
+            }
+        );
+        // Zero offsets give the anchor box itself and landmarks at its centre.
+        let d = decode(&a[1], &[0.0; 4], &[0.0; 10], 0.5);
+        assert_eq!(d.bbox, BBox::new(-12.0, -12.0, 20.0, 20.0));
+        assert_eq!(d.landmarks[3], Point2::new(4.0, 4.0));
+        // dx = 1 moves the centre by 0.1 * size; dw = ln(2)/0.2 doubles the width.
+        let d = decode(&a[0], &[1.0, 0.0, 2f32.ln() / 0.2, 0.0], &[0.0; 10], 0.5);
+        assert!((d.bbox.center().x - 5.6).abs() < 1e-5);
+        assert!((d.bbox.width() - 32.0).abs() < 1e-4);
+    }
+}

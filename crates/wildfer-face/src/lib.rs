@@ -1,0 +1,16 @@
+//! Faces in frames: detection ([`FaceDetector`], RetinaFace), five-point alignment ([`align`])
+//! and tracking ([`Tracker`]), on the geometry types of [`geometry`].
+
+pub mod align;
+pub mod detect;
+mod error;
+pub mod geometry;
+pub mod retinaface;
+pub mod track;
+
+pub use align::{AlignedFace, align};
+pub use detect::{Detection, FaceDetector, FakeDetector};
+pub use error::FaceError;
+pub use geometry::{BBox, Point2, Similarity2};
+pub use retinaface::{RetinaFaceConfig, RetinaFaceDetector};
+pub use track::{Tracker, TrackerConfig};
