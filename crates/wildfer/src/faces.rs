@@ -1,0 +1,126 @@
+//! The shared front of every job: frames -> detected, tracked and aligned faces, streaming.
+
+use crate::PipelineError;
+use std::path::Path;
+use wildfer_face::{AlignedFace, Detection, FaceDetector, Tracker, TrackerConfig, align};
+use wildfer_video::{FrameSource, VideoError};
+
+/// One face of one frame.
+#[derive(Debug, Clone)]
+pub struct Face {
+    /// Track id within the input (0, 1, ... in order of first appearance).
+    pub track: usize,
+    pub detection: Detection,
+    pub crop: AlignedFace,
+}
+
+/// A frame's faces (none when no face was found).
+#[derive(Debug, Clone)]
+pub struct FrameFaces {
+    /// 1-based frame number.
+    pub index: usize,
+    pub time_s: f64,
+    pub width: usize,
+    pub height: usize,
+    pub faces: Vec<Face>,
+}
+
+/// What a pass over one input saw.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct FrameStats {
+    pub frames_read: usize,
+    pub frames_with_face: usize,
+    pub faces: usize,
+    /// Frames that failed to decode and were skipped (first error kept for the report).
+    pub bad_frames: usize,
+    pub first_bad_frame: Option<String>,
+    pub tracks: usize,
+}
+
+/// Give up on an input after this many undecodable frames in a row.
+const MAX_CONSECUTIVE_BAD: usize = 50;
+
+/// Run detection, tracking and alignment over every frame of `source`, calling `sink` once per
+/// frame in order. Memory does not grow with the input's length.
+pub fn for_each_frame(
+    input: &Path,
+    source: &mut dyn FrameSource,
+    detector: &mut dyn FaceDetector,
+    tracker: TrackerConfig,
+    crop_size: usize,
+    mut sink: impl FnMut(FrameFaces) -> Result<(), PipelineError>,
+) -> Result<FrameStats, PipelineError> {
+    let mut tracker = Tracker::new(tracker);
+    let mut stats = FrameStats::default();
+    let mut consecutive_bad = 0;
+    while let Some(next) = source.next_frame() {
+        let frame = match next {
+            Ok(f) => {
+                consecutive_bad = 0;
+                f
+            }
+            Err(e) => {
+                stats.bad_frames += 1;
+                consecutive_bad += 1;
+                if stats.first_bad_frame.is_none() {
+                    stats.first_bad_frame = Some(e.to_string());
+                }
+                if consecutive_bad >= MAX_CONSECUTIVE_BAD || is_fatal(&e) {
+                    return Err(e.into());
+                }
+                continue;
+            }
+        };
+        stats.frames_read += 1;
+        let dets = detector
+            .detect(&frame)
+            .map_err(|source| PipelineError::Face {
+                path: input.to_path_buf(),
+                source,
+            })?;
+        let boxes: Vec<_> = dets.iter().map(|d| d.bbox).collect();
+        let ids = tracker.update(frame.index, &boxes);
+        let faces: Vec<Face> = dets
+            .into_iter()
+            .zip(ids)
+            .filter_map(|(detection, track)| {
+                let crop = align(
+                    &frame.rgb,
+                    frame.width,
+                    frame.height,
+                    &detection.landmarks,
+                    crop_size,
+                )?;
+                Some(Face {
+                    track,
+                    detection,
+                    crop,
+                })
+            })
+            .collect();
+        stats.faces += faces.len();
+        stats.frames_with_face += usize::from(!faces.is_empty());
+        sink(FrameFaces {
+            index: frame.index,
+            time_s: frame.time_s,
+            width: frame.width,
+            height: frame.height,
+            faces,
+        })?;
+    }
+    if stats.frames_read == 0
+        && let Some(first) = &stats.first_bad_frame
+    {
+        return Err(PipelineError::io(
+            input,
+            format!("no frame could be decoded ({first})"),
+        ));
+    }
+    stats.tracks = tracker.tracks_started();
+    Ok(stats)
+}
+
+/// Errors after which reading on cannot help (the file itself is unreadable).
+fn is_fatal(e: &VideoError) -> bool {
+    matches!(e, VideoError::Io { .. })
+}

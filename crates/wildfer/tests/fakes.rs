@@ -1,0 +1,198 @@
+//! The jobs with every stage faked: exact CSV output, frames without faces, a corrupt frame in
+//! the middle of an input, two people -> `_left`/`_right`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use wildfer::FakeExpressionModel;
+use wildfer::analyze::{CSV_HEADER, analyze};
+use wildfer::prepare::{PrepareOptions, prepare};
+use wildfer_face::{BBox, Detection, FakeDetector, Point2, TrackerConfig};
+use wildfer_video::{Frame, FrameSource, SourceInfo, VideoError};
+
+/// Grey 64x48 frames at 10 fps; `None` entries are decode errors.
+struct FakeSource {
+    info: SourceInfo,
+    frames: VecDeque<Option<usize>>,
+}
+
+impl FakeSource {
+    fn new(indices: &[Option<usize>]) -> Self {
+        FakeSource {
+            info: SourceInfo {
+                path: PathBuf::from("clip.mp4"),
+                width: 64,
+                height: 48,
+                frames: indices.len(),
+                fps: 10.0,
+                codec: "fake".into(),
+            },
+            frames: indices.iter().copied().collect(),
+        }
+    }
+}
+
+impl FrameSource for FakeSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_frame(&mut self) -> Option<Result<Frame, VideoError>> {
+        Some(match self.frames.pop_front()? {
+            Some(index) => Ok(Frame {
+                index,
+                time_s: (index - 1) as f64 / 10.0,
+                width: 64,
+                height: 48,
+                rgb: vec![128; 64 * 48 * 3],
+            }),
+            None => Err(VideoError::Decode {
+                path: PathBuf::from("clip.mp4"),
+                sample: 3,
+                msg: "bad slice".into(),
+            }),
+        })
+    }
+}
+
+/// A face whose landmarks sit on the 112 template scaled by 1/4 and shifted by `x`.
+fn face(x: f32, score: f32) -> Detection {
+    let lm =
+        wildfer_face::align::TEMPLATE_112.map(|p| Point2::new(p.x / 4.0 + x, p.y / 4.0 + 10.0));
+    Detection {
+        bbox: BBox::new(x, 10.0, x + 28.0, 38.0),
+        score,
+        landmarks: lm,
+    }
+}
+
+fn detector() -> FakeDetector {
+    let mut d = FakeDetector::default();
+    d.faces.insert(2, vec![face(4.0, 0.99)]);
+    d.faces.insert(4, vec![face(5.0, 0.98), face(34.0, 0.9)]);
+    d
+}
+
+const PROBS: [f32; 7] = [0.1, 0.05, 0.05, 0.1, 0.5, 0.1, 0.1];
+
+#[test]
+fn analyze_writes_the_exact_table_and_skips_a_corrupt_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut src = FakeSource::new(&[Some(1), Some(2), None, Some(4), Some(5)]);
+    let mut model = FakeExpressionModel { probs: PROBS };
+    let mut done = Vec::new();
+    let s = analyze(
+        Path::new("clip.mp4"),
+        &mut src,
+        &mut detector(),
+        &mut model,
+        TrackerConfig::default(),
+        dir.path(),
+        |f| done.push(f),
+    )
+    .unwrap();
+    assert_eq!(done, vec![1, 2, 4, 5]);
+    assert_eq!(
+        (s.stats.frames_read, s.stats.frames_with_face, s.stats.faces),
+        (4, 2, 3)
+    );
+    assert_eq!(s.stats.bad_frames, 1);
+    assert!(
+        s.stats
+            .first_bad_frame
+            .as_deref()
+            .unwrap()
+            .contains("sample 3")
+    );
+    let csv = std::fs::read_to_string(dir.path().join("clip.csv")).unwrap();
+    let p = "0.100000,0.050000,0.050000,0.100000,0.500000,0.100000,0.100000,happiness";
+    let want = format!(
+        "{CSV_HEADER}\n\
+         1,0.000000,,,,,,,,,,,,,,\n\
+         2,0.100000,0,4.0,10.0,28.0,28.0,0.9900,{p}\n\
+         4,0.300000,0,5.0,10.0,28.0,28.0,0.9800,{p}\n\
+         4,0.300000,1,34.0,10.0,28.0,28.0,0.9000,{p}\n\
+         5,0.400000,,,,,,,,,,,,,,\n"
+    );
+    assert_eq!(csv, want);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("clip.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["rows"].as_array().unwrap().len(), 5);
+    assert_eq!(json["rows"][1]["probabilities"]["happiness"], 0.5);
+    assert_eq!(json["metadata"]["bad_frames"], 1);
+    assert_eq!(json["metadata"]["tracks"][1]["dominant"], "happiness");
+    assert_eq!(json["metadata"]["tracks"][0]["frames"], 2);
+}
+
+#[test]
+fn undecodable_input_fails_without_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut src = FakeSource::new(&[None; 60]);
+    let e = analyze(
+        Path::new("clip.mp4"),
+        &mut src,
+        &mut detector(),
+        &mut FakeExpressionModel { probs: PROBS },
+        TrackerConfig::default(),
+        dir.path(),
+        |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("clip.mp4") && !e.contains('\n'), "{e}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn prepare_names_two_people_left_and_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = FakeDetector::default();
+    for f in 1..=12 {
+        // The right-hand person is listed first; a one-frame false face at frame 6.
+        let mut faces = vec![face(34.0, 0.9), face(4.0, 0.99)];
+        if f == 6 {
+            faces.push(face(18.0, 0.6));
+        }
+        d.faces.insert(f, faces);
+    }
+    let frames: Vec<Option<usize>> = (1..=12).map(Some).collect();
+    let mut src = FakeSource::new(&frames);
+    let opts = PrepareOptions {
+        size: 64,
+        min_track_frames: 3,
+        ..PrepareOptions::default()
+    };
+    let s = prepare(
+        Path::new("clip.mp4"),
+        &mut src,
+        &mut d,
+        dir.path(),
+        &opts,
+        |_| {},
+    )
+    .unwrap();
+    let names: Vec<&str> = s.written.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["clip_left", "clip_right"]);
+    assert_eq!(s.dropped_tracks, 1);
+    let root = dir.path().join("cropped_aligned");
+    let mut listed: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["clip_left", "clip_right"]);
+    let left: Vec<String> = {
+        let mut v: Vec<String> = std::fs::read_dir(root.join("clip_left"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(left.len(), 12);
+    assert_eq!(left[0], "00001.jpg");
+    assert_eq!(left[11], "00012.jpg");
+    let img = image::open(root.join("clip_left/00001.jpg")).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 64));
+}
