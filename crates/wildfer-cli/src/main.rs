@@ -58,12 +58,11 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "wildfer-out")]
         out: PathBuf,
-        /// Face detector.
-        #[arg(long, value_enum, default_value_t = jobs::DetectorChoice::Retinaface)]
-        detector: jobs::DetectorChoice,
-        /// Frames with a longer side are shrunk to this for detection.
-        #[arg(long, default_value_t = 1024)]
-        det_max_side: usize,
+        #[command(flatten)]
+        detect: DetectFlags,
+        /// Smooth each face's probabilities over a centred window of N frames (0 or 1: off).
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        smooth: usize,
         /// Compute threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -80,12 +79,8 @@ enum Command {
         /// Crop side in pixels (112, 224, 256, ...).
         #[arg(long, default_value_t = 112)]
         size: usize,
-        /// Face detector.
-        #[arg(long, value_enum, default_value_t = jobs::DetectorChoice::Retinaface)]
-        detector: jobs::DetectorChoice,
-        /// Frames with a longer side are shrunk to this for detection.
-        #[arg(long, default_value_t = 1024)]
-        det_max_side: usize,
+        #[command(flatten)]
+        detect: DetectFlags,
         /// Tracks with fewer frames are dropped as spurious.
         #[arg(long, default_value_t = 10)]
         min_track_frames: usize,
@@ -106,6 +101,31 @@ enum Command {
     },
 }
 
+/// Face-detection flags shared by `analyze`, `prepare` and `bench faces`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct DetectFlags {
+    /// Face detector.
+    #[arg(long, value_enum, default_value_t = jobs::DetectorChoice::Retinaface)]
+    detector: jobs::DetectorChoice,
+    /// Frames with a longer side are shrunk to this for detection.
+    #[arg(long, default_value_t = 1024)]
+    det_max_side: usize,
+    /// Search the whole frame for faces every N frames; in between, known faces are
+    /// re-detected in a region around them (1: search every frame whole).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    full_detect_every: usize,
+}
+
+impl DetectFlags {
+    fn args(self) -> jobs::DetectArgs {
+        jobs::DetectArgs {
+            detector: self.detector,
+            max_side: self.det_max_side,
+            full_every: self.full_detect_every,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Decode, RetinaFace, alignment, expression model and whole `analyze` on a real video
@@ -123,9 +143,8 @@ enum BenchCommand {
         /// Compute threads for wildfer and the reference.
         #[arg(long, default_value_t = 2)]
         threads: usize,
-        /// Frames with a longer side are shrunk to this for detection.
-        #[arg(long, default_value_t = 1024)]
-        det_max_side: usize,
+        #[command(flatten)]
+        detect: DetectFlags,
         /// Skip the reference.
         #[arg(long)]
         no_reference: bool,
@@ -197,8 +216,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Analyze {
             inputs,
             out,
-            detector,
-            det_max_side,
+            detect,
+            smooth,
             threads,
         } => {
             if let Some(n) = threads {
@@ -207,16 +226,15 @@ fn run(cli: Cli) -> Result<()> {
             jobs::run_analyze(jobs::AnalyzeArgs {
                 inputs,
                 out,
-                detector,
-                max_side: det_max_side,
+                detect: detect.args(),
+                smooth,
             })
         }
         Command::Prepare {
             inputs,
             out,
             size,
-            detector,
-            det_max_side,
+            detect,
             min_track_frames,
             threads,
         } => {
@@ -227,8 +245,7 @@ fn run(cli: Cli) -> Result<()> {
                 inputs,
                 out,
                 size,
-                detector,
-                max_side: det_max_side,
+                detect: detect.args(),
                 min_track_frames,
             })
         }
@@ -258,7 +275,7 @@ fn run(cli: Cli) -> Result<()> {
                     frames,
                     long,
                     threads,
-                    det_max_side,
+                    detect,
                     no_reference,
                     python,
                     out,
@@ -270,7 +287,7 @@ fn run(cli: Cli) -> Result<()> {
                 frames,
                 long,
                 threads,
-                max_side: det_max_side,
+                detect: detect.args(),
                 reference: !no_reference,
                 python,
                 out,

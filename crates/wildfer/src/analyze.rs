@@ -1,11 +1,14 @@
 //! `analyze`: any video or image -> every face's expression in every frame, as
 //! `<stem>.csv` (one row per face per frame; one empty-face row for a frame without a face) and
-//! `<stem>.json` (the same rows plus run metadata and per-track summaries). Both are streamed
-//! to temporary files and renamed when the input is finished.
+//! `<stem>.json` (the same rows plus run metadata and per-track summaries), and
+//! `<stem>.timeline.svg`. The tables are streamed to temporary files and renamed when the input
+//! is finished.
 
 use crate::PipelineError;
 use crate::expression::{ExpressionModel, Probs};
 use crate::faces::{FrameStats, for_each_frame};
+use crate::report::{Timeline, timeline_svg};
+use crate::smooth::{FaceRecord, FrameRecord, Smoother};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -46,6 +49,11 @@ pub struct AnalyzeSummary {
     #[serde(flatten)]
     pub stats: FrameStats,
     pub track_summaries: Vec<TrackSummary>,
+    /// `<stem>.timeline.svg`.
+    pub timeline_svg: PathBuf,
+    /// Binned probabilities and thumbnails per track (for the HTML report).
+    #[serde(skip)]
+    pub timeline: Timeline,
 }
 
 #[derive(Default)]
@@ -69,49 +77,41 @@ pub fn output_paths(input: &Path, out: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
-/// Analyse one input into `out`. `progress` is called after every frame.
-pub fn analyze(
-    input: &Path,
-    source: &mut dyn FrameSource,
-    detector: &mut dyn FaceDetector,
-    model: &mut dyn ExpressionModel,
-    tracker: TrackerConfig,
-    out: &Path,
-    mut progress: impl FnMut(usize),
-) -> Result<AnalyzeSummary, PipelineError> {
-    let (csv_path, json_path) = output_paths(input, out);
-    let mut csv = AtomicFile::create(&csv_path)?;
-    let mut json = AtomicFile::create(&json_path)?;
-    csv.write(format!("{CSV_HEADER}\n").as_bytes())?;
-    json.write(b"{\"rows\":[\n")?;
-    let mut first_row = true;
-    let mut tracks: BTreeMap<usize, TrackAcc> = BTreeMap::new();
-    let mut line = String::new();
-    let crop = model.crop_size();
-    let stats = for_each_frame(input, source, detector, tracker, crop, |ff| {
-        let crops: Vec<_> = ff.faces.iter().map(|f| f.crop.clone()).collect();
-        let probs = model.predict(&crops)?;
+/// Writes the rows of classified (and smoothed) frames and keeps the per-track totals.
+struct Emitter {
+    csv: AtomicFile,
+    json: AtomicFile,
+    first_row: bool,
+    tracks: BTreeMap<usize, TrackAcc>,
+    timeline: Timeline,
+    line: String,
+}
+
+impl Emitter {
+    fn emit(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
+        let line = &mut self.line;
         line.clear();
         let mut rows = Vec::new();
-        if ff.faces.is_empty() {
-            let _ = writeln!(line, "{},{:.6},,,,,,,,,,,,,,", ff.index, ff.time_s);
-            rows.push(serde_json::json!({"frame": ff.index, "time_s": ff.time_s, "face_id": null}));
+        if f.faces.is_empty() {
+            let _ = writeln!(line, "{},{:.6},,,,,,,,,,,,,,", f.index, f.time_s);
+            rows.push(serde_json::json!({"frame": f.index, "time_s": f.time_s, "face_id": null}));
         }
-        for (face, p) in ff.faces.iter().zip(&probs) {
-            let b = face.detection.bbox;
+        for face in &f.faces {
+            let (b, p) = (face.detection.bbox, &face.probs);
             let win = argmax(p);
-            let acc = tracks.entry(face.track).or_insert(TrackAcc {
-                first: ff.index,
+            let acc = self.tracks.entry(face.track).or_insert(TrackAcc {
+                first: f.index,
                 ..TrackAcc::default()
             });
             acc.frames += 1;
-            acc.last = ff.index;
+            acc.last = f.index;
             acc.wins[win] += 1;
+            self.timeline.add(face.track, f.index, p);
             let _ = write!(
                 line,
                 "{},{:.6},{},{:.1},{:.1},{:.1},{:.1},{:.4}",
-                ff.index,
-                ff.time_s,
+                f.index,
+                f.time_s,
                 face.track,
                 b.x1,
                 b.y1,
@@ -135,20 +135,108 @@ pub fn analyze(
                 .map(|q| [q.x, q.y])
                 .collect();
             rows.push(serde_json::json!({
-                "frame": ff.index, "time_s": ff.time_s, "face_id": face.track,
+                "frame": f.index, "time_s": f.time_s, "face_id": face.track,
                 "box": [b.x1, b.y1, b.width(), b.height()], "det_score": face.detection.score,
                 "landmarks": lm, "probabilities": probs, "expression": classes()[win].key(),
             }));
         }
-        csv.write(line.as_bytes())?;
+        self.csv.write(line.as_bytes())?;
         for r in rows {
-            let sep = if first_row { "" } else { ",\n" };
-            first_row = false;
-            json.write(format!("{sep}{r}").as_bytes())?;
+            let sep = if self.first_row { "" } else { ",\n" };
+            self.first_row = false;
+            self.json.write(format!("{sep}{r}").as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// Settings of `analyze`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyzeOptions {
+    pub tracker: TrackerConfig,
+    /// Moving-average window over each face's probabilities, in frames (0 or 1: off).
+    pub smooth: usize,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions {
+            tracker: TrackerConfig::default(),
+            smooth: 5,
+        }
+    }
+}
+
+/// Analyse one input into `out`. `progress` is called after every frame.
+pub fn analyze(
+    input: &Path,
+    source: &mut dyn FrameSource,
+    detector: &mut dyn FaceDetector,
+    model: &mut dyn ExpressionModel,
+    opts: &AnalyzeOptions,
+    out: &Path,
+    mut progress: impl FnMut(usize),
+) -> Result<AnalyzeSummary, PipelineError> {
+    let (csv_path, json_path) = output_paths(input, out);
+    let mut e = Emitter {
+        csv: AtomicFile::create(&csv_path)?,
+        json: AtomicFile::create(&json_path)?,
+        first_row: true,
+        tracks: BTreeMap::new(),
+        timeline: Timeline::new(source.info().frames, source.info().fps),
+        line: String::new(),
+    };
+    e.csv.write(format!("{CSV_HEADER}\n").as_bytes())?;
+    e.json.write(b"{\"rows\":[\n")?;
+    let crop = model.crop_size();
+    let mut smoother = Smoother::new(opts.smooth);
+    let stats = for_each_frame(input, source, detector, opts.tracker.clone(), crop, |ff| {
+        let crops: Vec<_> = ff.faces.iter().map(|f| f.crop.clone()).collect();
+        let probs = model.predict(&crops)?;
+        for (face, p) in ff.faces.iter().zip(&probs) {
+            if e.timeline.wants_thumb(face.track, ff.index) {
+                let mut jpeg = Vec::new();
+                let side = face.crop.size as u32;
+                // A thumbnail that fails to encode is left out of the report, nothing else.
+                if image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+                    .encode(&face.crop.rgb, side, side, image::ExtendedColorType::Rgb8)
+                    .is_ok()
+                {
+                    e.timeline
+                        .add_thumb(face.track, ff.index, jpeg, p[argmax(p)]);
+                }
+            }
+        }
+        let record = FrameRecord {
+            index: ff.index,
+            time_s: ff.time_s,
+            faces: ff
+                .faces
+                .into_iter()
+                .zip(probs)
+                .map(|(f, probs)| FaceRecord {
+                    track: f.track,
+                    detection: f.detection,
+                    probs,
+                })
+                .collect(),
+        };
+        for ready in smoother.push(record) {
+            e.emit(&ready)?;
         }
         progress(ff.index);
         Ok(())
     })?;
+    for ready in smoother.finish() {
+        e.emit(&ready)?;
+    }
+    let Emitter {
+        csv,
+        mut json,
+        tracks,
+        timeline,
+        ..
+    } = e;
 
     let track_summaries: Vec<TrackSummary> = tracks
         .iter()
@@ -169,23 +257,35 @@ pub fn analyze(
             }
         })
         .collect();
+    let svg_path = out.join(format!(
+        "{}.timeline.svg",
+        crate::prepare::video_name(input)
+    ));
     let summary = AnalyzeSummary {
         input: input.to_path_buf(),
         csv: csv_path,
         json: json_path,
+        timeline_svg: svg_path,
         model: model.name().to_string(),
         detector: detector.name().to_string(),
         stats,
         track_summaries,
+        timeline,
     };
     let meta = serde_json::json!({
         "wildfer_version": env!("CARGO_PKG_VERSION"),
         "input": summary.input, "model": summary.model, "detector": summary.detector,
         "frames_read": summary.stats.frames_read, "frames_with_face": summary.stats.frames_with_face,
         "faces": summary.stats.faces, "bad_frames": summary.stats.bad_frames,
+        "smooth_frames": opts.smooth.max(1),
         "tracks": summary.track_summaries,
     });
     json.write(format!("\n],\n\"metadata\":{meta}}}\n").as_bytes())?;
+    let title = crate::prepare::video_name(input);
+    wildfer_core::fsutil::write_atomic(
+        &summary.timeline_svg,
+        timeline_svg(&title, &summary.timeline).as_bytes(),
+    )?;
     csv.commit()?;
     json.commit()?;
     Ok(summary)
@@ -226,4 +326,64 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// `report.html` over all inputs: summary table, timeline and thumbnails per input.
+pub fn write_report_html(path: &Path, summaries: &[AnalyzeSummary]) -> Result<(), PipelineError> {
+    let sections: Vec<crate::report::ReportSection> = summaries
+        .iter()
+        .map(|a| {
+            let title = crate::prepare::video_name(&a.input);
+            crate::report::ReportSection {
+                stats_line: format!(
+                    "{}: {} frames, {} with a face, {} tracks; model {}, detector {}",
+                    a.input.display(),
+                    a.stats.frames_read,
+                    a.stats.frames_with_face,
+                    a.track_summaries.len(),
+                    a.model,
+                    a.detector
+                ),
+                summary_rows: a
+                    .track_summaries
+                    .iter()
+                    .map(|t| {
+                        [
+                            t.face_id.to_string(),
+                            t.frames.to_string(),
+                            t.first_frame.to_string(),
+                            t.last_frame.to_string(),
+                            format!("{} ({:.0}%)", t.dominant, 100.0 * t.share[t.dominant]),
+                        ]
+                    })
+                    .collect(),
+                svg: timeline_svg(&title, &a.timeline),
+                thumbs: a
+                    .timeline
+                    .tracks
+                    .iter()
+                    .map(|(id, t)| {
+                        (
+                            *id,
+                            t.thumbs
+                                .iter()
+                                .map(|(f, jpeg, conf)| crate::report::Thumb {
+                                    frame: *f,
+                                    jpeg_base64: crate::report::base64(jpeg),
+                                    caption: format!("{:.0}%", conf * 100.0),
+                                })
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+                title,
+            }
+        })
+        .collect();
+    let footer = format!(
+        "wildfer {}: RetinaFace detection, 5-point alignment, per-frame expression probabilities. Timelines show each face's class probabilities over time (mean per time bin) and the winning class as a colour band.",
+        env!("CARGO_PKG_VERSION")
+    );
+    wildfer_core::fsutil::write_atomic(path, crate::report::html(&sections, &footer).as_bytes())?;
+    Ok(())
 }

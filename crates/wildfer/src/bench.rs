@@ -1,11 +1,11 @@
 //! Timings of the face front and of `analyze` (`wildfer bench faces`), and peak memory per phase.
 
 use crate::PipelineError;
-use crate::analyze::analyze;
+use crate::analyze::{AnalyzeOptions, analyze};
 use crate::expression::ExpressionModel;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use wildfer_face::{FaceDetector, TrackerConfig};
+use wildfer_face::FaceDetector;
 use wildfer_video::{Frame, FrameSource, SourceInfo, VideoError};
 
 /// A video played `times` times in a row as one source (frames renumbered, times shifted): a
@@ -93,13 +93,16 @@ pub struct FacesTimings {
     pub width: usize,
     pub height: usize,
     pub decode_fps: f64,
-    /// Per-frame detection times (ms), on the first `detect_frames` frames.
+    /// Per-frame full-frame detection times (ms), on the first `detect_frames` frames.
     pub detect_ms: Vec<f64>,
+    /// Per-frame times (ms) of the detector `analyze` uses (e.g. track-guided), same frames.
+    pub detect_used_ms: Vec<f64>,
     /// Per-face alignment times (ms).
     pub align_ms: Vec<f64>,
     /// Per-frame expression-model times (ms), frames with faces.
     pub expression_ms: Vec<f64>,
-    /// Whole `analyze` (decode, detect, track, align, classify, write) on the input once.
+    /// Whole `analyze` (decode, detect, track, align, classify, smooth, write; default
+    /// settings) on the input once.
     pub analyze_fps: f64,
     pub analyze_peak_rss_mb: Option<f64>,
     /// The same on the input looped `long_times` times.
@@ -111,6 +114,7 @@ pub struct FacesTimings {
 /// Run every phase on `input`.
 pub fn faces(
     input: &Path,
+    full: &mut dyn FaceDetector,
     detector: &mut dyn FaceDetector,
     model: &mut dyn ExpressionModel,
     detect_frames: usize,
@@ -134,14 +138,19 @@ pub fn faces(
 
     note("detect, align, classify");
     let crop = model.crop_size();
-    let (mut detect_ms, mut align_ms, mut expression_ms) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut detect_ms, mut detect_used_ms) = (Vec::new(), Vec::new());
+    let (mut align_ms, mut expression_ms) = (Vec::new(), Vec::new());
+    let face_err = |source| PipelineError::Face {
+        path: input.to_path_buf(),
+        source,
+    };
     for f in &frames {
         let t = Instant::now();
-        let dets = detector.detect(f).map_err(|source| PipelineError::Face {
-            path: input.to_path_buf(),
-            source,
-        })?;
+        full.detect(f).map_err(face_err)?;
         detect_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let dets = detector.detect(f).map_err(face_err)?;
+        detect_used_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let mut crops = Vec::new();
         for d in &dets {
             let t = Instant::now();
@@ -169,7 +178,7 @@ pub fn faces(
             &mut src,
             detector,
             model,
-            TrackerConfig::default(),
+            &AnalyzeOptions::default(),
             &out,
             |_| {},
         )?;
@@ -189,6 +198,7 @@ pub fn faces(
         height,
         decode_fps,
         detect_ms,
+        detect_used_ms,
         align_ms,
         expression_ms,
         analyze_fps,

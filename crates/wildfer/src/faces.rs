@@ -50,10 +50,36 @@ pub fn for_each_frame(
     crop_size: usize,
     mut sink: impl FnMut(FrameFaces) -> Result<(), PipelineError>,
 ) -> Result<FrameStats, PipelineError> {
+    // Decoding runs on its own thread, a few frames ahead (bounded, so memory stays flat), while
+    // this thread detects and classifies. Returning early drops the receiver, which stops it.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(DECODE_AHEAD);
+        scope.spawn(move || {
+            while let Some(next) = source.next_frame() {
+                if tx.send(next).is_err() {
+                    break;
+                }
+            }
+        });
+        process(input, rx, detector, tracker, crop_size, &mut sink)
+    })
+}
+
+/// Frames decoded ahead of the detector.
+const DECODE_AHEAD: usize = 4;
+
+fn process(
+    input: &Path,
+    frames: std::sync::mpsc::Receiver<Result<wildfer_video::Frame, VideoError>>,
+    detector: &mut dyn FaceDetector,
+    tracker: TrackerConfig,
+    crop_size: usize,
+    sink: &mut impl FnMut(FrameFaces) -> Result<(), PipelineError>,
+) -> Result<FrameStats, PipelineError> {
     let mut tracker = Tracker::new(tracker);
     let mut stats = FrameStats::default();
     let mut consecutive_bad = 0;
-    while let Some(next) = source.next_frame() {
+    for next in frames {
         let frame = match next {
             Ok(f) => {
                 consecutive_bad = 0;

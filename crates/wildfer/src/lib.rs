@@ -6,6 +6,8 @@
 //! - [`prepare`]: Aff-Wild2 `cropped_aligned` folders from any video.
 //! - [`analyze`]: per-frame expression tables (CSV, JSON) and per-track summaries.
 //! - [`bench`]: timings and peak memory of the face front and of `analyze`.
+//! - [`report`]: timelines (SVG) and the self-contained HTML report.
+//! - [`smooth`]: streaming per-track moving average of probabilities.
 //! - [`expression`]: the `ExpressionModel` stage and the built-in mini-Xception model.
 
 pub mod analyze;
@@ -14,6 +16,8 @@ mod error;
 pub mod expression;
 pub mod faces;
 pub mod prepare;
+pub mod report;
+pub mod smooth;
 
 pub use error::PipelineError;
 pub use expression::{ExpressionModel, FakeExpressionModel, MiniXceptionModel};

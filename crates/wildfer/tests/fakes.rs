@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use wildfer::FakeExpressionModel;
-use wildfer::analyze::{CSV_HEADER, analyze};
+use wildfer::analyze::{AnalyzeOptions, CSV_HEADER, analyze};
 use wildfer::prepare::{PrepareOptions, prepare};
 use wildfer_face::{BBox, Detection, FakeDetector, Point2, TrackerConfig};
 use wildfer_video::{Frame, FrameSource, SourceInfo, VideoError};
@@ -86,7 +86,10 @@ fn analyze_writes_the_exact_table_and_skips_a_corrupt_frame() {
         &mut src,
         &mut detector(),
         &mut model,
-        TrackerConfig::default(),
+        &AnalyzeOptions {
+            tracker: TrackerConfig::default(),
+            smooth: 0,
+        },
         dir.path(),
         |f| done.push(f),
     )
@@ -134,7 +137,10 @@ fn undecodable_input_fails_without_outputs() {
         &mut src,
         &mut detector(),
         &mut FakeExpressionModel { probs: PROBS },
-        TrackerConfig::default(),
+        &AnalyzeOptions {
+            tracker: TrackerConfig::default(),
+            smooth: 0,
+        },
         dir.path(),
         |_| {},
     )

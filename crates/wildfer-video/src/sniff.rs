@@ -1,0 +1,152 @@
+//! Just enough ISO-BMFF (MP4/MOV) parsing to name the video codec of a file the H.264 path
+//! cannot read, so the error can say what it is and what to do.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// What the container says about its first video track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoCodec {
+    /// The sample entry's four-character code (`avc1`, `hvc1`, `hev1`, `vp09`, `av01`, ...).
+    pub fourcc: String,
+}
+
+impl VideoCodec {
+    /// A readable name: `HEVC (hvc1)`.
+    pub fn describe(&self) -> String {
+        let name = match self.fourcc.as_str() {
+            "avc1" | "avc3" => "H.264",
+            "hvc1" | "hev1" => "HEVC",
+            "vp09" => "VP9",
+            "av01" => "AV1",
+            "mp4v" => "MPEG-4 Part 2",
+            "apcn" | "apch" | "apcs" | "apco" | "ap4h" => "Apple ProRes",
+            "jpeg" | "mjpa" => "Motion JPEG",
+            _ => return format!("'{}'", self.fourcc),
+        };
+        format!("{name} ({})", self.fourcc)
+    }
+}
+
+/// Bound on the boxes walked, so a crafted file cannot make this loop long.
+const MAX_BOXES: usize = 10_000;
+
+struct Boxes<'a, R> {
+    r: &'a mut R,
+    pos: u64,
+    end: u64,
+}
+
+impl<R: Read + Seek> Boxes<'_, R> {
+    /// The next box header in [pos, end): (type, payload start, payload end).
+    fn next(&mut self) -> Option<([u8; 4], u64, u64)> {
+        if self.pos + 8 > self.end {
+            return None;
+        }
+        self.r.seek(SeekFrom::Start(self.pos)).ok()?;
+        let mut h = [0u8; 8];
+        self.r.read_exact(&mut h).ok()?;
+        let size32 = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as u64;
+        let kind = [h[4], h[5], h[6], h[7]];
+        let (header, size) = match size32 {
+            0 => (8, self.end - self.pos),
+            1 => {
+                let mut l = [0u8; 8];
+                self.r.read_exact(&mut l).ok()?;
+                (16, u64::from_be_bytes(l))
+            }
+            n => (8, n),
+        };
+        if size < header || self.pos.checked_add(size)? > self.end {
+            return None;
+        }
+        let start = self.pos + header;
+        self.pos += size;
+        Some((kind, start, self.pos))
+    }
+}
+
+/// The first video track's sample-entry code, or `None` if the file is not an MP4/MOV with one.
+pub fn video_codec(path: &Path) -> Option<VideoCodec> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let mut walked = 0;
+    let mut top = Boxes {
+        r: &mut f,
+        pos: 0,
+        end: len,
+    };
+    let mut moov = None;
+    while let Some((kind, s, e)) = top.next() {
+        walked += 1;
+        if walked > MAX_BOXES {
+            return None;
+        }
+        if &kind == b"moov" {
+            moov = Some((s, e));
+            break;
+        }
+    }
+    let (s, e) = moov?;
+    let traks = children(&mut f, s, e, b"trak", &mut walked);
+    for (ts, te) in traks {
+        let Some((ms, me)) = children(&mut f, ts, te, b"mdia", &mut walked)
+            .first()
+            .copied()
+        else {
+            continue;
+        };
+        // hdlr: version/flags (4), pre_defined (4), handler type (4).
+        let is_video = children(&mut f, ms, me, b"hdlr", &mut walked)
+            .first()
+            .and_then(|&(hs, _)| read_at(&mut f, hs + 8, 4))
+            .is_some_and(|t| t == b"vide");
+        if !is_video {
+            continue;
+        }
+        let mut path_boxes = vec![(ms, me)];
+        for name in [b"minf", b"stbl", b"stsd"] {
+            let (ps, pe) = *path_boxes.last()?;
+            path_boxes.push(*children(&mut f, ps, pe, name, &mut walked).first()?);
+        }
+        let (ss, _) = *path_boxes.last()?;
+        // stsd: version/flags (4), entry count (4), then the first entry's size (4) and type.
+        let fourcc = read_at(&mut f, ss + 12, 4)?;
+        return Some(VideoCodec {
+            fourcc: String::from_utf8_lossy(&fourcc).into_owned(),
+        });
+    }
+    None
+}
+
+fn children(
+    f: &mut std::fs::File,
+    start: u64,
+    end: u64,
+    kind: &[u8; 4],
+    walked: &mut usize,
+) -> Vec<(u64, u64)> {
+    let mut b = Boxes {
+        r: f,
+        pos: start,
+        end,
+    };
+    let mut out = Vec::new();
+    while let Some((k, s, e)) = b.next() {
+        *walked += 1;
+        if *walked > MAX_BOXES {
+            break;
+        }
+        if &k == kind {
+            out.push((s, e));
+        }
+    }
+    out
+}
+
+fn read_at(f: &mut std::fs::File, pos: u64, n: usize) -> Option<Vec<u8>> {
+    f.seek(SeekFrom::Start(pos)).ok()?;
+    let mut v = vec![0u8; n];
+    f.read_exact(&mut v).ok()?;
+    Some(v)
+}

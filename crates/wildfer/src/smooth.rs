@@ -1,0 +1,177 @@
+//! Temporal smoothing of per-frame probabilities: a centred moving average over each track's
+//! frames, `window` frames wide, computed on the fly with a delay of `window / 2` frames, so
+//! memory holds only `window` frames of face records (no pixels) however long the video.
+
+use crate::expression::Probs;
+use std::collections::VecDeque;
+use wildfer_face::Detection;
+
+/// One face of one frame, as classified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceRecord {
+    pub track: usize,
+    pub detection: Detection,
+    pub probs: Probs,
+}
+
+/// One frame's faces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameRecord {
+    pub index: usize,
+    pub time_s: f64,
+    pub faces: Vec<FaceRecord>,
+}
+
+/// Streaming centred moving average (see the module documentation). `window <= 1` passes
+/// frames through unchanged.
+#[derive(Debug, Clone)]
+pub struct Smoother {
+    half: usize,
+    /// Raw frames: the last `half` already emitted ones (context), then those waiting.
+    buf: VecDeque<FrameRecord>,
+    /// How many frames at the front of `buf` were already emitted.
+    emitted: usize,
+}
+
+impl Smoother {
+    pub fn new(window: usize) -> Self {
+        Smoother {
+            half: window / 2,
+            buf: VecDeque::new(),
+            emitted: 0,
+        }
+    }
+
+    /// Add the next frame; returns the frames that are now ready, smoothed, in order.
+    pub fn push(&mut self, f: FrameRecord) -> Vec<FrameRecord> {
+        self.buf.push_back(f);
+        let mut out = Vec::new();
+        // Frame at position p is ready once `half` frames follow it.
+        while self.buf.len() > self.emitted + self.half {
+            out.push(self.smoothed(self.emitted));
+            self.emitted += 1;
+            if self.emitted > self.half {
+                self.buf.pop_front();
+                self.emitted -= 1;
+            }
+        }
+        out
+    }
+
+    /// The frames still waiting (at the end of the input), smoothed over what is left.
+    pub fn finish(&mut self) -> Vec<FrameRecord> {
+        let out = (self.emitted..self.buf.len())
+            .map(|p| self.smoothed(p))
+            .collect();
+        self.buf.clear();
+        self.emitted = 0;
+        out
+    }
+
+    /// Frame at buffer position `p` with each face's probabilities averaged over the same
+    /// track's faces within `half` frames (by position: frames, not seconds) on either side.
+    fn smoothed(&self, p: usize) -> FrameRecord {
+        let mut f = self.buf[p].clone();
+        if self.half == 0 {
+            return f;
+        }
+        let lo = p.saturating_sub(self.half);
+        let hi = (p + self.half).min(self.buf.len() - 1);
+        for face in &mut f.faces {
+            let mut sum = [0f32; 7];
+            let mut n = 0f32;
+            for other in self.buf.range(lo..=hi) {
+                for o in other.faces.iter().filter(|o| o.track == face.track) {
+                    for (s, v) in sum.iter_mut().zip(&o.probs) {
+                        *s += v;
+                    }
+                    n += 1.0;
+                }
+            }
+            face.probs = sum.map(|s| s / n);
+        }
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wildfer_face::{BBox, Point2};
+
+    fn frame(index: usize, faces: &[(usize, f32)]) -> FrameRecord {
+        FrameRecord {
+            index,
+            time_s: index as f64,
+            faces: faces
+                .iter()
+                .map(|&(track, happy)| FaceRecord {
+                    track,
+                    detection: Detection {
+                        bbox: BBox::default(),
+                        score: 1.0,
+                        landmarks: [Point2::default(); 5],
+                    },
+                    probs: [1.0 - happy, 0.0, 0.0, 0.0, happy, 0.0, 0.0],
+                })
+                .collect(),
+        }
+    }
+
+    fn run(window: usize, frames: Vec<FrameRecord>) -> Vec<FrameRecord> {
+        let mut s = Smoother::new(window);
+        let mut out: Vec<FrameRecord> = frames.into_iter().flat_map(|f| s.push(f)).collect();
+        out.extend(s.finish());
+        out
+    }
+
+    #[test]
+    fn centred_average_per_track_with_gaps_and_edges() {
+        // Track 0 happiness 0, 0, 1, 0, 0 on frames 1-5; track 1 only on frames 2 and 3.
+        let frames = vec![
+            frame(1, &[(0, 0.0)]),
+            frame(2, &[(0, 0.0), (1, 1.0)]),
+            frame(3, &[(0, 1.0), (1, 0.0)]),
+            frame(4, &[(0, 0.0)]),
+            frame(5, &[(0, 0.0)]),
+            frame(6, &[]),
+        ];
+        let out = run(3, frames.clone());
+        assert_eq!(
+            out.iter().map(|f| f.index).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5, 6]
+        );
+        let happy =
+            |f: &FrameRecord, t: usize| f.faces.iter().find(|x| x.track == t).unwrap().probs[4];
+        // Frame 1: window {1, 2} (edge): 0. Frames 2-4: the spike spreads to its neighbours.
+        assert_eq!(happy(&out[0], 0), 0.0);
+        assert!((happy(&out[1], 0) - 1.0 / 3.0).abs() < 1e-6);
+        assert!((happy(&out[2], 0) - 1.0 / 3.0).abs() < 1e-6);
+        assert!((happy(&out[3], 0) - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(happy(&out[4], 0), 0.0);
+        // Track 1 averages only its own frames: (1 + 0) / 2 on both.
+        assert!((happy(&out[1], 1) - 0.5).abs() < 1e-6);
+        assert!((happy(&out[2], 1) - 0.5).abs() < 1e-6);
+        // Probabilities still sum to 1.
+        for f in &out {
+            for x in &f.faces {
+                assert!((x.probs.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+            }
+        }
+        // Window 1 (and 0) change nothing.
+        assert_eq!(run(1, frames.clone()), frames);
+        assert_eq!(run(0, frames.clone()), frames);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_window() {
+        let mut s = Smoother::new(5);
+        let mut emitted = 0;
+        for i in 1..=1000 {
+            emitted += s.push(frame(i, &[(0, 0.5)])).len();
+            assert!(s.buf.len() <= 5, "{}", s.buf.len());
+        }
+        emitted += s.finish().len();
+        assert_eq!(emitted, 1000);
+    }
+}
