@@ -88,6 +88,29 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Write a synthetic dataset in the exact Aff-Wild2 EXPR layout (annotations with -1 spans,
+    /// cropped_aligned JPEGs with missing frames, _left/_right videos), where the class is
+    /// visible in the face and persists over time: for proving training without Aff-Wild2.
+    Synth {
+        /// Output root (gets `annotations/EXPR_Set/...` and `cropped_aligned/`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Training videos (every third has two people); validation gets a third as many.
+        #[arg(long, default_value_t = 12)]
+        videos: usize,
+        /// Frames per video.
+        #[arg(long, default_value_t = 150)]
+        frames: usize,
+        /// 7 (ABAW 2020/21) or 8 classes (with Other).
+        #[arg(long, default_value = "7", value_parser = parse_classes)]
+        classes: LabelSet,
+        /// Crop side in pixels.
+        #[arg(long, default_value_t = 112)]
+        size: usize,
+        /// Random seed (the same seed writes the same dataset).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// List the model presets (or print one preset's configuration as JSON with --show).
     Models {
         /// Print this preset's full configuration.
@@ -213,6 +236,34 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Synth {
+            out,
+            videos,
+            frames,
+            classes,
+            size,
+            seed,
+        } => {
+            if frames == 0 || videos == 0 || !(16..=1024).contains(&size) {
+                bail!("--videos and --frames must be at least 1 and --size between 16 and 1024");
+            }
+            let opts = wildfer_data::SynthOptions {
+                videos: (videos, videos.div_ceil(3)),
+                frames,
+                label_set: classes,
+                size,
+                seed,
+            };
+            let (train, valid) = wildfer_data::generate(&out, &opts)?;
+            eprintln!(
+                "wildfer synth: {} training and {} validation videos of {frames} frames ({} classes) in {}",
+                train.videos.len(),
+                valid.videos.len(),
+                classes.num_classes(),
+                out.display()
+            );
+            Ok(())
+        }
         Command::Analyze {
             inputs,
             out,

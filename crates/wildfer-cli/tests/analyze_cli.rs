@@ -25,10 +25,16 @@ fn media(name: &str) -> String {
         .to_string()
 }
 
+/// Run `wildfer` with 2 compute threads.
 fn wildfer(args: &[&str]) -> (i32, String, String) {
+    let mut all = args.to_vec();
+    all.extend(["--threads", "2"]);
+    wildfer_raw(&all)
+}
+
+fn wildfer_raw(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wildfer"))
         .args(args)
-        .args(["--threads", "2"])
         .output()
         .unwrap();
     (
@@ -268,4 +274,36 @@ fn unwritable_output_is_one_line_error() {
         stderr.contains("a-file/sub") && stderr.contains("output folder"),
         "{stderr}"
     );
+}
+
+#[test]
+fn synth_writes_the_layout_and_refuses_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("synth");
+    let (code, _, stderr) = wildfer_raw(&[
+        "synth",
+        "--out",
+        out.to_str().unwrap(),
+        "--videos",
+        "2",
+        "--frames",
+        "20",
+        "--size",
+        "32",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        out.join("annotations/EXPR_Set/Train_Set/synth_t_000.txt")
+            .exists()
+    );
+    assert!(
+        out.join("annotations/EXPR_Set/Validation_Set/synth_v_000.txt")
+            .exists()
+    );
+    assert!(out.join("cropped_aligned/synth_t_001").is_dir());
+    let (code, _, stderr) =
+        wildfer_raw(&["synth", "--out", out.to_str().unwrap(), "--frames", "0"]);
+    assert_eq!(code, 1);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--frames"), "{stderr}");
 }
