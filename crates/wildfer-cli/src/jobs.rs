@@ -166,6 +166,7 @@ pub struct AnalyzeArgs {
     pub out: PathBuf,
     pub detect: DetectArgs,
     pub smooth: usize,
+    pub annotate: bool,
 }
 
 pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
@@ -188,6 +189,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
                 model.as_mut(),
                 &AnalyzeOptions {
                     smooth: a.smooth,
+                    annotate: a.annotate,
                     ..AnalyzeOptions::default()
                 },
                 &a.out,

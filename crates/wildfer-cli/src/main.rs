@@ -63,6 +63,10 @@ enum Command {
         /// Smooth each face's probabilities over a centred window of N frames (0 or 1: off).
         #[arg(long, default_value_t = 5, value_name = "N")]
         smooth: usize,
+        /// Also write `<stem>.annotated.mp4` (boxes, track ids, expressions; needs ffmpeg) or,
+        /// for a still, `<stem>.annotated.jpg`.
+        #[arg(long)]
+        annotate: bool,
         /// Compute threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -269,6 +273,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             detect,
             smooth,
+            annotate,
             threads,
         } => {
             if let Some(n) = threads {
@@ -279,6 +284,7 @@ fn run(cli: Cli) -> Result<()> {
                 out,
                 detect: detect.args(),
                 smooth,
+                annotate,
             })
         }
         Command::Prepare {

@@ -97,15 +97,41 @@ fn read_csv(path: &Path) -> Vec<Row> {
 fn analyze_real_media() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let (code, _, stderr) = wildfer(&[
-        "analyze",
-        &media("WolfgangLanger_Pexels.mp4"),
-        &media("no_face.mp4"),
-        &media("multi_face.jpg"),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    // multi_face.jpg right after a video with a face: the region detector must not carry that
+    // face into the next input (it did: one face found instead of five).
+    let ffmpeg = wildfer_video::ffmpeg::available();
+    let mut args = vec![
+        "analyze".to_string(),
+        media("WolfgangLanger_Pexels.mp4"),
+        media("multi_face.jpg"),
+        media("no_face.mp4"),
+        "--out".into(),
+        out.to_str().unwrap().into(),
+    ];
+    if ffmpeg {
+        args.push("--annotate".into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, stderr) = wildfer(&args);
     assert_eq!(code, 0, "{stderr}");
+    if ffmpeg {
+        // The annotated video has every frame; the still is drawn on as a JPEG.
+        let out_mp4 = out.join("WolfgangLanger_Pexels.annotated.mp4");
+        let probe = Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args([
+                "-show_entries",
+                "stream=nb_read_frames,width,height",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&out_mp4)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "640,360,472");
+        let img = image::open(out.join("multi_face.annotated.jpg")).unwrap();
+        assert_eq!((img.width(), img.height()), (1000, 667));
+    }
 
     // Every frame 1..472 appears; >= 95% have a face; one track holds them.
     let rows = read_csv(&out.join("WolfgangLanger_Pexels.csv"));
@@ -164,7 +190,7 @@ fn analyze_real_media() {
     let svg = std::fs::read_to_string(out.join("WolfgangLanger_Pexels.timeline.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("face 0") && svg.contains("<polyline"));
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    for name in ["WolfgangLanger_Pexels", "no_face", "multi_face"] {
+    for name in ["WolfgangLanger_Pexels", "multi_face", "no_face"] {
         assert!(html.contains(&format!("<h2>{name}</h2>")), "{name}");
     }
     assert!(html.contains("data:image/jpeg;base64,"));

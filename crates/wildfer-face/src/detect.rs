@@ -20,6 +20,10 @@ pub trait FaceDetector {
 
     /// A short name for reports (`retinaface`, `fake`, ...).
     fn name(&self) -> &str;
+
+    /// Forget what earlier frames taught (a new input starts): detectors that follow faces
+    /// from frame to frame must not carry them into the next video.
+    fn reset(&mut self) {}
 }
 
 impl<D: FaceDetector + ?Sized> FaceDetector for Box<D> {
@@ -29,6 +33,10 @@ impl<D: FaceDetector + ?Sized> FaceDetector for Box<D> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn reset(&mut self) {
+        (**self).reset();
     }
 }
 

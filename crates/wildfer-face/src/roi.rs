@@ -209,6 +209,12 @@ impl<D: FaceDetector> FaceDetector for RoiDetector<D> {
     fn name(&self) -> &str {
         self.inner.name()
     }
+
+    fn reset(&mut self) {
+        self.previous.clear();
+        self.since_full = 0;
+        self.inner.reset();
+    }
 }
 
 #[cfg(test)]
@@ -322,6 +328,18 @@ mod tests {
         }
         // Full passes on frames 1 and 5; regions on frames 2-8.
         assert_eq!((d.full_passes, d.roi_passes), (2, 7));
+    }
+
+    #[test]
+    fn reset_forgets_the_faces_of_the_previous_input() {
+        let mut d = RoiDetector::new(CentreFace, RoiConfig::default());
+        d.detect(&frame(1)).unwrap();
+        d.detect(&frame(2)).unwrap();
+        assert_eq!((d.full_passes, d.roi_passes), (1, 1));
+        d.reset();
+        // A new input starts with a whole-frame search, not in the old face's region.
+        d.detect(&frame(1)).unwrap();
+        assert_eq!((d.full_passes, d.roi_passes), (2, 1));
     }
 
     #[test]

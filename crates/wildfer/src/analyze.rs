@@ -51,6 +51,8 @@ pub struct AnalyzeSummary {
     pub track_summaries: Vec<TrackSummary>,
     /// `<stem>.timeline.svg`.
     pub timeline_svg: PathBuf,
+    /// The annotated video or still, when asked for.
+    pub annotated: Option<PathBuf>,
     /// Binned probabilities and thumbnails per track (for the HTML report).
     #[serde(skip)]
     pub timeline: Timeline,
@@ -79,6 +81,9 @@ pub fn output_paths(input: &Path, out: &Path) -> (PathBuf, PathBuf) {
 
 /// Writes the rows of classified (and smoothed) frames and keeps the per-track totals.
 struct Emitter {
+    /// Frames waiting for their (smoothed) faces to be drawn, oldest first.
+    pixels: std::collections::VecDeque<(usize, usize, usize, Vec<u8>)>,
+    annotated: Option<Annotated>,
     csv: AtomicFile,
     json: AtomicFile,
     first_row: bool,
@@ -87,8 +92,53 @@ struct Emitter {
     line: String,
 }
 
+/// Where annotated frames go.
+enum Annotated {
+    Video(PathBuf, Option<crate::annotate::VideoWriter>),
+    Still(PathBuf),
+}
+
 impl Emitter {
+    fn draw(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
+        let Some(target) = self.annotated.as_mut() else {
+            return Ok(());
+        };
+        while let Some((index, w, h, mut rgb)) = self.pixels.pop_front() {
+            if index != f.index {
+                continue;
+            }
+            crate::annotate::draw(&mut rgb, w, h, &f.faces);
+            match target {
+                Annotated::Still(path) => {
+                    let img = image::RgbImage::from_raw(w as u32, h as u32, rgb)
+                        .ok_or_else(|| PipelineError::io(path, "frame size"))?;
+                    let mut jpeg = Vec::new();
+                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+                        .encode_image(&img)
+                        .map_err(|e| PipelineError::io(path, e))?;
+                    wildfer_core::fsutil::write_atomic(path, &jpeg)?;
+                }
+                Annotated::Video(path, writer) => {
+                    if writer.is_none() {
+                        *writer = Some(crate::annotate::VideoWriter::create(
+                            path,
+                            w,
+                            h,
+                            self.timeline.fps,
+                        )?);
+                    }
+                    if let Some(wr) = writer.as_mut() {
+                        wr.write(&rgb)?;
+                    }
+                }
+            }
+            break;
+        }
+        Ok(())
+    }
+
     fn emit(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
+        self.draw(f)?;
         let line = &mut self.line;
         line.clear();
         let mut rows = Vec::new();
@@ -156,6 +206,8 @@ pub struct AnalyzeOptions {
     pub tracker: TrackerConfig,
     /// Moving-average window over each face's probabilities, in frames (0 or 1: off).
     pub smooth: usize,
+    /// Also write `<stem>.annotated.mp4` (ffmpeg) or, for a still, `<stem>.annotated.jpg`.
+    pub annotate: bool,
 }
 
 impl Default for AnalyzeOptions {
@@ -163,6 +215,7 @@ impl Default for AnalyzeOptions {
         AnalyzeOptions {
             tracker: TrackerConfig::default(),
             smooth: 5,
+            annotate: false,
         }
     }
 }
@@ -178,7 +231,17 @@ pub fn analyze(
     mut progress: impl FnMut(usize),
 ) -> Result<AnalyzeSummary, PipelineError> {
     let (csv_path, json_path) = output_paths(input, out);
+    let stem = crate::prepare::video_name(input);
+    let annotated = opts.annotate.then(|| {
+        if wildfer_video::images::is_image(input) {
+            Annotated::Still(out.join(format!("{stem}.annotated.jpg")))
+        } else {
+            Annotated::Video(out.join(format!("{stem}.annotated.mp4")), None)
+        }
+    });
     let mut e = Emitter {
+        pixels: std::collections::VecDeque::new(),
+        annotated,
         csv: AtomicFile::create(&csv_path)?,
         json: AtomicFile::create(&json_path)?,
         first_row: true,
@@ -206,6 +269,9 @@ pub fn analyze(
                         .add_thumb(face.track, ff.index, jpeg, p[argmax(p)]);
                 }
             }
+        }
+        if e.annotated.is_some() {
+            e.pixels.push_back((ff.index, ff.width, ff.height, ff.rgb));
         }
         let record = FrameRecord {
             index: ff.index,
@@ -235,8 +301,17 @@ pub fn analyze(
         mut json,
         tracks,
         timeline,
+        annotated,
         ..
     } = e;
+    let annotated = match annotated {
+        Some(Annotated::Video(path, Some(writer))) => {
+            writer.finish()?;
+            Some(path)
+        }
+        Some(Annotated::Still(path)) => Some(path),
+        _ => None,
+    };
 
     let track_summaries: Vec<TrackSummary> = tracks
         .iter()
@@ -266,6 +341,7 @@ pub fn analyze(
         csv: csv_path,
         json: json_path,
         timeline_svg: svg_path,
+        annotated,
         model: model.name().to_string(),
         detector: detector.name().to_string(),
         stats,

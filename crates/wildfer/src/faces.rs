@@ -23,6 +23,8 @@ pub struct FrameFaces {
     pub width: usize,
     pub height: usize,
     pub faces: Vec<Face>,
+    /// The frame's pixels (`width * height * 3` RGB), handed on for drawing.
+    pub rgb: Vec<u8>,
 }
 
 /// What a pass over one input saw.
@@ -78,6 +80,7 @@ fn process(
 ) -> Result<FrameStats, PipelineError> {
     let mut tracker = Tracker::new(tracker);
     let mut stats = FrameStats::default();
+    detector.reset();
     let mut consecutive_bad = 0;
     for next in frames {
         let frame = match next {
@@ -132,6 +135,7 @@ fn process(
             width: frame.width,
             height: frame.height,
             faces,
+            rgb: frame.rgb,
         })?;
     }
     if stats.frames_read == 0

@@ -89,6 +89,7 @@ fn analyze_writes_the_exact_table_and_skips_a_corrupt_frame() {
         &AnalyzeOptions {
             tracker: TrackerConfig::default(),
             smooth: 0,
+            annotate: false,
         },
         dir.path(),
         |f| done.push(f),
@@ -140,6 +141,7 @@ fn undecodable_input_fails_without_outputs() {
         &AnalyzeOptions {
             tracker: TrackerConfig::default(),
             smooth: 0,
+            annotate: false,
         },
         dir.path(),
         |_| {},
