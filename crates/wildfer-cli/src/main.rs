@@ -134,7 +134,7 @@ struct DetectFlags {
     /// Face detector.
     #[arg(long, value_enum, default_value_t = jobs::DetectorChoice::Retinaface)]
     detector: jobs::DetectorChoice,
-    /// Frames with a longer side are shrunk to this for detection.
+    /// Frames with a longer side are shrunk to this for detection (RetinaFace).
     #[arg(long, default_value_t = 1024)]
     det_max_side: usize,
     /// Search the whole frame for faces every N frames; in between, known faces are

@@ -333,3 +333,25 @@ fn synth_writes_the_layout_and_refuses_bad_arguments() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--frames"), "{stderr}");
 }
+
+#[test]
+fn mtcnn_detector_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (code, _, stderr) = wildfer(&[
+        "analyze",
+        &media("multi_face.jpg"),
+        "--detector",
+        "mtcnn",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows = read_csv(&out.join("multi_face.csv"));
+    let ids: BTreeSet<usize> = rows.iter().filter_map(|r| r.face).collect();
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("multi_face.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["metadata"]["detector"], "mtcnn");
+}

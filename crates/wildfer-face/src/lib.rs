@@ -1,10 +1,11 @@
-//! Faces in frames: detection ([`FaceDetector`], RetinaFace, track-guided [`RoiDetector`]), five-point alignment ([`align`])
+//! Faces in frames: detection ([`FaceDetector`]: RetinaFace, MTCNN, track-guided [`RoiDetector`]), five-point alignment ([`align`])
 //! and tracking ([`Tracker`]), on the geometry types of [`geometry`].
 
 pub mod align;
 pub mod detect;
 mod error;
 pub mod geometry;
+pub mod mtcnn;
 pub mod retinaface;
 pub mod roi;
 pub mod track;
@@ -13,6 +14,7 @@ pub use align::{AlignedFace, align};
 pub use detect::{Detection, FaceDetector, FakeDetector};
 pub use error::FaceError;
 pub use geometry::{BBox, Point2, Similarity2};
+pub use mtcnn::{MtcnnConfig, MtcnnDetector};
 pub use retinaface::{RetinaFaceConfig, RetinaFaceDetector};
 pub use roi::{RoiConfig, RoiDetector};
 pub use track::{Tracker, TrackerConfig};
