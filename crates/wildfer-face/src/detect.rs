@@ -56,6 +56,31 @@ impl FaceDetector for FakeDetector {
     }
 }
 
+/// Refuse a frame whose pixel buffer does not match its size (a bug upstream, reported, not a
+/// panic deep in a kernel).
+pub(crate) fn check_frame(frame: &Frame) -> Result<(), FaceError> {
+    let (w, h) = (frame.width, frame.height);
+    if w == 0 || h == 0 || frame.rgb.len() != w * h * 3 {
+        return Err(FaceError::Input(format!(
+            "frame {}: {w}x{h} with {} bytes of RGB",
+            frame.index,
+            frame.rgb.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A network output's values, row-major.
+pub(crate) fn values<const D: usize>(
+    t: wildfer_nn::burn::tensor::Tensor<D>,
+    model: &str,
+) -> Result<Vec<f32>, FaceError> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| FaceError::Model(format!("{model} output: {e:?}")))
+}
+
 /// A RetinaFace-style anchor: centre and side in input pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Anchor {

@@ -5,7 +5,7 @@
 //! (adaptive average pooling).
 
 use crate::FaceError;
-use crate::detect::{Detection, FaceDetector};
+use crate::detect::{Detection, FaceDetector, check_frame, values};
 use crate::geometry::{BBox, Point2};
 use wildfer_nn::burn::tensor::module::adaptive_avg_pool2d;
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
@@ -49,10 +49,7 @@ pub struct MtcnnDetector {
 }
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, FaceError> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| FaceError::Model(format!("MTCNN output: {e:?}")))
+    values(t, "MTCNN")
 }
 
 /// torchvision's `nms`: best score first, drop boxes with IoU above `t` (no +1 in areas).
@@ -280,14 +277,7 @@ impl MtcnnDetector {
 
 impl FaceDetector for MtcnnDetector {
     fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, FaceError> {
-        let (w, h) = (frame.width, frame.height);
-        if w == 0 || h == 0 || frame.rgb.len() != w * h * 3 {
-            return Err(FaceError::Input(format!(
-                "frame {}: {w}x{h} with {} bytes of RGB",
-                frame.index,
-                frame.rgb.len()
-            )));
-        }
+        check_frame(frame)?;
         self.run(frame)
     }
 

@@ -2,7 +2,7 @@
 
 use crate::FaceError;
 use crate::align::resize;
-use crate::detect::{Anchor, Detection, FaceDetector, anchors, decode, nms};
+use crate::detect::{Anchor, Detection, FaceDetector, anchors, check_frame, decode, nms, values};
 use crate::geometry::{BBox, Point2};
 use std::collections::HashMap;
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
@@ -72,12 +72,7 @@ impl RetinaFaceDetector {
         }
         let input = Tensor::<4>::from_data(TensorData::new(x, [1, 3, height, width]), &self.device);
         let out = self.model.forward(input);
-        let vec = |t: Tensor<3>| {
-            t.into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .map_err(|e| FaceError::Model(format!("RetinaFace output: {e:?}")))
-        };
+        let vec = |t: Tensor<3>| values(t, "RetinaFace");
         let (loc, conf, lm) = (vec(out.loc)?, vec(out.conf)?, vec(out.landmarks)?);
         let anchors = self
             .anchors
@@ -105,14 +100,8 @@ impl RetinaFaceDetector {
 
 impl FaceDetector for RetinaFaceDetector {
     fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, FaceError> {
+        check_frame(frame)?;
         let (w, h) = (frame.width, frame.height);
-        if w == 0 || h == 0 || frame.rgb.len() != w * h * 3 {
-            return Err(FaceError::Input(format!(
-                "frame {}: {w}x{h} with {} bytes of RGB",
-                frame.index,
-                frame.rgb.len()
-            )));
-        }
         let side = w.max(h);
         match self.config.max_side {
             Some(max) if side > max => {

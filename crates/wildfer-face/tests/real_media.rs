@@ -65,6 +65,48 @@ fn frame(file: &str, index: usize) -> Frame {
     }
 }
 
+/// The frames of every case, in case order, decoding each file once.
+fn case_frames(cases: &[Case]) -> Vec<Frame> {
+    let mut decoded = std::collections::HashMap::new();
+    let mut files: Vec<&str> = cases.iter().map(|c| c.file.as_str()).collect();
+    files.dedup();
+    for file in files {
+        let wanted: Vec<usize> = cases
+            .iter()
+            .filter(|c| c.file == file)
+            .map(|c| c.frame)
+            .collect();
+        for f in frames(file, &wanted) {
+            decoded.insert((file.to_string(), f.index), f);
+        }
+    }
+    cases
+        .iter()
+        .map(|c| {
+            let f = decoded.remove(&(c.file.clone(), c.frame)).unwrap();
+            assert_eq!((f.width, f.height), (c.width, c.height), "{}", c.file);
+            f
+        })
+        .collect()
+}
+
+/// The detection best overlapping a reference face: (IoU, largest landmark distance in px,
+/// score difference).
+fn compare(what: &str, got: &[wildfer_face::Detection], want: &Face) -> (f32, f32, f32) {
+    let wb = BBox::new(want.bbox[0], want.bbox[1], want.bbox[2], want.bbox[3]);
+    let best = got
+        .iter()
+        .max_by(|a, b| a.bbox.iou(&wb).total_cmp(&b.bbox.iou(&wb)))
+        .unwrap_or_else(|| panic!("{what}: no face for {wb:?}"));
+    let lm = (0..5).fold(0f32, |m, k| {
+        m.max(
+            (best.landmarks[k].x - want.landmarks[2 * k])
+                .hypot(best.landmarks[k].y - want.landmarks[2 * k + 1]),
+        )
+    });
+    (best.bbox.iou(&wb), lm, (best.score - want.score).abs())
+}
+
 #[test]
 fn detections_match_onnxruntime_on_real_media() {
     let doc = fixture();
@@ -74,49 +116,15 @@ fn detections_match_onnxruntime_on_real_media() {
         max_side: None,
     })
     .unwrap();
-    let mut decoded = std::collections::HashMap::new();
-    let mut files: Vec<&str> = doc.cases.iter().map(|c| c.file.as_str()).collect();
-    files.dedup();
-    for file in files {
-        let wanted: Vec<usize> = doc
-            .cases
-            .iter()
-            .filter(|c| c.file == file)
-            .map(|c| c.frame)
-            .collect();
-        for f in frames(file, &wanted) {
-            decoded.insert((file.to_string(), f.index), f);
-        }
-    }
     let (mut worst_iou, mut worst_lm, mut worst_score, mut faces) = (1f32, 0f32, 0f32, 0);
-    for case in &doc.cases {
-        let f = decoded.remove(&(case.file.clone(), case.frame)).unwrap();
-        assert_eq!(
-            (f.width, f.height),
-            (case.width, case.height),
-            "{}",
-            case.file
-        );
+    for (case, f) in doc.cases.iter().zip(case_frames(&doc.cases)) {
         let got = det.detect(&f).unwrap();
         let what = format!("{}#{}", case.file, case.frame);
         for want in &case.faces {
-            let wb = BBox::new(want.bbox[0], want.bbox[1], want.bbox[2], want.bbox[3]);
-            let best = got
-                .iter()
-                .max_by(|a, b| a.bbox.iou(&wb).total_cmp(&b.bbox.iou(&wb)))
-                .unwrap_or_else(|| panic!("{what}: no face for {wb:?}"));
-            let iou = best.bbox.iou(&wb);
-            let lm = (0..5).fold(0f32, |m, k| {
-                let (dx, dy) = (
-                    best.landmarks[k].x - want.landmarks[2 * k],
-                    best.landmarks[k].y - want.landmarks[2 * k + 1],
-                );
-                m.max(dx.hypot(dy))
-            });
-            let ds = (best.score - want.score).abs();
-            assert!(iou >= 0.9, "{what}: IoU {iou} for {wb:?}");
+            let (iou, lm, ds) = compare(&what, &got, want);
+            assert!(iou >= 0.9, "{what}: IoU {iou}");
             assert!(lm <= 2.0, "{what}: landmark distance {lm} px");
-            assert!(ds <= 1e-3, "{what}: score {} vs {}", best.score, want.score);
+            assert!(ds <= 1e-3, "{what}: score difference {ds}");
             worst_iou = worst_iou.min(iou);
             worst_lm = worst_lm.max(lm);
             worst_score = worst_score.max(ds);
@@ -253,58 +261,29 @@ fn mtcnn_matches_facenet_pytorch_on_real_media() {
     let mut det = MtcnnDetector::new(MtcnnConfig::default()).unwrap();
     let (mut worst_iou, mut worst_lm, mut worst_score, mut faces) = (1f32, 0f32, 0f32, 0);
     let mut exact = 0;
-    let mut files: Vec<&str> = doc.cases.iter().map(|c| c.file.as_str()).collect();
-    files.dedup();
-    for file in files {
-        let cases: Vec<&Case> = doc.cases.iter().filter(|c| c.file == file).collect();
-        let wanted: Vec<usize> = cases.iter().map(|c| c.frame).collect();
-        for (f, case) in frames(file, &wanted).into_iter().zip(cases) {
-            assert_eq!(f.index, case.frame);
-            let got = det.detect(&f).unwrap();
-            let what = format!("{}#{}", case.file, case.frame);
-            for want in &case.faces {
-                let wb = BBox::new(want.bbox[0], want.bbox[1], want.bbox[2], want.bbox[3]);
-                let best = got
-                    .iter()
-                    .max_by(|a, b| a.bbox.iou(&wb).total_cmp(&b.bbox.iou(&wb)))
-                    .unwrap_or_else(|| panic!("{what}: no face for {wb:?}"));
-                let iou = best.bbox.iou(&wb);
-                // facenet-pytorch gives landmarks as (x, y) pairs.
-                let lm = (0..5).fold(0f32, |m, k| {
-                    m.max(
-                        (best.landmarks[k].x - want.landmarks[2 * k])
-                            .hypot(best.landmarks[k].y - want.landmarks[2 * k + 1]),
-                    )
-                });
-                let ds = (best.score - want.score).abs();
-                let same_pixels = !case.file.ends_with(".jpg");
-                let (min_iou, max_lm, max_ds) = if same_pixels {
-                    (0.999, 0.05, 1e-5)
-                } else {
-                    (0.9, 3.0, 1e-3)
-                };
-                assert!(
-                    iou >= min_iou,
-                    "{what}: IoU {iou} for {wb:?} (got {:?})",
-                    best.bbox
-                );
-                assert!(lm <= max_lm, "{what}: landmark distance {lm} px");
-                assert!(
-                    ds <= max_ds,
-                    "{what}: score {} vs {}",
-                    best.score,
-                    want.score
-                );
-                if same_pixels {
-                    worst_iou = worst_iou.min(iou);
-                    worst_lm = worst_lm.max(lm);
-                    worst_score = worst_score.max(ds);
-                    exact += 1;
-                }
-                faces += 1;
+    for (case, f) in doc.cases.iter().zip(case_frames(&doc.cases)) {
+        let got = det.detect(&f).unwrap();
+        let what = format!("{}#{}", case.file, case.frame);
+        for want in &case.faces {
+            let (iou, lm, ds) = compare(&what, &got, want);
+            let same_pixels = !case.file.ends_with(".jpg");
+            let (min_iou, max_lm, max_ds) = if same_pixels {
+                (0.999, 0.05, 1e-5)
+            } else {
+                (0.9, 3.0, 1e-3)
+            };
+            assert!(iou >= min_iou, "{what}: IoU {iou}");
+            assert!(lm <= max_lm, "{what}: landmark distance {lm} px");
+            assert!(ds <= max_ds, "{what}: score difference {ds}");
+            if same_pixels {
+                worst_iou = worst_iou.min(iou);
+                worst_lm = worst_lm.max(lm);
+                worst_score = worst_score.max(ds);
+                exact += 1;
             }
-            assert_eq!(got.len(), case.faces.len(), "{what}: {got:?}");
+            faces += 1;
         }
+        assert_eq!(got.len(), case.faces.len(), "{what}: {got:?}");
     }
     eprintln!(
         "MTCNN: {faces} faces in {} cases; on the {exact} seen with the same pixels: min IoU {worst_iou:.5}, max landmark error {worst_lm:.4} px, max score error {worst_score:.2e}",
