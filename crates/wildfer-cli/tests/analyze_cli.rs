@@ -189,6 +189,8 @@ fn analyze_real_media() {
     // Timelines and the self-contained report.
     let svg = std::fs::read_to_string(out.join("WolfgangLanger_Pexels.timeline.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("face 0") && svg.contains("<polyline"));
+    let png = image::open(out.join("WolfgangLanger_Pexels.timeline.png")).unwrap();
+    assert_eq!(png.width(), 960);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     for name in ["WolfgangLanger_Pexels", "multi_face", "no_face"] {
         assert!(html.contains(&format!("<h2>{name}</h2>")), "{name}");

@@ -362,6 +362,10 @@ pub fn analyze(
         &summary.timeline_svg,
         timeline_svg(&title, &summary.timeline).as_bytes(),
     )?;
+    let png_path = summary.timeline_svg.with_extension("png");
+    let png = crate::report::timeline_png(&title, &summary.timeline)
+        .map_err(|e| PipelineError::io(&png_path, e))?;
+    wildfer_core::fsutil::write_atomic(&png_path, &png)?;
     csv.commit()?;
     json.commit()?;
     Ok(summary)

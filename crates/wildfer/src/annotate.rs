@@ -10,12 +10,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-fn hex(c: &str) -> [u8; 3] {
+pub(crate) fn hex(c: &str) -> [u8; 3] {
     let v = u32::from_str_radix(c.trim_start_matches('#'), 16).unwrap_or(0xffffff);
     [(v >> 16) as u8, (v >> 8) as u8, v as u8]
 }
 
-fn fill(rgb: &mut [u8], w: usize, h: usize, (x0, y0, x1, y1): (i64, i64, i64, i64), c: [u8; 3]) {
+pub(crate) fn fill(
+    rgb: &mut [u8],
+    w: usize,
+    h: usize,
+    (x0, y0, x1, y1): (i64, i64, i64, i64),
+    c: [u8; 3],
+) {
     let (x0, x1) = (
         x0.clamp(0, w as i64) as usize,
         x1.clamp(0, w as i64) as usize,
@@ -32,7 +38,14 @@ fn fill(rgb: &mut [u8], w: usize, h: usize, (x0, y0, x1, y1): (i64, i64, i64, i6
 }
 
 /// 8x8 bitmap text scaled by `s`, top-left at `(x, y)`, in black; returns the width drawn.
-fn text(rgb: &mut [u8], w: usize, h: usize, (x, y): (i64, i64), s: i64, msg: &str) -> i64 {
+pub(crate) fn text(
+    rgb: &mut [u8],
+    w: usize,
+    h: usize,
+    (x, y): (i64, i64),
+    s: i64,
+    msg: &str,
+) -> i64 {
     let c = [0, 0, 0];
     for (i, ch) in msg.chars().enumerate() {
         let glyph = font8x8::BASIC_FONTS.get(ch).unwrap_or([0; 8]);

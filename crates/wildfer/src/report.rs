@@ -6,6 +6,7 @@
 //! streams, so memory stays flat however long the video.
 
 use crate::expression::Probs;
+use image::ImageEncoder;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -90,6 +91,15 @@ impl Timeline {
             .push((frame, jpeg, confidence));
     }
 
+    /// The time axis: duration and its unit (seconds, or frames when the rate is unknown).
+    fn span(&self) -> (f64, &'static str) {
+        if self.fps > 0.0 {
+            (self.frames as f64 / self.fps, "s")
+        } else {
+            (self.frames as f64, "frame")
+        }
+    }
+
     /// Mean probabilities per bin (`None` where the track has no face).
     pub fn means(&self, track: usize) -> Vec<Option<[f64; 7]>> {
         let Some(t) = self.tracks.get(&track) else {
@@ -139,12 +149,7 @@ pub fn timeline_svg(title: &str, t: &Timeline) -> String {
             x + 14.0
         );
     }
-    let duration = if t.fps > 0.0 {
-        t.frames as f64 / t.fps
-    } else {
-        t.frames as f64
-    };
-    let unit = if t.fps > 0.0 { "s" } else { "frame" };
+    let (duration, unit) = t.span();
     let xb = |b: usize| left + (b as f64 + 0.5) / t.bins as f64 * plot_w;
     if t.tracks.is_empty() {
         let _ = write!(
@@ -219,6 +224,97 @@ pub fn timeline_svg(title: &str, t: &Timeline) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// A thick line segment (for the PNG timeline).
+fn segment(rgb: &mut [u8], w: usize, h: usize, a: (f64, f64), b: (f64, f64), c: [u8; 3]) {
+    let n = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
+    for i in 0..=n {
+        let t = i as f64 / n as f64;
+        let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+        let (x, y) = (x.round() as i64, y.round() as i64);
+        crate::annotate::fill(rgb, w, h, (x - 1, y - 1, x + 1, y + 1), c);
+    }
+}
+
+/// The timeline as a PNG, the same layout as [`timeline_svg`] (for documents and viewers
+/// without SVG).
+pub fn timeline_png(title: &str, t: &Timeline) -> Result<Vec<u8>, image::ImageError> {
+    use crate::annotate::{fill, hex, text};
+    let (w, left, right) = (960usize, 60.0, 20.0);
+    let (panel_h, band_h, gap, top) = (120.0, 12.0, 40.0, 48.0);
+    let plot_w = w as f64 - left - right;
+    let n = t.tracks.len().max(1);
+    let h = (top + n as f64 * (panel_h + band_h + gap) + 30.0) as usize;
+    let mut rgb = vec![255u8; w * h * 3];
+    let (li, ti) = (left as i64, top as i64);
+    text(&mut rgb, w, h, (li, 8), 1, title);
+    for (k, class) in wildfer_core::LabelSet::Seven.classes().iter().enumerate() {
+        let x = li + 260 + k as i64 * 90;
+        fill(&mut rgb, w, h, (x, 9, x + 10, 19), hex(COLOURS[k]));
+        text(&mut rgb, w, h, (x + 14, 10), 1, class.key());
+    }
+    let (duration, unit) = t.span();
+    let xb = |b: usize| left + (b as f64 + 0.5) / t.bins as f64 * plot_w;
+    if t.tracks.is_empty() {
+        text(&mut rgb, w, h, (li, ti + 12), 1, "no faces found");
+    }
+    let grey = [204, 204, 204];
+    for (row, id) in t.tracks.keys().enumerate() {
+        let y0 = top + row as f64 * (panel_h + band_h + gap);
+        let (y0i, phi) = (y0 as i64, panel_h as i64);
+        let x1 = (left + plot_w) as i64;
+        text(&mut rgb, w, h, (li, y0i - 12), 1, &format!("face {id}"));
+        fill(&mut rgb, w, h, (li, y0i, x1, y0i + 1), grey);
+        fill(&mut rgb, w, h, (li, y0i + phi, x1, y0i + phi + 1), grey);
+        fill(&mut rgb, w, h, (li, y0i, li + 1, y0i + phi), grey);
+        fill(&mut rgb, w, h, (x1, y0i, x1 + 1, y0i + phi), grey);
+        for (frac, label) in [(0.0, "0.0"), (0.5, "0.5"), (1.0, "1.0")] {
+            let y = (y0 + panel_h * (1.0 - frac)) as i64;
+            text(&mut rgb, w, h, (li - 30, y - 4), 1, label);
+        }
+        let means = t.means(*id);
+        for k in 0..7 {
+            let c = hex(COLOURS[k]);
+            for b in 1..means.len() {
+                if let (Some(p), Some(q)) = (means[b - 1], means[b]) {
+                    let a = (xb(b - 1), y0 + panel_h * (1.0 - p[k]));
+                    let z = (xb(b), y0 + panel_h * (1.0 - q[k]));
+                    segment(&mut rgb, w, h, a, z, c);
+                }
+            }
+        }
+        let bw = plot_w / t.bins as f64;
+        for (b, m) in means.iter().enumerate() {
+            if let Some(p) = m {
+                let win = (0..7).fold(0, |a, k| if p[k] > p[a] { k } else { a });
+                let xa = (left + b as f64 * bw).floor() as i64;
+                let xz = (left + (b + 1) as f64 * bw).ceil() as i64;
+                let yb = (y0 + panel_h + 2.0) as i64;
+                fill(
+                    &mut rgb,
+                    w,
+                    h,
+                    (xa, yb, xz, yb + band_h as i64),
+                    hex(COLOURS[win]),
+                );
+            }
+        }
+        let ya = (y0 + panel_h + band_h + 8.0) as i64;
+        for i in 0..=5 {
+            let x = (left + plot_w * i as f64 / 5.0) as i64;
+            let label = format!("{:.1} {unit}", duration * i as f64 / 5.0);
+            text(&mut rgb, w, h, (x - 4 * label.len() as i64, ya), 1, &label);
+        }
+    }
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png).write_image(
+        &rgb,
+        w as u32,
+        h as u32,
+        image::ExtendedColorType::Rgb8,
+    )?;
+    Ok(png)
 }
 
 /// Standard base64 (for inline thumbnails).
@@ -336,6 +432,30 @@ mod tests {
         // Frames past the container's count land in the last bin.
         t.add(0, 20_000, &a);
         assert_eq!(t.means(0)[MAX_BINS - 1].unwrap()[0], 0.5);
+    }
+
+    #[test]
+    fn png_timeline_draws_bands_in_the_winning_colour() {
+        let mut t = Timeline::new(100, 25.0);
+        for f in 1..=100 {
+            t.add(0, f, &[0.1, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]);
+        }
+        let png = timeline_png("clip", &t).unwrap();
+        let img = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!(img.width(), 960);
+        // The band under the panel: happiness' colour across the plot.
+        let happy = crate::annotate::hex(COLOURS[4]);
+        let band_y = (48.0 + 120.0 + 2.0 + 6.0) as u32;
+        for x in [70, 500, 930] {
+            assert_eq!(img.get_pixel(x, band_y).0, happy, "x {x}");
+        }
+        // The happiness line runs at 0.9 of the panel height, neutral's at 0.1.
+        let y = |p: f64| (48.0 + 120.0 * (1.0 - p)).round() as u32;
+        assert_eq!(img.get_pixel(500, y(0.9)).0, happy);
+        assert_eq!(
+            img.get_pixel(500, y(0.1)).0,
+            crate::annotate::hex(COLOURS[0])
+        );
     }
 
     #[test]
