@@ -32,17 +32,8 @@ fn wildfer(args: &[&str]) -> (i32, String, String) {
     wildfer_raw(&all)
 }
 
-fn wildfer_raw(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wildfer"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+mod common;
+use common::run as wildfer_raw;
 
 struct Row {
     frame: usize,

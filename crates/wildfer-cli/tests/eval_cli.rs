@@ -3,22 +3,12 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const H7: &str = "Neutral,Anger,Disgust,Fear,Happiness,Sadness,Surprise";
 const H8: &str = "Neutral,Anger,Disgust,Fear,Happiness,Sadness,Surprise,Other";
 
-fn wildfer(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wildfer"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+mod common;
+use common::run as wildfer;
 
 fn eval(pred: &Path, truth: &Path, extra: &[&str]) -> (i32, String, String) {
     let mut args = vec![

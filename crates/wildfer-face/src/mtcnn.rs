@@ -52,22 +52,15 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, FaceError> {
     values(t, "MTCNN")
 }
 
-/// torchvision's `nms`: best score first, drop boxes with IoU above `t` (no +1 in areas).
+/// torchvision's `nms`: best score first, drop boxes with IoU above `t` (no +1 in areas, as
+/// [`BBox::iou`]).
 fn nms_iou(c: &[Cand], t: f32) -> Vec<usize> {
+    let bbox = |c: &Cand| BBox::new(c.b[0], c.b[1], c.b[2], c.b[3]);
     let mut order: Vec<usize> = (0..c.len()).collect();
     order.sort_by(|&a, &b| c[b].score.total_cmp(&c[a].score));
-    let area = |b: &[f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
     let mut keep: Vec<usize> = Vec::new();
     for i in order {
-        let ok = keep.iter().all(|&k| {
-            let (a, b) = (&c[k].b, &c[i].b);
-            let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-            let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-            let inter = w * h;
-            let union = area(a) + area(b) - inter;
-            union <= 0.0 || inter / union <= t
-        });
-        if ok {
+        if keep.iter().all(|&k| bbox(&c[k]).iou(&bbox(&c[i])) <= t) {
             keep.push(i);
         }
     }

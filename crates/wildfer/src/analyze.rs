@@ -110,11 +110,8 @@ impl Emitter {
             crate::annotate::draw(&mut rgb, w, h, &f.faces);
             match target {
                 Annotated::Still(path) => {
-                    let img = image::RgbImage::from_raw(w as u32, h as u32, rgb)
-                        .ok_or_else(|| PipelineError::io(path, "frame size"))?;
                     let mut jpeg = Vec::new();
-                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
-                        .encode_image(&img)
+                    crate::encode_jpeg(&mut jpeg, &rgb, w, h, 90)
                         .map_err(|e| PipelineError::io(path, e))?;
                     wildfer_core::fsutil::write_atomic(path, &jpeg)?;
                 }
@@ -259,12 +256,9 @@ pub fn analyze(
         for (face, p) in ff.faces.iter().zip(&probs) {
             if e.timeline.wants_thumb(face.track, ff.index) {
                 let mut jpeg = Vec::new();
-                let side = face.crop.size as u32;
+                let side = face.crop.size;
                 // A thumbnail that fails to encode is left out of the report, nothing else.
-                if image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
-                    .encode(&face.crop.rgb, side, side, image::ExtendedColorType::Rgb8)
-                    .is_ok()
-                {
+                if crate::encode_jpeg(&mut jpeg, &face.crop.rgb, side, side, 85).is_ok() {
                     e.timeline
                         .add_thumb(face.track, ff.index, jpeg, p[argmax(p)]);
                 }
@@ -332,10 +326,7 @@ pub fn analyze(
             }
         })
         .collect();
-    let svg_path = out.join(format!(
-        "{}.timeline.svg",
-        crate::prepare::video_name(input)
-    ));
+    let svg_path = out.join(format!("{stem}.timeline.svg"));
     let summary = AnalyzeSummary {
         input: input.to_path_buf(),
         csv: csv_path,
@@ -357,13 +348,12 @@ pub fn analyze(
         "tracks": summary.track_summaries,
     });
     json.write(format!("\n],\n\"metadata\":{meta}}}\n").as_bytes())?;
-    let title = crate::prepare::video_name(input);
     wildfer_core::fsutil::write_atomic(
         &summary.timeline_svg,
-        timeline_svg(&title, &summary.timeline).as_bytes(),
+        timeline_svg(&stem, &summary.timeline).as_bytes(),
     )?;
     let png_path = summary.timeline_svg.with_extension("png");
-    let png = crate::report::timeline_png(&title, &summary.timeline)
+    let png = crate::report::timeline_png(&stem, &summary.timeline)
         .map_err(|e| PipelineError::io(&png_path, e))?;
     wildfer_core::fsutil::write_atomic(&png_path, &png)?;
     csv.commit()?;

@@ -22,4 +22,22 @@ pub mod report;
 pub mod smooth;
 
 pub use error::PipelineError;
+
+/// Encode packed RGB8 as JPEG into `out` (cleared first): face crops, thumbnails, annotated
+/// stills.
+pub(crate) fn encode_jpeg(
+    out: &mut Vec<u8>,
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    quality: u8,
+) -> Result<(), image::ImageError> {
+    out.clear();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(out, quality).encode(
+        rgb,
+        width as u32,
+        height as u32,
+        image::ExtendedColorType::Rgb8,
+    )
+}
 pub use expression::{ExpressionModel, FakeExpressionModel, MiniXceptionModel};

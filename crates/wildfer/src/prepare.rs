@@ -7,7 +7,6 @@
 
 use crate::PipelineError;
 use crate::faces::{FrameStats, for_each_frame};
-use image::codecs::jpeg::JpegEncoder;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wildfer_face::{FaceDetector, TrackerConfig};
@@ -127,10 +126,8 @@ pub fn prepare(
                 }
                 acc.frames += 1;
                 acc.sum_cx += face.detection.bbox.center().x as f64;
-                jpeg.clear();
-                let side = face.crop.size as u32;
-                JpegEncoder::new_with_quality(&mut jpeg, opts.jpeg_quality)
-                    .encode(&face.crop.rgb, side, side, image::ExtendedColorType::Rgb8)
+                let side = face.crop.size;
+                crate::encode_jpeg(&mut jpeg, &face.crop.rgb, side, side, opts.jpeg_quality)
                     .map_err(|e| PipelineError::io(&dir, e))?;
                 let path = dir.join(format!("{:05}.jpg", ff.index));
                 std::fs::write(&path, &jpeg).map_err(|e| PipelineError::io(&path, e))?;
