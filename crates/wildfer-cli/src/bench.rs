@@ -128,9 +128,12 @@ pub fn models(args: ModelsArgs) -> Result<()> {
         (None, Some("not run (--no-reference)".to_string()))
     };
 
-    println!(
+    crate::outln!(
         "{:<28} {:>14} {:>14} {:>8}",
-        "case (median ms)", "wildfer", "pytorch", "ratio"
+        "case (median ms)",
+        "wildfer",
+        "pytorch",
+        "ratio"
     );
     for w in &wildfer {
         let r = reference
@@ -141,7 +144,7 @@ pub fn models(args: ModelsArgs) -> Result<()> {
             Some(r) => (format!("{r:.1}"), format!("{:.2}x", w.median_ms() / r)),
             None => ("-".into(), "-".into()),
         };
-        println!(
+        crate::outln!(
             "{:<28} {:>14.1} {:>14} {:>8}",
             w.case,
             w.median_ms(),
@@ -150,9 +153,9 @@ pub fn models(args: ModelsArgs) -> Result<()> {
         );
     }
     if let Some(e) = &reference_error {
-        println!("pytorch reference: {e}");
+        crate::outln!("pytorch reference: {e}");
     }
-    println!("ratio = wildfer time / PyTorch time (below 1 is faster than PyTorch)");
+    crate::outln!("ratio = wildfer time / PyTorch time (below 1 is faster than PyTorch)");
     let report = Report {
         size: args.size,
         threads: args.threads,
@@ -339,17 +342,20 @@ pub fn faces(a: FacesArgs) -> Result<()> {
             "-".into(),
         ),
     ];
-    println!(
+    crate::outln!(
         "{:<34} {:>10} {:>10} {:>8}",
-        "phase (medians)", "wildfer", "reference", "ratio"
+        "phase (medians)",
+        "wildfer",
+        "reference",
+        "ratio"
     );
     for (k, v, r, q) in rows {
-        println!("{k:<34} {v:>10} {r:>10} {q:>8}");
+        crate::outln!("{k:<34} {v:>10} {r:>10} {q:>8}");
     }
     if let Some(e) = &reference_error {
-        println!("reference: {e}");
+        crate::outln!("reference: {e}");
     }
-    println!("ratio = wildfer time / reference time (below 1 is faster)");
+    crate::outln!("ratio = wildfer time / reference time (below 1 is faster)");
     #[derive(Serialize)]
     struct FacesReport {
         threads: usize,

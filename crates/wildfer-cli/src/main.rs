@@ -2,6 +2,7 @@
 
 mod bench;
 mod jobs;
+mod train;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -115,6 +116,43 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Train a network as a TOML run configuration says (see `examples/train/`), with
+    /// checkpoints, validation on the whole split and the best checkpoint by the challenge
+    /// metric, into a run directory.
+    Train {
+        /// The run configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// Run directory (default: `runs/<config stem>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue the run in --out from its latest checkpoint (same config required).
+        #[arg(long)]
+        resume: bool,
+        /// Stop after this many steps (checkpointed; continue later with --resume).
+        #[arg(long, value_name = "STEPS")]
+        stop_after: Option<usize>,
+    },
+    /// Per-frame predictions of a trained run on an Aff-Wild2 split: both submission formats
+    /// (`abaw2020/<video>.txt`, `predictions.txt`), `probabilities/<video>.csv` and
+    /// `scores.json`.
+    Predict {
+        /// A run directory (its best checkpoint) or a checkpoint folder.
+        #[arg(long, value_name = "RUN_DIR|CHECKPOINT")]
+        model: PathBuf,
+        /// The Aff-Wild2 root (annotations/ and cropped_aligned/).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_enum, default_value = "validation")]
+        split: SplitArg,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "both")]
+        format: train::Format,
+        /// Moving average of the probabilities over N frames (default: the run's eval.smooth).
+        #[arg(long, value_name = "N")]
+        smooth: Option<usize>,
+    },
     /// List the model presets (or print one preset's configuration as JSON with --show).
     Models {
         /// Print this preset's full configuration.
@@ -226,6 +264,27 @@ fn parse_classes(s: &str) -> Result<LabelSet, String> {
         .ok_or_else(|| format!("expected 7 or 8, found {s:?}"))
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SplitArg {
+    Train,
+    Validation,
+}
+
+/// `println!` that treats a closed stdout (`wildfer eval ... | head`) as the reader being done
+/// rather than panicking.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(anyhow::Error::from(e).context("writing to stdout"));
+        }
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -268,6 +327,35 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Train {
+            config,
+            out,
+            resume,
+            stop_after,
+        } => train::run_train(train::TrainArgs {
+            config,
+            out,
+            resume,
+            stop_after,
+        }),
+        Command::Predict {
+            model,
+            data,
+            split,
+            out,
+            format,
+            smooth,
+        } => train::run_predict(train::PredictArgs {
+            model,
+            data,
+            split: match split {
+                SplitArg::Train => wildfer_train::config::SplitName::Train,
+                SplitArg::Validation => wildfer_train::config::SplitName::Validation,
+            },
+            out,
+            format,
+            smooth,
+        }),
         Command::Analyze {
             inputs,
             out,
@@ -308,16 +396,16 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Models { show: Some(name) } => {
             let cfg = wildfer_nn::preset(&name)?;
-            println!("{}", serde_json::to_string_pretty(&cfg)?);
+            outln!("{}", serde_json::to_string_pretty(&cfg)?);
             Ok(())
         }
         Command::Models { show: None } => {
             let device = wildfer_nn::burn::tensor::Device::default();
-            println!("{:<32} {:>12}  description", "preset", "parameters");
+            outln!("{:<32} {:>12}  description", "preset", "parameters");
             for name in wildfer_nn::zoo::PRESETS {
                 let cfg = wildfer_nn::preset(name)?;
                 let params = cfg.init(&device)?.num_params();
-                println!(
+                outln!(
                     "{name:<32} {:>11.1}M  {}",
                     params as f64 / 1e6,
                     cfg.describe()
@@ -407,7 +495,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 wildfer_core::fsutil::write_atomic(&out, format!("{json}\n").as_bytes())?;
             }
-            println!("{json}");
+            outln!("{json}");
             // A one-line human summary on stderr keeps stdout pure JSON.
             let score = match report.abaw2022_score {
                 Some(s) => format!("ABAW2022 score (8-class macro F1) {s:.4}"),

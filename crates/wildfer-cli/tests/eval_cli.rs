@@ -353,3 +353,21 @@ fn models_lists_and_shows_presets() {
         &["unknown preset \"method_x\""],
     );
 }
+
+#[test]
+fn closed_stdout_is_not_a_crash() {
+    // `wildfer eval ... | head -0`: the reader is gone before the JSON is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wildfer"))
+        .args(["eval", "--pred"])
+        .arg(example("abaw2022/predictions.txt"))
+        .arg("--truth")
+        .arg(example("abaw2022/truth"))
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

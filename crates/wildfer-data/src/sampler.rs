@@ -84,9 +84,18 @@ impl ClipSampler {
 
     /// The next random clip; `None` when no video has a valid run.
     pub fn sample(&mut self, data: &AffWild2) -> Option<Clip> {
-        let vi = *self.eligible.get(self.rng.below(self.eligible.len()))?;
+        let mut rng = self.rng.clone();
+        let c = self.sample_with(data, &mut rng);
+        self.rng = rng;
+        c
+    }
+
+    /// A random clip drawn with the caller's generator (a trainer derives one per step, so a
+    /// resumed run draws the same clips as an uninterrupted one).
+    pub fn sample_with(&self, data: &AffWild2, rng: &mut Rng) -> Option<Clip> {
+        let vi = *self.eligible.get(rng.below(self.eligible.len()))?;
         let starts = &self.starts[vi];
-        let s = starts[self.rng.below(starts.len())];
+        let s = starts[rng.below(starts.len())];
         Some(clip(&data.videos[vi], vi, s, self.t))
     }
 }

@@ -51,5 +51,10 @@ pub use temporal::{TemporalHead, TemporalHeadConfig, TemporalOutput};
 pub use transformer::{TransformerConfig, TransformerEncoder};
 pub use zoo::{ClipModel, ClipModelConfig, Model, ModelConfig, preset};
 
+/// Every zoo backbone takes RGB in [0, 1] normalised with these per-channel statistics
+/// (torchvision's ImageNet convention, that of the seed methods' backbones).
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
 /// Re-export so that downstream crates use the same burn.
 pub use burn;

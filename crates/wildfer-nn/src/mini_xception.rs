@@ -30,7 +30,9 @@ pub const ABAW_FROM_FER2013: [usize; 7] = [6, 0, 1, 2, 3, 4, 5];
 pub const INPUT_SIZE: usize = 64;
 
 fn bn(c: usize, device: &Device) -> BatchNorm {
-    BatchNorm::new(c, 0.01, device).with_epsilon(1e-3)
+    // Keras trained it with momentum 0.99 (0.01 here); running statistics only matter when
+    // training, where PyTorch's 0.1 settles them within a short run.
+    BatchNorm::new(c, 0.1, device).with_epsilon(1e-3)
 }
 
 /// A square convolution without bias (set `with_bias`/`with_groups` on the result as needed).
@@ -159,15 +161,80 @@ impl MiniXception {
             x.dims(),
             [None, Some(1), None, None],
         );
+        shape::global_avg_pool(self.classifier.forward(self.trunk(x)))
+    }
+
+    /// Per-frame embedding for use as a backbone: `[batch, 3, h, w]` RGB normalised with the
+    /// ImageNet statistics ([`crate::IMAGENET_MEAN`], [`crate::IMAGENET_STD`], the input of every
+    /// zoo backbone) -> `[batch, 128]`, the global average of the last block (the input of the
+    /// FER2013 classifier). The frames are turned into the model's own input first: grey
+    /// (ITU-R 601 luma) scaled to [-1, 1].
+    pub fn forward_features(&self, x: Tensor<4>) -> Tensor<2> {
+        let [b, c, h, w] = x.dims();
+        shape::check(
+            "MiniXception::forward_features",
+            "[batch, 3, h, w]",
+            [b, c, h, w],
+            [None, Some(3), None, None],
+        );
+        let luma = [0.299f32, 0.587, 0.114];
+        let device = x.device();
+        // grey = sum_c luma_c * (x_c * std_c + mean_c); then 2 * grey - 1.
+        let scale: Vec<f32> = (0..3)
+            .map(|k| 2.0 * luma[k] * crate::IMAGENET_STD[k])
+            .collect();
+        let offset: f32 = (0..3)
+            .map(|k| 2.0 * luma[k] * crate::IMAGENET_MEAN[k])
+            .sum::<f32>()
+            - 1.0;
+        let scale = Tensor::<1>::from_data(burn::tensor::TensorData::new(scale, [3]), &device)
+            .reshape([1, 3, 1, 1]);
+        let grey = (x * scale).sum_dim(1).add_scalar(offset);
+        shape::global_avg_pool(self.trunk(grey))
+    }
+
+    /// `[batch, 1, h, w]` grey in [-1, 1] -> the last block's maps `[batch, 128, h/16, w/16]`.
+    fn trunk(&self, x: Tensor<4>) -> Tensor<4> {
         let x = relu(self.bn1.forward(self.conv1.forward(x)));
         let x = relu(self.bn2.forward(self.conv2.forward(x)));
-        let x = self.blocks.iter().fold(x, |x, b| b.forward(x));
-        let x = self.classifier.forward(x);
-        shape::global_avg_pool(x)
+        self.blocks.iter().fold(x, |x, b| b.forward(x))
     }
 
     /// Probabilities in FER2013 order.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         softmax(self.forward_logits(x), 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData};
+
+    #[test]
+    fn features_of_normalised_rgb_equal_the_grey_trunk() {
+        let dev = Device::default();
+        let m = MiniXception::pretrained(&dev).unwrap();
+        // A grey picture in [0, 1] as the training pipeline feeds it: R = G = B, normalised.
+        let v = Tensor::<4>::random([2, 1, 48, 48], Distribution::Uniform(0.0, 1.0), &dev);
+        let mean =
+            Tensor::<1>::from_data(TensorData::new(crate::IMAGENET_MEAN.to_vec(), [3]), &dev)
+                .reshape([1, 3, 1, 1]);
+        let std = Tensor::<1>::from_data(TensorData::new(crate::IMAGENET_STD.to_vec(), [3]), &dev)
+            .reshape([1, 3, 1, 1]);
+        let rgb = (v.clone().repeat_dim(1, 3) - mean) / std;
+        let got = m
+            .forward_features(rgb)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let want = shape::global_avg_pool(m.trunk(v.mul_scalar(2.0).sub_scalar(1.0)))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(got.len(), 2 * 128);
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+        }
     }
 }

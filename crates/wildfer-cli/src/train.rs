@@ -1,0 +1,214 @@
+//! `wildfer train` and `wildfer predict`: progress and output over `wildfer-train`.
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use wildfer_core::abaw::{Annotations, write_annotation_dir, write_predictions_txt};
+use wildfer_core::fsutil::write_atomic;
+use wildfer_train::checkpoint;
+use wildfer_train::config::SplitName;
+use wildfer_train::predict::{predict, score, smooth, to_annotations};
+use wildfer_train::trainer::Event;
+use wildfer_train::{TrainConfig, TrainOptions, WindowSpec};
+
+pub struct TrainArgs {
+    pub config: PathBuf,
+    pub out: Option<PathBuf>,
+    pub resume: bool,
+    pub stop_after: Option<usize>,
+}
+
+pub fn run_train(a: TrainArgs) -> Result<()> {
+    let cfg = TrainConfig::load(&a.config)?;
+    let out = a.out.unwrap_or_else(|| {
+        let stem = a
+            .config
+            .file_stem()
+            .map_or("run".into(), |s| s.to_string_lossy().into_owned());
+        PathBuf::from("runs").join(stem)
+    });
+    let bar = ProgressBar::new(cfg.run.iterations as u64);
+    bar.set_style(
+        ProgressStyle::with_template("train [{bar:30}] {pos}/{len} steps {msg} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut loss_ema: Option<f64> = None;
+    let mut evals = Vec::new();
+    let summary = wildfer_train::train(
+        &cfg,
+        &out,
+        &TrainOptions {
+            resume: a.resume,
+            stop_after: a.stop_after,
+        },
+        &mut |e| match e {
+            Event::Started {
+                first,
+                iterations,
+                train_videos,
+                val_videos,
+                params,
+            } => {
+                bar.println(format!(
+                    "wildfer train: {} ({params} parameters), {train_videos} training / {val_videos} validation videos, steps {}..{iterations} -> {}",
+                    cfg.network().map(|n| n.describe()).unwrap_or_default(),
+                    first + 1,
+                    out.display()
+                ));
+                bar.set_position(first as u64);
+                bar.reset_eta();
+            }
+            Event::Step(s) => {
+                let l = loss_ema.map_or(s.loss, |m| 0.9 * m + 0.1 * s.loss);
+                loss_ema = Some(l);
+                bar.set_message(format!(
+                    "loss {l:.4} lr {:.2e} {:.1} frames/s",
+                    s.lr, s.frames_per_s
+                ));
+                bar.set_position(s.iteration as u64);
+            }
+            Event::Evaluating { done, total } => {
+                bar.set_message(format!("evaluating {done}/{total} videos"));
+            }
+            Event::Evaluated(e) => {
+                bar.println(format!(
+                    "step {}: {} {:.4} (macro F1 {:.4}, accuracy {:.4}, {} frames){}",
+                    e.iteration,
+                    e.metric,
+                    e.score,
+                    e.f1_macro,
+                    e.accuracy,
+                    e.frames,
+                    if e.best { " best" } else { "" }
+                ));
+                evals.push(e);
+            }
+            Event::Checkpoint { .. } => {}
+        },
+    )
+    .with_context(|| format!("training {}", a.config.display()))?;
+    bar.finish_and_clear();
+    let mut msg = format!(
+        "wildfer train: {} steps done in {:.0} s",
+        summary.state.iteration, summary.state.elapsed_s
+    );
+    if let (Some(s), Some(i)) = (summary.state.best_score, summary.state.best_iteration) {
+        write!(msg, "; best {} {s:.4} at step {i}", cfg.metric_name()).ok();
+    }
+    if summary.state.bad_frames > 0 {
+        write!(
+            msg,
+            "; {} unreadable crops skipped",
+            summary.state.bad_frames
+        )
+        .ok();
+    }
+    if let Some(b) = &summary.best_checkpoint {
+        write!(msg, "\nbest checkpoint: {}", b.display()).ok();
+    }
+    eprintln!("{msg}");
+    Ok(())
+}
+
+/// Submission formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One `<video>.txt` per video (ABAW 2020/21).
+    Abaw2020,
+    /// One `predictions.txt` (ABAW 2022+).
+    Abaw2022,
+    Both,
+}
+
+pub struct PredictArgs {
+    pub model: PathBuf,
+    pub data: PathBuf,
+    pub split: SplitName,
+    pub out: PathBuf,
+    pub format: Format,
+    pub smooth: Option<usize>,
+}
+
+pub fn run_predict(a: PredictArgs) -> Result<()> {
+    let dev = burn::tensor::Device::default();
+    let (cfg, net, _, dir) = checkpoint::load(&a.model, &dev)?;
+    let spec = WindowSpec::of(&cfg.network()?)?;
+    let data = wildfer_data::AffWild2::open(&a.data, a.split.split())?;
+    if data.label_set != cfg.label_set() {
+        bail!(
+            "{}: the annotations have {} classes but the model predicts {}",
+            a.data.display(),
+            data.label_set.num_classes(),
+            cfg.model.classes
+        );
+    }
+    let smooth_n = a.smooth.unwrap_or(cfg.eval.smooth);
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("{}: cannot create", a.out.display()))?;
+    let bar = ProgressBar::new(data.videos.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("predict [{bar:30}] {pos}/{len} videos ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    use burn::module::Module;
+    let probs = predict(
+        &net.valid(),
+        spec,
+        &data,
+        cfg.model.input_size,
+        cfg.eval.batch,
+        &dev,
+        |d, _| bar.set_position(d as u64),
+    )?;
+    bar.finish_and_clear();
+    let ann = to_annotations(&probs, data.label_set, smooth_n);
+    write_submissions(&a.out, &ann, a.format)?;
+    // Per-frame probabilities (smoothed as the labels are).
+    let pdir = a.out.join("probabilities");
+    std::fs::create_dir_all(&pdir).with_context(|| format!("{}: cannot create", pdir.display()))?;
+    let header: Vec<&str> = data.label_set.classes().iter().map(|e| e.key()).collect();
+    for v in &probs {
+        if let Some(p) = &v.probs {
+            let mut s = format!("frame,{}\n", header.join(","));
+            for (i, q) in smooth(p, smooth_n).iter().enumerate() {
+                let row: Vec<String> = q.iter().map(|x| format!("{x:.6}")).collect();
+                writeln!(s, "{},{}", i + 1, row.join(",")).ok();
+            }
+            write_atomic(&pdir.join(format!("{}.csv", v.name)), s.as_bytes())?;
+        }
+    }
+    let report = score(&data, &ann)?;
+    let json = serde_json::to_string_pretty(&report)?;
+    write_atomic(&a.out.join("scores.json"), json.as_bytes())?;
+    let missing = probs.iter().filter(|v| v.probs.is_none()).count();
+    eprintln!(
+        "wildfer predict: {} videos from {} -> {} (macro F1 {:.4}, accuracy {:.4}, ABAW 2020 score {:.4}{}){}",
+        data.videos.len(),
+        dir.display(),
+        a.out.display(),
+        report.f1_macro,
+        report.accuracy,
+        report.abaw2020_score,
+        report
+            .abaw2022_score
+            .map(|s| format!(", ABAW 2022 score {s:.4}"))
+            .unwrap_or_default(),
+        if missing > 0 {
+            format!("; {missing} videos without any crop have no prediction")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+fn write_submissions(out: &Path, ann: &Annotations, format: Format) -> Result<()> {
+    if matches!(format, Format::Abaw2020 | Format::Both) {
+        write_annotation_dir(&out.join("abaw2020"), ann)?;
+    }
+    if matches!(format, Format::Abaw2022 | Format::Both) {
+        write_predictions_txt(&out.join("predictions.txt"), ann)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! `wildfer synth` -> `train` (stopped and resumed) -> `predict` -> `eval`, end to end through
+//! the binary, and one-line errors for bad run configurations.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::run;
+use std::path::Path;
+
+fn config(root: &Path) -> String {
+    format!(
+        r#"
+seed = 3
+[model]
+input_size = 32
+[model.network]
+kind = "clip"
+num_classes = 7
+window = 3
+[model.network.backbone]
+family = "mini_xception"
+[model.network.head]
+kind = "rnn"
+cell = "gru"
+hidden = 8
+output = "middle"
+[data]
+root = "{}"
+[run]
+iterations = 4
+batch_size = 2
+checkpoint_every = 2
+"#,
+        root.display()
+    )
+}
+
+#[test]
+fn synth_train_resume_predict_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let (code, _, err) = run(&[
+        "synth", "--out", d, "--videos", "3", "--frames", "30", "--size", "40",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let cfg = tmp.path().join("run.toml");
+    std::fs::write(&cfg, config(&data)).unwrap();
+    let c = cfg.to_str().unwrap();
+    let out = tmp.path().join("run");
+    let o = out.to_str().unwrap();
+    let (code, _, err) = run(&["train", "--config", c, "--out", o, "--stop-after", "2"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("2 steps done"), "{err}");
+    let (code, _, err) = run(&["train", "--config", c, "--out", o]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--resume") && err.lines().count() == 1,
+        "{err}"
+    );
+    let (code, _, err) = run(&["train", "--config", c, "--out", o, "--resume"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("4 steps done") && err.contains("best checkpoint"),
+        "{err}"
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(
+        metrics.lines().filter(|l| l.contains("\"step\"")).count(),
+        4
+    );
+
+    let pred = tmp.path().join("pred");
+    let p = pred.to_str().unwrap();
+    let (code, _, err) = run(&[
+        "predict", "--model", o, "--data", d, "--out", p, "--smooth", "3",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("macro F1"), "{err}");
+    let ann = std::fs::read_dir(pred.join("abaw2020")).unwrap().count();
+    let csv = std::fs::read_dir(pred.join("probabilities"))
+        .unwrap()
+        .count();
+    assert!(
+        ann >= 1 && ann == csv,
+        "{ann} annotation files, {csv} probability files"
+    );
+    assert!(pred.join("scores.json").is_file());
+    // The submission scores the same through `wildfer eval`.
+    let truth = data.join("annotations/EXPR_Set/Validation_Set");
+    let (code, stdout, err) = run(&[
+        "eval",
+        "--pred",
+        pred.join("predictions.txt").to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let a: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pred.join("scores.json")).unwrap()).unwrap();
+    assert_eq!(a["f1_macro"], b["f1_macro"]);
+    assert_eq!(a["accuracy"], b["accuracy"]);
+}
+
+#[test]
+fn bad_configs_are_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("bad.toml");
+    for (text, want) in [
+        (
+            "[model]\npreset = \"nope\"\n[data]\nroot = \"x\"\n[run]\niterations = 1\n",
+            "nope",
+        ),
+        (
+            "[model]\npreset = \"method_b_cnn\"\n[data]\nroot = \"x\"\n[run]\niterations = 1\nbatch = 3\n",
+            "line 7",
+        ),
+        ("not toml at all [", "bad.toml"),
+    ] {
+        std::fs::write(&cfg, text).unwrap();
+        let (code, _, err) = run(&[
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            tmp.path().join("r").to_str().unwrap(),
+        ]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(want) && err.contains("bad.toml"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    // A data root without the Aff-Wild2 layout.
+    std::fs::write(
+        &cfg,
+        "[model]\npreset = \"method_b_cnn\"\n[data]\nroot = \"/nonexistent\"\n[run]\niterations = 1\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}

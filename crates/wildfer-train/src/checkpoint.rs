@@ -1,0 +1,256 @@
+//! Run directories and checkpoints.
+//!
+//! ```text
+//! RUN/config.toml                  the run's configuration
+//! RUN/metrics.jsonl                one JSON object per logged step and per evaluation
+//! RUN/checkpoints/iter-000500/     model.bpk (burn, with parameter ids), optim.bpk,
+//!                                  state.json, config.toml
+//! RUN/checkpoints/best-000500/     the same + model.safetensors (PyTorch names)
+//! RUN/latest, RUN/best             the name of the newest / best checkpoint folder
+//! ```
+//!
+//! A checkpoint folder is written under a temporary name and renamed when complete; the pointer
+//! files are replaced atomically after it, and old folders are removed last. A run killed at any
+//! moment therefore leaves `latest` naming a complete checkpoint.
+
+use crate::TrainError;
+use crate::config::TrainConfig;
+use crate::net::Net;
+use burn::optim::ModuleOptimizer;
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use wildfer_core::fsutil::write_atomic;
+
+/// Bookkeeping saved with every checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Steps completed.
+    pub iteration: usize,
+    pub best_score: Option<f64>,
+    pub best_iteration: Option<usize>,
+    /// Crops that failed to decode so far (skipped, counted).
+    pub bad_frames: usize,
+    /// Wall time spent training so far.
+    pub elapsed_s: f64,
+}
+
+pub const MODEL_FILE: &str = "model.bpk";
+pub const OPTIM_FILE: &str = "optim.bpk";
+pub const STATE_FILE: &str = "state.json";
+pub const CONFIG_FILE: &str = "config.toml";
+pub const SAFETENSORS_FILE: &str = "model.safetensors";
+
+/// A run directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub root: PathBuf,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
+    move |e| TrainError::io(path, e)
+}
+
+impl RunDir {
+    pub fn new(root: &Path) -> Self {
+        RunDir {
+            root: root.to_path_buf(),
+        }
+    }
+
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+
+    /// Write checkpoint `name` (model, optimizer when given, state, config), complete or not at
+    /// all, and return its folder.
+    pub fn save(
+        &self,
+        name: &str,
+        net: &Net,
+        optim: Option<&ModuleOptimizer>,
+        state: &RunState,
+        config: &TrainConfig,
+        with_safetensors: bool,
+    ) -> Result<PathBuf, TrainError> {
+        let dir = self.checkpoints();
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let final_dir = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+        }
+        std::fs::create_dir(&tmp).map_err(io(&tmp))?;
+        net.sync_running_stats();
+        let written = (|| {
+            let model = model_bytes(net).map_err(|m| TrainError::checkpoint(&tmp, m))?;
+            write_atomic(&tmp.join(MODEL_FILE), &model)?;
+            if let Some(o) = optim {
+                let bytes = o
+                    .into_bytes()
+                    .map_err(|e| TrainError::checkpoint(&tmp, format!("optimizer state: {e}")))?;
+                write_atomic(&tmp.join(OPTIM_FILE), &bytes)?;
+            }
+            let json = serde_json::to_vec_pretty(state)
+                .map_err(|e| TrainError::checkpoint(&tmp, e.to_string()))?;
+            write_atomic(&tmp.join(STATE_FILE), &json)?;
+            write_atomic(&tmp.join(CONFIG_FILE), config.to_toml().as_bytes())?;
+            if with_safetensors {
+                wildfer_nn::weights::save_safetensors(net, &tmp.join(SAFETENSORS_FILE))?;
+            }
+            Ok::<(), TrainError>(())
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        if final_dir.exists() {
+            std::fs::remove_dir_all(&final_dir).map_err(io(&final_dir))?;
+        }
+        std::fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
+        Ok(final_dir)
+    }
+
+    /// Point `pointer` (`latest` or `best`) at checkpoint `name`.
+    pub fn point(&self, pointer: &str, name: &str) -> Result<(), TrainError> {
+        write_atomic(&self.root.join(pointer), format!("{name}\n").as_bytes())?;
+        Ok(())
+    }
+
+    /// The checkpoint folder `pointer` names, if any.
+    pub fn resolve(&self, pointer: &str) -> Result<Option<PathBuf>, TrainError> {
+        let p = self.root.join(pointer);
+        match std::fs::read_to_string(&p) {
+            Ok(s) => {
+                let name = s.trim();
+                if name.is_empty() || name.contains('/') || name.starts_with('.') {
+                    return Err(TrainError::checkpoint(
+                        &p,
+                        format!("not a checkpoint name: {name:?}"),
+                    ));
+                }
+                let dir = self.checkpoints().join(name);
+                if !dir.is_dir() {
+                    return Err(TrainError::checkpoint(
+                        &p,
+                        format!("names {name}, which does not exist"),
+                    ));
+                }
+                Ok(Some(dir))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(TrainError::io(&p, e)),
+        }
+    }
+
+    /// Remove checkpoint folders other than the `keep` newest `iter-*`, the ones the pointers
+    /// name, and stale temporaries.
+    pub fn prune(&self, keep: usize) -> Result<(), TrainError> {
+        let dir = self.checkpoints();
+        let pinned: Vec<PathBuf> = ["latest", "best"]
+            .iter()
+            .filter_map(|p| self.resolve(p).ok().flatten())
+            .collect();
+        let mut iters = Vec::new();
+        let mut others = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let path = e.map_err(io(&dir))?.path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with("iter-") {
+                iters.push(path);
+            } else {
+                others.push(path);
+            }
+        }
+        iters.sort();
+        let n = iters.len();
+        let drop = iters.into_iter().take(n.saturating_sub(keep)).chain(others);
+        for path in drop {
+            if !pinned.contains(&path) {
+                std::fs::remove_dir_all(&path).map_err(io(&path))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The checkpoint name of a step.
+pub fn iter_name(prefix: &str, iteration: usize) -> String {
+    format!("{prefix}-{iteration:06}")
+}
+
+/// The network's tensors in burn's burnpack format (parameter ids kept, so optimizer state
+/// matches on resume).
+pub fn model_bytes(net: &Net) -> Result<Vec<u8>, String> {
+    let mut store = BurnpackStore::from_bytes(None);
+    net.save_into(&mut store).map_err(|e| e.to_string())?;
+    let bytes = store.get_bytes().map_err(|e| e.to_string())?;
+    Ok(bytes.to_vec())
+}
+
+/// Read a checkpoint folder (or a run directory, meaning its best checkpoint, else its latest):
+/// its configuration and the network on `device`.
+pub fn load(
+    path: &Path,
+    device: &Device,
+) -> Result<(TrainConfig, Net, RunState, PathBuf), TrainError> {
+    let dir = if path.join(MODEL_FILE).is_file() {
+        path.to_path_buf()
+    } else {
+        let run = RunDir::new(path);
+        match run.resolve("best")? {
+            Some(d) => d,
+            None => run.resolve("latest")?.ok_or_else(|| {
+                TrainError::checkpoint(
+                    path,
+                    "neither a checkpoint folder (model.bpk) nor a run directory with a checkpoint",
+                )
+            })?,
+        }
+    };
+    let cfg = TrainConfig::load(&dir.join(CONFIG_FILE))?;
+    let state_path = dir.join(STATE_FILE);
+    let state: RunState =
+        serde_json::from_slice(&std::fs::read(&state_path).map_err(io(&state_path))?)
+            .map_err(|e| TrainError::checkpoint(&state_path, e.to_string()))?;
+    let mut net = Net::init(&cfg.network()?, device)?;
+    load_model_into(&mut net, &dir.join(MODEL_FILE))?;
+    Ok((cfg, net, state, dir))
+}
+
+/// Load model.bpk into a network of the same architecture; every tensor must match.
+pub fn load_model_into(net: &mut Net, path: &Path) -> Result<(), TrainError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
+    let r = net
+        .load_from(&mut store)
+        .map_err(|e| TrainError::checkpoint(path, e.to_string().replace('\n', " ")))?;
+    if !r.missing.is_empty() || !r.errors.is_empty() || !r.unused.is_empty() {
+        let what = r
+            .errors
+            .iter()
+            .map(|e| e.to_string())
+            .chain(r.missing.iter().map(|m| format!("missing {m:?}")))
+            .chain(r.unused.iter().map(|u| format!("unexpected {u}")))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(TrainError::checkpoint(
+            path,
+            format!("does not fit this network (another architecture?): {what}"),
+        ));
+    }
+    Ok(())
+}

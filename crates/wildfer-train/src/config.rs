@@ -1,0 +1,599 @@
+//! One TOML file describes a training run; it is validated before anything starts and saved
+//! beside every checkpoint, so a run directory always says how its weights were made.
+//!
+//! ```toml
+//! seed = 1
+//! [model]
+//! preset = "method_a_resnet18_cbam_bilstm"   # or an inline `[model.network]` (zoo ModelConfig)
+//! classes = 7                                 # 8 for ABAW 2022+ (with Other)
+//! input_size = 112
+//! [data]
+//! root = "/data/Aff-Wild2"
+//! [optim]
+//! kind = "sgd"
+//! lr = 0.001
+//! [run]
+//! iterations = 20000
+//! ```
+
+use crate::TrainError;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use wildfer_core::LabelSet;
+use wildfer_core::abaw::Split;
+use wildfer_nn::{ModelConfig, preset};
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Seeds initialisation, sampling, augmentation and dropout.
+    #[serde(default = "one_u64")]
+    pub seed: u64,
+    pub model: ModelSection,
+    pub data: DataSection,
+    #[serde(default)]
+    pub optim: OptimSection,
+    #[serde(default)]
+    pub schedule: ScheduleSection,
+    #[serde(default)]
+    pub loss: LossSection,
+    #[serde(default)]
+    pub augment: AugmentSection,
+    pub run: RunSection,
+    #[serde(default)]
+    pub eval: EvalSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// A zoo preset name (`wildfer models` lists them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// Or the network spelled out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<ModelConfig>,
+    /// 7 (ABAW 2020/21) or 8 (ABAW 2022+, with `Other`).
+    #[serde(default = "seven")]
+    pub classes: usize,
+    /// Side of the square input crops (the Aff-Wild2 crops are resized to it).
+    #[serde(default = "size_112")]
+    pub input_size: usize,
+    /// Initial weights (safetensors or PyTorch `.pth`, PyTorch parameter names), e.g. a
+    /// pretrained backbone; keys the file lacks keep their random initialisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
+}
+
+/// Which split folder of the annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitName {
+    Train,
+    Validation,
+}
+
+impl SplitName {
+    pub fn split(self) -> Split {
+        match self {
+            SplitName::Train => Split::Train,
+            SplitName::Validation => Split::Validation,
+        }
+    }
+}
+
+/// How training clips are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampling {
+    /// Method A: a video uniformly at random, then a random run of T frames with crops.
+    #[default]
+    Video,
+    /// A class uniformly at random, then a random frame of that class, the clip around it.
+    Balanced,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// The Aff-Wild2 root (holding `annotations/` and `cropped_aligned/`).
+    pub root: PathBuf,
+    #[serde(default = "train_split")]
+    pub train_split: SplitName,
+    #[serde(default = "val_split")]
+    pub val_split: SplitName,
+    /// Frames in a row without a crop allowed inside a training clip (filled from the previous
+    /// crop, masked out of the loss).
+    #[serde(default)]
+    pub max_gap: usize,
+    #[serde(default)]
+    pub sampling: Sampling,
+    /// Threads decoding and augmenting crops ahead of the model.
+    #[serde(default = "two")]
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimKind {
+    /// SGD with PyTorch's momentum (no dampening) and L2 weight decay.
+    #[default]
+    Sgd,
+    /// AdamW (decoupled weight decay).
+    Adamw,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimSection {
+    #[serde(default)]
+    pub kind: OptimKind,
+    #[serde(default = "lr_default")]
+    pub lr: f64,
+    #[serde(default = "momentum_default")]
+    pub momentum: f64,
+    #[serde(default)]
+    pub nesterov: bool,
+    #[serde(default)]
+    pub weight_decay: f32,
+    #[serde(default = "betas_default")]
+    pub betas: [f32; 2],
+    #[serde(default = "eps_default")]
+    pub eps: f32,
+    /// The backbone's learning rate as a fraction of `lr` (0 freezes it).
+    #[serde(default = "one_f64")]
+    pub backbone_lr_mult: f64,
+}
+
+impl Default for OptimSection {
+    fn default() -> Self {
+        OptimSection {
+            kind: OptimKind::Sgd,
+            lr: lr_default(),
+            momentum: momentum_default(),
+            nesterov: false,
+            weight_decay: 0.0,
+            betas: betas_default(),
+            eps: eps_default(),
+            backbone_lr_mult: 1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    #[default]
+    Constant,
+    /// Multiply by `gamma` every `step_size` iterations.
+    Step,
+    /// Cosine decay from `lr` to `min_lr` over the iterations after warm-up.
+    Cosine,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSection {
+    #[serde(default)]
+    pub kind: ScheduleKind,
+    /// Linear warm-up from `lr / warmup_iters` to `lr`.
+    #[serde(default)]
+    pub warmup_iters: usize,
+    #[serde(default)]
+    pub step_size: usize,
+    #[serde(default = "gamma_default")]
+    pub gamma: f64,
+    #[serde(default)]
+    pub min_lr: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    #[default]
+    CrossEntropy,
+    /// Cross-entropy with class weights (`class_weights`, or inverse training frequency).
+    WeightedCrossEntropy,
+    /// Focal loss `-(1 - p_t)^gamma log p_t` (class weights as alpha when given).
+    Focal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossSection {
+    #[serde(default)]
+    pub kind: LossKind,
+    #[serde(default = "focal_gamma")]
+    pub gamma: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_weights: Option<Vec<f32>>,
+}
+
+impl Default for ScheduleSection {
+    fn default() -> Self {
+        ScheduleSection {
+            kind: ScheduleKind::Constant,
+            warmup_iters: 0,
+            step_size: 0,
+            gamma: gamma_default(),
+            min_lr: 0.0,
+        }
+    }
+}
+
+impl Default for LossSection {
+    fn default() -> Self {
+        LossSection {
+            kind: LossKind::CrossEntropy,
+            gamma: focal_gamma(),
+            class_weights: None,
+        }
+    }
+}
+
+/// Augmentations, the same for every frame of a clip (a clip stays one consistent video).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentSection {
+    /// Horizontal flip with probability 0.5.
+    #[serde(default = "yes")]
+    pub flip: bool,
+    /// Random square crop whose side is at least this fraction of the image (1: no crop).
+    #[serde(default = "crop_default")]
+    pub crop_scale: f32,
+    /// Brightness, contrast and saturation factors drawn from `[1 - jitter, 1 + jitter]`.
+    #[serde(default = "jitter_default")]
+    pub jitter: f32,
+    /// Probability of turning the clip grey.
+    #[serde(default)]
+    pub greyscale: f32,
+}
+
+impl Default for AugmentSection {
+    fn default() -> Self {
+        AugmentSection {
+            flip: true,
+            crop_scale: crop_default(),
+            jitter: jitter_default(),
+            greyscale: 0.0,
+        }
+    }
+}
+
+/// The challenge metric that picks the best checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// `abaw2020` for 7 classes, `abaw2022` for 8.
+    #[default]
+    Auto,
+    /// `0.67 * macro F1 + 0.33 * accuracy`.
+    Abaw2020,
+    /// 8-class macro F1.
+    Abaw2022,
+    F1,
+    Accuracy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    pub iterations: usize,
+    /// Clips per step.
+    #[serde(default = "four")]
+    pub batch_size: usize,
+    #[serde(default = "hundred")]
+    pub checkpoint_every: usize,
+    /// Evaluate on the whole validation split every this many iterations (0: only at the end).
+    #[serde(default)]
+    pub eval_every: usize,
+    #[serde(default)]
+    pub metric: Metric,
+    /// Periodic checkpoints kept besides `best`.
+    #[serde(default = "two")]
+    pub keep_checkpoints: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSection {
+    /// Windows per forward pass.
+    #[serde(default = "eight")]
+    pub batch: usize,
+    /// Moving average of the probabilities over this many frames (0 or 1: none).
+    #[serde(default)]
+    pub smooth: usize,
+}
+
+impl Default for EvalSection {
+    fn default() -> Self {
+        EvalSection {
+            batch: 8,
+            smooth: 0,
+        }
+    }
+}
+
+fn one_u64() -> u64 {
+    1
+}
+fn one_f64() -> f64 {
+    1.0
+}
+fn two() -> usize {
+    2
+}
+fn four() -> usize {
+    4
+}
+fn seven() -> usize {
+    7
+}
+fn eight() -> usize {
+    8
+}
+fn hundred() -> usize {
+    100
+}
+fn size_112() -> usize {
+    112
+}
+fn yes() -> bool {
+    true
+}
+fn train_split() -> SplitName {
+    SplitName::Train
+}
+fn val_split() -> SplitName {
+    SplitName::Validation
+}
+fn lr_default() -> f64 {
+    1e-3
+}
+fn momentum_default() -> f64 {
+    0.9
+}
+fn betas_default() -> [f32; 2] {
+    [0.9, 0.999]
+}
+fn eps_default() -> f32 {
+    1e-8
+}
+fn gamma_default() -> f64 {
+    0.1
+}
+fn focal_gamma() -> f32 {
+    2.0
+}
+fn crop_default() -> f32 {
+    0.9
+}
+fn jitter_default() -> f32 {
+    0.2
+}
+
+impl TrainConfig {
+    /// Parse and validate; errors name `path` and, for syntax and unknown keys, the line.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, TrainError> {
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| {
+                text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1
+            });
+            let msg = e.message().replace('\n', " ");
+            match line {
+                Some(l) => TrainError::config(path, format!("line {l}: {msg}")),
+                None => TrainError::config(path, msg),
+            }
+        })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        Self::from_toml(&text, path)
+    }
+
+    pub fn to_toml(&self) -> String {
+        // Every field is representable in TOML; a failure would be a bug in this file.
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# not serialisable: {e}\n"))
+    }
+
+    pub fn label_set(&self) -> LabelSet {
+        LabelSet::from_count(self.model.classes).unwrap_or(LabelSet::Seven)
+    }
+
+    /// The network with the configured number of classes.
+    pub fn network(&self) -> Result<ModelConfig, TrainError> {
+        let net = match (&self.model.preset, &self.model.network) {
+            (Some(p), None) => preset(p)?,
+            (None, Some(n)) => n.clone(),
+            _ => {
+                return Err(TrainError::Invalid(
+                    "[model] needs exactly one of `preset` and `network`".into(),
+                ));
+            }
+        };
+        Ok(net.with_num_classes(self.model.classes))
+    }
+
+    /// The metric that selects the best checkpoint, `Auto` resolved.
+    pub fn metric(&self) -> Metric {
+        match self.run.metric {
+            Metric::Auto if self.model.classes == 8 => Metric::Abaw2022,
+            Metric::Auto => Metric::Abaw2020,
+            m => m,
+        }
+    }
+
+    /// Name of [`Self::metric`] as logged.
+    pub fn metric_name(&self) -> &'static str {
+        crate::trainer::metric_name(self.metric())
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), TrainError> {
+        let bad = |msg: String| Err(TrainError::config(path, msg));
+        let net = self
+            .network()
+            .map_err(|e| TrainError::config(path, e.to_string()))?;
+        if matches!(net, ModelConfig::Ensemble { .. }) {
+            return bad("an ensemble is not trained as one network: train each member with its own config and combine the runs at prediction".into());
+        }
+        if let ModelConfig::Clip(c) = &net {
+            c.validate()
+                .map_err(|e| TrainError::config(path, e.to_string()))?;
+        }
+        if !matches!(self.model.classes, 7 | 8) {
+            return bad(format!(
+                "model.classes must be 7 or 8, got {}",
+                self.model.classes
+            ));
+        }
+        if self.model.input_size < 32 || self.model.input_size > 1024 {
+            return bad(format!(
+                "model.input_size must be in 32..=1024, got {}",
+                self.model.input_size
+            ));
+        }
+        let o = &self.optim;
+        if !(o.lr.is_finite() && o.lr > 0.0) {
+            return bad(format!("optim.lr must be positive, got {}", o.lr));
+        }
+        if !(0.0..1.0).contains(&o.momentum) {
+            return bad(format!(
+                "optim.momentum must be in [0, 1), got {}",
+                o.momentum
+            ));
+        }
+        if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+            return bad(format!(
+                "optim.weight_decay must be >= 0, got {}",
+                o.weight_decay
+            ));
+        }
+        if !(o.backbone_lr_mult.is_finite() && o.backbone_lr_mult >= 0.0) {
+            return bad(format!(
+                "optim.backbone_lr_mult must be >= 0, got {}",
+                o.backbone_lr_mult
+            ));
+        }
+        if o.betas.iter().any(|b| !(0.0..1.0).contains(b)) || !(o.eps.is_finite() && o.eps > 0.0) {
+            return bad("optim.betas must be in [0, 1) and optim.eps positive".into());
+        }
+        let s = &self.schedule;
+        if s.kind == ScheduleKind::Step && s.step_size == 0 {
+            return bad("schedule.step_size must be positive for a step schedule".into());
+        }
+        if !(s.gamma.is_finite() && s.gamma > 0.0 && s.min_lr >= 0.0 && s.min_lr <= o.lr) {
+            return bad(
+                "schedule.gamma must be positive and 0 <= schedule.min_lr <= optim.lr".into(),
+            );
+        }
+        if let Some(w) = &self.loss.class_weights {
+            if w.len() != self.model.classes {
+                return bad(format!(
+                    "loss.class_weights has {} values for {} classes",
+                    w.len(),
+                    self.model.classes
+                ));
+            }
+            if w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || w.iter().all(|x| *x == 0.0) {
+                return bad("loss.class_weights must be >= 0 and not all 0".into());
+            }
+        }
+        if !(self.loss.gamma.is_finite() && self.loss.gamma >= 0.0) {
+            return bad(format!("loss.gamma must be >= 0, got {}", self.loss.gamma));
+        }
+        let a = &self.augment;
+        if !(a.crop_scale > 0.0 && a.crop_scale <= 1.0) {
+            return bad(format!(
+                "augment.crop_scale must be in (0, 1], got {}",
+                a.crop_scale
+            ));
+        }
+        if !(0.0..1.0).contains(&a.jitter) || !(0.0..=1.0).contains(&a.greyscale) {
+            return bad("augment.jitter must be in [0, 1) and augment.greyscale in [0, 1]".into());
+        }
+        let r = &self.run;
+        if r.iterations == 0 || r.batch_size == 0 || r.checkpoint_every == 0 {
+            return bad(
+                "run.iterations, run.batch_size and run.checkpoint_every must be positive".into(),
+            );
+        }
+        if self.metric() == Metric::Abaw2022 && self.model.classes != 8 {
+            return bad(
+                "run.metric abaw2022 is the 8-class macro F1: set model.classes = 8".into(),
+            );
+        }
+        if self.eval.batch == 0 || self.data.workers == 0 {
+            return bad("eval.batch and data.workers must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = "[model]\npreset = \"method_a_resnet18_cbam_bilstm\"\n[data]\nroot = \"/d\"\n[run]\niterations = 10\n";
+
+    fn parse(s: &str) -> Result<TrainConfig, String> {
+        TrainConfig::from_toml(s, Path::new("run.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults_and_round_trips() {
+        let c = parse(MIN).unwrap();
+        assert_eq!(c.model.classes, 7);
+        assert_eq!(c.optim.kind, OptimKind::Sgd);
+        assert_eq!(c.metric(), Metric::Abaw2020);
+        assert_eq!(c.run.batch_size, 4);
+        // Omitted sections equal their explicit defaults.
+        assert_eq!(c.schedule, toml::from_str::<ScheduleSection>("").unwrap());
+        assert_eq!(c.loss, toml::from_str::<LossSection>("").unwrap());
+        assert_eq!(c.augment, toml::from_str::<AugmentSection>("").unwrap());
+        assert_eq!(c.optim, toml::from_str::<OptimSection>("").unwrap());
+        assert_eq!(c.eval, toml::from_str::<EvalSection>("").unwrap());
+        let again = parse(&c.to_toml()).unwrap();
+        assert_eq!(again, c);
+        // An inline network round-trips too.
+        let mut inline = c.clone();
+        inline.model.network = Some(inline.network().unwrap());
+        inline.model.preset = None;
+        assert_eq!(parse(&inline.to_toml()).unwrap(), inline);
+    }
+
+    #[test]
+    fn bad_configs_are_one_line_errors_naming_file_and_key() {
+        let e = parse(&format!("{MIN}[optim]\nlr = 0.1\nlearning_rate = 2\n")).unwrap_err();
+        assert!(
+            e.starts_with("run.toml: line 9:") && e.contains("learning_rate"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+        let e = parse(&MIN.replace("method_a_resnet18_cbam_bilstm", "nope")).unwrap_err();
+        assert!(e.contains("nope"), "{e}");
+        let e = parse(&format!("{MIN}[optim]\nlr = -1.0\n")).unwrap_err();
+        assert!(e.contains("optim.lr"), "{e}");
+        let e = parse(&MIN.replace("iterations = 10", "iterations = 0")).unwrap_err();
+        assert!(e.contains("run.iterations"), "{e}");
+        let e =
+            parse(&MIN.replace("method_a_resnet18_cbam_bilstm", "method_b_ensemble")).unwrap_err();
+        assert!(e.contains("ensemble"), "{e}");
+        let e = parse(&format!(
+            "{MIN}[loss]\nkind = \"focal\"\nclass_weights = [1.0, 2.0]\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("2 values for 7 classes"), "{e}");
+        let e = parse(&format!("{MIN}[run]\niterations = 3\n")).unwrap_err();
+        assert!(e.contains("line"), "{e}");
+        let e = parse(&MIN.replace("[model]", "[model]\nclasses = 9")).unwrap_err();
+        assert!(e.contains("7 or 8"), "{e}");
+    }
+}

@@ -1,0 +1,207 @@
+//! Crop images to network input: decode, optional augmentation (the same draw for every frame
+//! of a clip), bilinear resize to the input side, ImageNet normalisation, CHW `f32`.
+
+use crate::TrainError;
+use crate::config::AugmentSection;
+use std::path::Path;
+use wildfer_data::rng::Rng;
+
+/// The backbones' input normalisation (torchvision's ImageNet statistics).
+pub use wildfer_nn::{IMAGENET_MEAN as MEAN, IMAGENET_STD as STD};
+
+/// One augmentation draw, applied to every frame of a clip.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AugDraw {
+    /// Crop square in fractions of the image: left, top, side.
+    pub crop: [f32; 3],
+    pub flip: bool,
+    pub brightness: f32,
+    pub contrast: f32,
+    pub saturation: f32,
+    pub grey: bool,
+}
+
+impl AugDraw {
+    /// No change.
+    pub const IDENTITY: AugDraw = AugDraw {
+        crop: [0.0, 0.0, 1.0],
+        flip: false,
+        brightness: 1.0,
+        contrast: 1.0,
+        saturation: 1.0,
+        grey: false,
+    };
+
+    pub fn draw(cfg: &AugmentSection, rng: &mut Rng) -> AugDraw {
+        let side = rng.range_f32(cfg.crop_scale, 1.0);
+        let crop = [
+            rng.range_f32(0.0, 1.0 - side),
+            rng.range_f32(0.0, 1.0 - side),
+            side,
+        ];
+        let flip = cfg.flip && rng.f32() < 0.5;
+        let j = cfg.jitter;
+        let mut f = || rng.range_f32(1.0 - j, 1.0 + j);
+        let (brightness, contrast, saturation) = (f(), f(), f());
+        let grey = rng.f32() < cfg.greyscale;
+        AugDraw {
+            crop,
+            flip,
+            brightness,
+            contrast,
+            saturation,
+            grey,
+        }
+    }
+}
+
+fn luma(p: [f32; 3]) -> f32 {
+    0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]
+}
+
+/// Decode `path` and write `3 * size * size` normalised values (CHW) into `out`.
+pub fn load_crop(
+    path: &Path,
+    size: usize,
+    aug: &AugDraw,
+    out: &mut [f32],
+) -> Result<(), TrainError> {
+    let img = image::open(path)
+        .map_err(|e| TrainError::Image {
+            path: path.to_path_buf(),
+            msg: e.to_string().replace('\n', " "),
+        })?
+        .to_rgb8();
+    prepare(
+        img.as_raw(),
+        img.width() as usize,
+        img.height() as usize,
+        size,
+        aug,
+        out,
+    );
+    Ok(())
+}
+
+/// The pixel work of [`load_crop`] on an RGB8 buffer `w` x `h`.
+pub fn prepare(rgb: &[u8], w: usize, h: usize, size: usize, aug: &AugDraw, out: &mut [f32]) {
+    assert_eq!(out.len(), 3 * size * size, "output is 3 x size x size");
+    let [cx, cy, cs] = aug.crop;
+    let (x0, y0) = (cx * w as f32, cy * h as f32);
+    let (sx, sy) = (cs * w as f32 / size as f32, cs * h as f32 / size as f32);
+    let px = |x: usize, y: usize| {
+        let i = 3 * (y * w + x);
+        [rgb[i] as f32, rgb[i + 1] as f32, rgb[i + 2] as f32]
+    };
+    let plane = size * size;
+    // Mean grey of the output for the contrast adjustment, filled in a first pass.
+    let mut buf = vec![[0f32; 3]; plane];
+    for oy in 0..size {
+        // Pixel centres (align_corners = False), clamped at the borders.
+        let fy = (y0 + (oy as f32 + 0.5) * sy - 0.5).clamp(0.0, (h - 1) as f32);
+        let (y1, ty) = (fy.floor() as usize, fy - fy.floor());
+        let y2 = (y1 + 1).min(h - 1);
+        for ox in 0..size {
+            let fx = (x0 + (ox as f32 + 0.5) * sx - 0.5).clamp(0.0, (w - 1) as f32);
+            let (x1, tx) = (fx.floor() as usize, fx - fx.floor());
+            let x2 = (x1 + 1).min(w - 1);
+            let (a, b, c, d) = (px(x1, y1), px(x2, y1), px(x1, y2), px(x2, y2));
+            let mut p = [0f32; 3];
+            for k in 0..3 {
+                let top = a[k] + (b[k] - a[k]) * tx;
+                let bot = c[k] + (d[k] - c[k]) * tx;
+                p[k] = (top + (bot - top) * ty) / 255.0;
+            }
+            let dx = if aug.flip { size - 1 - ox } else { ox };
+            buf[oy * size + dx] = p;
+        }
+    }
+    if *aug != AugDraw::IDENTITY {
+        jitter(&mut buf, aug);
+    }
+    for (i, p) in buf.iter().enumerate() {
+        for k in 0..3 {
+            out[k * plane + i] = (p[k] - MEAN[k]) / STD[k];
+        }
+    }
+}
+
+/// torchvision's ColorJitter order (brightness, contrast, saturation), then greyscale.
+fn jitter(buf: &mut [[f32; 3]], aug: &AugDraw) {
+    let clamp = |v: f32| v.clamp(0.0, 1.0);
+    for p in buf.iter_mut() {
+        *p = p.map(|v| clamp(v * aug.brightness));
+    }
+    let mean = buf.iter().map(|p| luma(*p)).sum::<f32>() / buf.len().max(1) as f32;
+    for p in buf.iter_mut() {
+        *p = p.map(|v| clamp((v - mean) * aug.contrast + mean));
+        let g = luma(*p);
+        *p = p.map(|v| clamp((v - g) * aug.saturation + g));
+        if aug.grey {
+            let g = luma(*p);
+            *p = [g; 3];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gradient(w: usize, h: usize) -> Vec<u8> {
+        (0..h)
+            .flat_map(|y| (0..w).flat_map(move |x| [(x * 10) as u8, (y * 10) as u8, 128]))
+            .collect()
+    }
+
+    fn unnorm(out: &[f32], k: usize, i: usize) -> f32 {
+        (out[k * out.len() / 3 + i] * STD[k] + MEAN[k]) * 255.0
+    }
+
+    #[test]
+    fn identity_resize_keeps_pixels_and_flip_mirrors() {
+        let img = gradient(8, 8);
+        let mut out = vec![0f32; 3 * 64];
+        prepare(&img, 8, 8, 8, &AugDraw::IDENTITY, &mut out);
+        for i in 0..64 {
+            assert!((unnorm(&out, 0, i) - (i % 8 * 10) as f32).abs() < 1e-3);
+            assert!((unnorm(&out, 1, i) - (i / 8 * 10) as f32).abs() < 1e-3);
+        }
+        let flip = AugDraw {
+            flip: true,
+            ..AugDraw::IDENTITY
+        };
+        let mut f = vec![0f32; 3 * 64];
+        prepare(&img, 8, 8, 8, &flip, &mut f);
+        assert!((unnorm(&f, 0, 0) - 70.0).abs() < 1e-3);
+        // Halving: each output pixel is the mean of a 2x2 block.
+        let mut half = vec![0f32; 3 * 16];
+        prepare(&img, 8, 8, 4, &AugDraw::IDENTITY, &mut half);
+        assert!((unnorm(&half, 0, 0) - 5.0).abs() < 1e-3);
+        assert!((unnorm(&half, 0, 3) - 65.0).abs() < 1e-3);
+        // Cropping the right half at full size: the first column is source column 4.
+        let crop = AugDraw {
+            crop: [0.5, 0.5, 0.5],
+            ..AugDraw::IDENTITY
+        };
+        let mut c = vec![0f32; 3 * 16];
+        prepare(&img, 8, 8, 4, &crop, &mut c);
+        assert!((unnorm(&c, 0, 0) - 40.0).abs() < 1e-3);
+        assert!((unnorm(&c, 1, 0) - 40.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn greyscale_makes_channels_equal() {
+        let img = gradient(4, 4);
+        let grey = AugDraw {
+            grey: true,
+            ..AugDraw::IDENTITY
+        };
+        let mut out = vec![0f32; 48];
+        prepare(&img, 4, 4, 4, &grey, &mut out);
+        for i in 0..16 {
+            let (r, g, b) = (unnorm(&out, 0, i), unnorm(&out, 1, i), unnorm(&out, 2, i));
+            assert!((r - g).abs() < 1e-2 && (g - b).abs() < 1e-2);
+        }
+    }
+}

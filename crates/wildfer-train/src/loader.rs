@@ -1,0 +1,394 @@
+//! Training batches: clips drawn as the config says, decoded and augmented on worker threads
+//! ahead of the model (a bounded queue keeps memory flat), each step's draw derived from the
+//! seed and the step number alone, so a resumed run sees exactly the batches of an
+//! uninterrupted one.
+
+use crate::TrainError;
+use crate::config::{AugmentSection, Sampling};
+use crate::image::{AugDraw, load_crop};
+use crate::net::WindowSpec;
+use rayon::prelude::*;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+use wildfer_data::rng::Rng;
+use wildfer_data::{AffWild2, ClipSampler, Video};
+
+/// Per video, the crop shown at each frame: the frame's own, else the nearest earlier one, else
+/// the video's first (0: the video has no crop at all).
+pub fn crop_table(v: &Video) -> Vec<usize> {
+    let first = (1..=v.frames()).find(|&f| v.has_crop[f - 1]).unwrap_or(0);
+    let mut last = first;
+    (1..=v.frames())
+        .map(|f| {
+            if v.has_crop[f - 1] {
+                last = f;
+            }
+            last
+        })
+        .collect()
+}
+
+/// One window to load: per position the crop frame (1-based; `None`: padding, shown as the
+/// nearest crop and masked) and the training target of each output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub video: usize,
+    pub crops: Vec<usize>,
+    pub real: Vec<bool>,
+    pub targets: Vec<Option<usize>>,
+}
+
+/// Draws training windows.
+pub struct WindowSampler {
+    data: Arc<AffWild2>,
+    spec: WindowSpec,
+    sampling: Sampling,
+    method_a: ClipSampler,
+    tables: Vec<Vec<usize>>,
+    /// Videos with a usable frame, and those frames.
+    usable: Vec<(usize, Vec<usize>)>,
+    /// Per class, the (video, frame) pairs usable for training.
+    by_class: Vec<Vec<(u32, u32)>>,
+}
+
+impl WindowSampler {
+    pub fn new(
+        data: Arc<AffWild2>,
+        spec: WindowSpec,
+        sampling: Sampling,
+        max_gap: usize,
+    ) -> Result<Self, TrainError> {
+        let classes = data.label_set.num_classes();
+        let tables = data.videos.iter().map(crop_table).collect();
+        let mut usable = Vec::new();
+        let mut by_class = vec![Vec::new(); classes];
+        for (vi, v) in data.videos.iter().enumerate() {
+            let frames: Vec<usize> = (1..=v.frames()).filter(|&f| v.usable(f)).collect();
+            for &f in &frames {
+                if let Some(e) = v.labels[f - 1]
+                    && e.index() < classes
+                {
+                    by_class[e.index()].push((vi as u32, f as u32));
+                }
+            }
+            if !frames.is_empty() {
+                usable.push((vi, frames));
+            }
+        }
+        if usable.is_empty() {
+            return Err(TrainError::Invalid(format!(
+                "the {:?} split has no frame with both a label and a crop",
+                data.split
+            )));
+        }
+        let method_a = ClipSampler::new(&data, spec.len, max_gap, 0);
+        Ok(WindowSampler {
+            data,
+            spec,
+            sampling,
+            method_a,
+            tables,
+            usable,
+            by_class,
+        })
+    }
+
+    /// A window centred on (middle heads) or containing (per-frame heads) frame `f` of `vi`.
+    fn around(&self, vi: usize, f: usize, rng: &mut Rng) -> Window {
+        let v = &self.data.videos[vi];
+        let (n, t) = (v.frames(), self.spec.len);
+        let positions: Vec<usize> = if self.spec.middle {
+            let h = t / 2;
+            (0..t)
+                .map(|i| (f + i).saturating_sub(h).clamp(1, n))
+                .collect()
+        } else {
+            let latest = n.saturating_sub(t - 1).max(1);
+            let start = f.saturating_sub(rng.below(t)).clamp(1, latest);
+            (start..start + t).collect()
+        };
+        self.window_at(vi, &positions)
+    }
+
+    fn window_at(&self, vi: usize, positions: &[usize]) -> Window {
+        let v = &self.data.videos[vi];
+        let table = &self.tables[vi];
+        let real: Vec<bool> = positions.iter().map(|&p| p <= v.frames()).collect();
+        let crops = positions
+            .iter()
+            .map(|&p| table[p.min(v.frames()) - 1])
+            .collect();
+        let label = |p: usize| {
+            (p <= v.frames() && v.has_crop[p - 1])
+                .then(|| v.labels[p - 1].map(|e| e.index()))
+                .flatten()
+        };
+        let targets = if self.spec.middle {
+            vec![label(positions[positions.len() / 2])]
+        } else {
+            positions.iter().map(|&p| label(p)).collect()
+        };
+        Window {
+            video: vi,
+            crops,
+            real,
+            targets,
+        }
+    }
+
+    pub fn sample(&self, rng: &mut Rng) -> Window {
+        if self.sampling == Sampling::Video
+            && !self.spec.middle
+            && let Some(c) = self.method_a.sample_with(&self.data, rng)
+        {
+            let real = c.positions.iter().map(Option::is_some).collect();
+            return Window {
+                video: c.video,
+                crops: c.frames,
+                real,
+                targets: c.labels.iter().map(|l| l.map(|e| e.index())).collect(),
+            };
+        }
+        let (vi, f) = match self.sampling {
+            Sampling::Balanced => {
+                let present: Vec<&Vec<(u32, u32)>> =
+                    self.by_class.iter().filter(|c| !c.is_empty()).collect();
+                let class = present[rng.below(present.len())];
+                let (vi, f) = class[rng.below(class.len())];
+                (vi as usize, f as usize)
+            }
+            Sampling::Video => {
+                let (vi, frames) = &self.usable[rng.below(self.usable.len())];
+                (*vi, frames[rng.below(frames.len())])
+            }
+        };
+        self.around(vi, f, rng)
+    }
+}
+
+/// Mix a seed and a step into an independent stream.
+pub fn stream(seed: u64, step: u64, salt: u64) -> Rng {
+    Rng::new(
+        seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED69),
+    )
+}
+
+/// A decoded batch of `b` windows of `t` frames.
+pub struct Batch {
+    pub step: usize,
+    /// `[b, t, 3, size, size]`, normalised.
+    pub pixels: Vec<f32>,
+    pub b: usize,
+    pub t: usize,
+    pub size: usize,
+    /// `[b, t]`: 1 for real frames, 0 for padding.
+    pub mask: Vec<f32>,
+    /// `b * outputs` targets.
+    pub targets: Vec<Option<usize>>,
+    /// Frames whose crop could not be decoded (shown grey, no target), with the first error.
+    pub bad_frames: usize,
+    pub first_error: Option<String>,
+}
+
+/// Decode windows into a batch (in parallel on the current rayon pool).
+pub fn load_windows(
+    data: &AffWild2,
+    windows: &[Window],
+    draws: &[AugDraw],
+    size: usize,
+    outputs: usize,
+) -> Batch {
+    let b = windows.len();
+    let t = windows.first().map_or(0, |w| w.crops.len());
+    let frame = 3 * size * size;
+    let mut pixels = vec![0f32; b * t * frame];
+    let errors: Vec<(usize, String)> = pixels
+        .par_chunks_mut(frame)
+        .enumerate()
+        .filter_map(|(i, out)| {
+            let (wi, pi) = (i / t, i % t);
+            let w = &windows[wi];
+            let v = &data.videos[w.video];
+            if w.crops[pi] == 0 {
+                return Some((i, format!("{}: no crop in the video", v.name)));
+            }
+            load_crop(&v.crop_path(w.crops[pi]), size, &draws[wi], out)
+                .err()
+                .map(|e| (i, e.to_string()))
+        })
+        .collect();
+    let mut targets: Vec<Option<usize>> = windows.iter().flat_map(|w| w.targets.clone()).collect();
+    for &(i, _) in &errors {
+        let (wi, pi) = (i / t, i % t);
+        // A middle head's only target is its middle frame.
+        let slot = if outputs == 1 {
+            (pi == t / 2).then_some(wi)
+        } else {
+            Some(wi * outputs + pi)
+        };
+        if let Some(s) = slot {
+            targets[s] = None;
+        }
+    }
+    Batch {
+        step: 0,
+        pixels,
+        b,
+        t,
+        size,
+        mask: windows
+            .iter()
+            .flat_map(|w| w.real.iter().map(|&r| if r { 1.0 } else { 0.0 }))
+            .collect(),
+        targets,
+        bad_frames: errors.len(),
+        first_error: errors.into_iter().next().map(|(_, e)| e),
+    }
+}
+
+/// Settings of the background loader.
+pub struct LoaderConfig {
+    pub seed: u64,
+    pub batch_size: usize,
+    pub size: usize,
+    pub workers: usize,
+    pub augment: AugmentSection,
+}
+
+/// Start producing the batches of steps `first..last` on a background thread.
+pub fn spawn(
+    sampler: Arc<WindowSampler>,
+    cfg: LoaderConfig,
+    first: usize,
+    last: usize,
+) -> Result<Receiver<Batch>, TrainError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.workers)
+        .thread_name(|i| format!("wildfer-load-{i}"))
+        .build()
+        .map_err(|e| TrainError::Invalid(format!("cannot start loader threads: {e}")))?;
+    let (tx, rx) = sync_channel(2);
+    std::thread::Builder::new()
+        .name("wildfer-batches".into())
+        .spawn(move || {
+            for step in first..last {
+                let mut rng = stream(cfg.seed, step as u64, 1);
+                let windows: Vec<Window> = (0..cfg.batch_size)
+                    .map(|_| sampler.sample(&mut rng))
+                    .collect();
+                let draws: Vec<AugDraw> = (0..cfg.batch_size)
+                    .map(|_| AugDraw::draw(&cfg.augment, &mut rng))
+                    .collect();
+                let mut batch = pool.install(|| {
+                    load_windows(
+                        &sampler.data,
+                        &windows,
+                        &draws,
+                        cfg.size,
+                        sampler.spec.outputs(),
+                    )
+                });
+                batch.step = step;
+                if tx.send(batch).is_err() {
+                    return; // the trainer stopped
+                }
+            }
+        })
+        .map_err(|e| TrainError::Invalid(format!("cannot start the loader thread: {e}")))?;
+    Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wildfer_core::abaw::Split;
+    use wildfer_core::{Expression, LabelSet};
+
+    fn video(labels: &[i8], crops: &[bool]) -> Video {
+        Video {
+            name: "v".into(),
+            labels: labels
+                .iter()
+                .map(|&l| (l >= 0).then(|| Expression::from_index(l as usize).unwrap()))
+                .collect(),
+            has_crop: crops.to_vec(),
+            crops: "v".into(),
+        }
+    }
+
+    fn data() -> Arc<AffWild2> {
+        Arc::new(AffWild2 {
+            label_set: LabelSet::Seven,
+            split: Split::Train,
+            videos: vec![video(
+                &[0, 1, 2, 3, 4, 5, -1, 0, 1, 2],
+                &[false, true, true, false, true, true, true, true, true, true],
+            )],
+        })
+    }
+
+    #[test]
+    fn crop_table_fills_from_earlier_then_first() {
+        assert_eq!(
+            crop_table(&data().videos[0]),
+            vec![2, 2, 3, 3, 5, 6, 7, 8, 9, 10]
+        );
+    }
+
+    #[test]
+    fn middle_windows_are_centred_and_clamped() {
+        let spec = WindowSpec {
+            len: 5,
+            middle: true,
+        };
+        let s = WindowSampler::new(data(), spec, Sampling::Video, 0).unwrap();
+        let w = s.window_at(0, &[1, 1, 1, 2, 3]);
+        assert_eq!(w.crops, vec![2, 2, 2, 2, 3]);
+        assert_eq!(w.targets, vec![None]); // frame 1 has no crop
+        let mut rng = Rng::new(3);
+        for _ in 0..100 {
+            let w = s.sample(&mut rng);
+            assert_eq!(w.crops.len(), 5);
+            assert!(w.targets[0].is_some(), "the middle frame is a usable frame");
+        }
+    }
+
+    #[test]
+    fn balanced_sampling_draws_every_class_evenly() {
+        let spec = WindowSpec {
+            len: 2,
+            middle: false,
+        };
+        let s = WindowSampler::new(data(), spec, Sampling::Balanced, 0).unwrap();
+        let mut rng = Rng::new(5);
+        let mut seen = [0usize; 7];
+        for _ in 0..700 {
+            let w = s.sample(&mut rng);
+            for t in w.targets.iter().flatten() {
+                seen[*t] += 1;
+            }
+        }
+        // Usable frames show classes 0, 1, 2, 4 and 5 (frame 4, class 3, has no crop).
+        for c in [0, 1, 2, 4, 5] {
+            assert!(seen[c] > 120, "{seen:?}");
+        }
+        assert_eq!((seen[3], seen[6]), (0, 0), "{seen:?}");
+    }
+
+    #[test]
+    fn same_step_same_draw() {
+        let spec = WindowSpec {
+            len: 3,
+            middle: false,
+        };
+        let s = WindowSampler::new(data(), spec, Sampling::Video, 0).unwrap();
+        let a: Vec<Window> = (0..5).map(|_| s.sample(&mut stream(7, 42, 1))).collect();
+        assert!(a.windows(2).all(|w| w[0] == w[1]));
+        let mut r1 = stream(7, 42, 1);
+        let mut r2 = stream(7, 43, 1);
+        let (x, y): (Vec<_>, Vec<_>) = (0..20)
+            .map(|_| (s.sample(&mut r1), s.sample(&mut r2)))
+            .unzip();
+        assert_ne!(x, y);
+    }
+}

@@ -1,0 +1,105 @@
+//! Losses over per-frame logits with masked targets (padding, -1 and crop-less frames carry no
+//! target). PyTorch semantics: `CrossEntropyLoss(weight=w, ignore_index=-1)` divides by the sum
+//! of the targets' weights; focal loss `alpha_y (1 - p_t)^gamma (-log p_t)` is averaged over the
+//! frames with a target. Checked against PyTorch in `tests/torch_parity.rs`.
+
+use crate::config::{LossKind, LossSection};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Tensor, TensorData};
+
+#[derive(Debug, Clone)]
+pub struct Loss {
+    kind: LossKind,
+    gamma: f32,
+    /// Per class; all ones for plain cross-entropy.
+    class_weights: Vec<f32>,
+}
+
+impl Loss {
+    /// `class_counts` (training frames per class) give inverse-frequency weights when the config
+    /// asks for weighted cross-entropy without listing weights.
+    pub fn new(cfg: &LossSection, classes: usize, class_counts: &[usize]) -> Self {
+        let class_weights = match (&cfg.class_weights, cfg.kind) {
+            (Some(w), LossKind::WeightedCrossEntropy | LossKind::Focal) => w.clone(),
+            (None, LossKind::WeightedCrossEntropy) => inverse_frequency(classes, class_counts),
+            _ => vec![1.0; classes],
+        };
+        Loss {
+            kind: cfg.kind,
+            gamma: cfg.gamma,
+            class_weights,
+        }
+    }
+
+    pub fn class_weights(&self) -> &[f32] {
+        &self.class_weights
+    }
+
+    /// Mean loss of `logits` `[n, classes]` against `targets` (length n); `None` when no frame
+    /// has a target (or every target weighs 0).
+    pub fn forward(&self, logits: Tensor<2>, targets: &[Option<usize>]) -> Option<Tensor<1>> {
+        let [n, c] = logits.dims();
+        assert_eq!(targets.len(), n, "one target slot per logit row");
+        let mut onehot = vec![0f32; n * c];
+        let mut w = vec![0f32; n];
+        for (i, t) in targets.iter().enumerate() {
+            if let Some(t) = *t
+                && t < c
+            {
+                onehot[i * c + t] = 1.0;
+                w[i] = self.class_weights.get(t).copied().unwrap_or(1.0);
+            }
+        }
+        let count = targets.iter().filter(|t| t.is_some_and(|t| t < c)).count();
+        let wsum: f32 = w.iter().sum();
+        if count == 0 || wsum <= 0.0 {
+            return None;
+        }
+        let dev = logits.device();
+        let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [n, c]), &dev);
+        let w = Tensor::<1>::from_data(TensorData::new(w, [n]), &dev);
+        let nll = (log_softmax(logits, 1) * onehot)
+            .sum_dim(1)
+            .reshape([n])
+            .neg();
+        Some(match self.kind {
+            LossKind::CrossEntropy | LossKind::WeightedCrossEntropy => {
+                (nll * w).sum().div_scalar(wsum)
+            }
+            LossKind::Focal => {
+                let pt = nll.clone().neg().exp();
+                let modulator = pt
+                    .neg()
+                    .add_scalar(1.0)
+                    .clamp_min(0.0)
+                    .powf_scalar(self.gamma);
+                (modulator * nll * w).sum().div_scalar(count as f32)
+            }
+        })
+    }
+}
+
+/// `n / (classes * count_c)`, the weights sklearn calls "balanced"; absent classes get 0.
+pub fn inverse_frequency(classes: usize, counts: &[usize]) -> Vec<f32> {
+    let total: usize = counts.iter().take(classes).sum();
+    (0..classes)
+        .map(|c| match counts.get(c).copied().unwrap_or(0) {
+            0 => 0.0,
+            k => total as f32 / (classes as f32 * k as f32),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balanced_weights() {
+        assert_eq!(
+            inverse_frequency(3, &[2, 1, 1]),
+            vec![4.0 / 6.0, 4.0 / 3.0, 4.0 / 3.0]
+        );
+        assert_eq!(inverse_frequency(2, &[4, 0]), vec![0.5, 0.0]);
+    }
+}

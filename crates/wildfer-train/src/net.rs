@@ -1,0 +1,107 @@
+//! The trainable network: a zoo model split into a per-frame backbone and a temporal head, so
+//! training runs both on clips and prediction computes each frame's embedding once and reuses it
+//! in every window that contains the frame.
+
+use crate::TrainError;
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::Gradients;
+use burn::tensor::{Device, Tensor};
+use wildfer_nn::{ClipModel, MethodA, ModelConfig, TemporalOutput};
+
+/// A network of the zoo that wildfer trains (ensembles are combined from trained runs).
+// Built once per run; the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Net {
+    MethodA(MethodA),
+    Clip(ClipModel),
+}
+
+/// How a network consumes windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// Frames per window.
+    pub len: usize,
+    /// The head labels only the middle frame (method B's RNN/Transformer); else every frame.
+    pub middle: bool,
+}
+
+impl WindowSpec {
+    pub fn of(cfg: &ModelConfig) -> Result<Self, TrainError> {
+        match cfg {
+            ModelConfig::MethodA(c) => Ok(WindowSpec {
+                len: c.clip_len,
+                middle: false,
+            }),
+            ModelConfig::Clip(c) => Ok(WindowSpec {
+                len: c.window,
+                middle: c.head.output() == TemporalOutput::Middle,
+            }),
+            ModelConfig::Ensemble { .. } => Err(TrainError::Invalid(
+                "an ensemble is combined from trained members, not trained as one network".into(),
+            )),
+        }
+    }
+
+    /// Outputs per window.
+    pub fn outputs(&self) -> usize {
+        if self.middle { 1 } else { self.len }
+    }
+}
+
+impl Net {
+    pub fn init(cfg: &ModelConfig, device: &Device) -> Result<Net, TrainError> {
+        Ok(match cfg {
+            ModelConfig::MethodA(c) => Net::MethodA(c.init(device)?),
+            ModelConfig::Clip(c) => Net::Clip(c.init(device)?),
+            ModelConfig::Ensemble { .. } => {
+                WindowSpec::of(cfg)?;
+                unreachable!("WindowSpec::of refuses ensembles")
+            }
+        })
+    }
+
+    /// `[n, 3, h, w] -> [n, features]`.
+    pub fn features(&self, frames: Tensor<4>) -> Tensor<2> {
+        match self {
+            Net::MethodA(m) => m.resnet.forward_features(frames),
+            Net::Clip(m) => m.backbone.forward_features(frames),
+        }
+    }
+
+    /// `[batch, time, features] -> [batch, time or 1, classes]` logits; `mask` `[batch, time]`
+    /// marks real frames (1) and padding (0).
+    pub fn head(&self, features: Tensor<3>, mask: Option<Tensor<2>>) -> Tensor<3> {
+        match self {
+            Net::MethodA(m) => m.forward_head(features),
+            Net::Clip(m) => m.head.forward(features, mask),
+        }
+    }
+
+    /// `[batch, time, 3, h, w]` clips to logits.
+    pub fn forward(&self, clips: Tensor<5>, mask: Option<Tensor<2>>) -> Tensor<3> {
+        let [b, t, c, h, w] = clips.dims();
+        let f = self.features(clips.reshape([b * t, c, h, w]));
+        let d = f.dims()[1];
+        self.head(f.reshape([b, t, d]), mask)
+    }
+
+    /// Apply pending BatchNorm running-statistics updates. burn applies a step's update lazily
+    /// (at the next update or at `valid`), and saving reads the stored value, so without this a
+    /// checkpoint would hold the statistics of one step earlier and a resumed run would drift.
+    pub fn sync_running_stats(&self) {
+        // `valid` syncs every `RunningState` in place (they are shared); the copy is dropped.
+        let _ = self.valid();
+    }
+
+    /// Split `grads` into the backbone's and the rest (for a slower or frozen backbone).
+    pub fn split_grads(&self, mut grads: Gradients) -> (GradientsParams, GradientsParams) {
+        let backbone = match self {
+            Net::MethodA(m) => GradientsParams::from_module(&mut grads, &m.resnet),
+            Net::Clip(m) => GradientsParams::from_module(&mut grads, &m.backbone),
+        };
+        let rest = GradientsParams::from_grads(grads, self);
+        (backbone, rest)
+    }
+}

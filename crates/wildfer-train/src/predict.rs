@@ -1,0 +1,258 @@
+//! Prediction over whole videos as in method A: every frame of every video, cut into windows
+//! (T-frame clips with the last padded and masked for per-frame heads; a window centred on each
+//! frame for middle-frame heads). Each distinct crop goes through the backbone once per batch of
+//! windows; frames without a crop show the nearest earlier crop. Probabilities may be smoothed
+//! over time before the arg-max.
+
+use crate::TrainError;
+use crate::image::{AugDraw, load_crop};
+use crate::loader::crop_table;
+use crate::net::{Net, WindowSpec};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use wildfer_core::abaw::Annotations;
+use wildfer_core::{Expression, LabelSet};
+use wildfer_data::AffWild2;
+use wildfer_eval::{EvalOptions, EvalReport, evaluate};
+
+/// Per-frame class probabilities of one video (`None`: the video has no crop at all, so no
+/// prediction).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoProbs {
+    pub name: String,
+    pub probs: Option<Vec<Vec<f32>>>,
+}
+
+/// Frames per backbone pass (bounds memory whatever the window batch).
+const FRAME_CHUNK: usize = 32;
+
+/// Windows of a video of `n` frames: per window the 1-based positions (beyond `n`: padding) and
+/// the frame each output labels.
+pub fn video_windows(n: usize, spec: WindowSpec) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let t = spec.len;
+    if spec.middle {
+        let h = t / 2;
+        (1..=n)
+            .map(|f| {
+                let pos = (0..t)
+                    .map(|i| (f + i).saturating_sub(h).clamp(1, n))
+                    .collect();
+                (pos, vec![f])
+            })
+            .collect()
+    } else {
+        (1..=n)
+            .step_by(t)
+            .map(|s| {
+                let pos: Vec<usize> = (s..s + t).collect();
+                let outs = pos.clone();
+                (pos, outs)
+            })
+            .collect()
+    }
+}
+
+/// Probabilities for every frame of every video of `data`; `progress(done, total)` after each
+/// video. `net` should be in validation mode (`Module::valid`).
+pub fn predict(
+    net: &Net,
+    spec: WindowSpec,
+    data: &AffWild2,
+    size: usize,
+    window_batch: usize,
+    device: &Device,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Vec<VideoProbs>, TrainError> {
+    let mut out = Vec::with_capacity(data.videos.len());
+    for (vi, v) in data.videos.iter().enumerate() {
+        let table = crop_table(v);
+        let n = v.frames();
+        if n == 0 || table.first().is_none_or(|&c| c == 0) {
+            out.push(VideoProbs {
+                name: v.name.clone(),
+                probs: None,
+            });
+            progress(vi + 1, data.videos.len());
+            continue;
+        }
+        let mut probs: Vec<Vec<f32>> = vec![Vec::new(); n];
+        for group in video_windows(n, spec).chunks(window_batch.max(1)) {
+            // Distinct crops of this group, in order.
+            let mut index: BTreeMap<usize, usize> = BTreeMap::new();
+            for (pos, _) in group {
+                for &p in pos {
+                    let c = table[p.min(n) - 1];
+                    let next = index.len();
+                    index.entry(c).or_insert(next);
+                }
+            }
+            let crops: Vec<usize> = {
+                let mut v: Vec<(usize, usize)> = index.iter().map(|(&c, &i)| (i, c)).collect();
+                v.sort();
+                v.into_iter().map(|(_, c)| c).collect()
+            };
+            let mut feats: Vec<Tensor<2>> = Vec::new();
+            for chunk in crops.chunks(FRAME_CHUNK) {
+                let frame = 3 * size * size;
+                let mut px = vec![0f32; chunk.len() * frame];
+                px.par_chunks_mut(frame)
+                    .zip(chunk.par_iter())
+                    .try_for_each(|(o, &c)| {
+                        load_crop(&v.crop_path(c), size, &AugDraw::IDENTITY, o)
+                    })?;
+                let x = Tensor::<4>::from_data(
+                    TensorData::new(px, [chunk.len(), 3, size, size]),
+                    device,
+                );
+                feats.push(net.features(x));
+            }
+            let feats = Tensor::cat(feats, 0);
+            let (b, t) = (group.len(), spec.len);
+            let mut idx = Vec::with_capacity(b * t);
+            let mut mask = Vec::with_capacity(b * t);
+            for (pos, _) in group {
+                for &p in pos {
+                    idx.push(index[&table[p.min(n) - 1]] as i64);
+                    mask.push(if p <= n { 1f32 } else { 0.0 });
+                }
+            }
+            let d = feats.dims()[1];
+            let gathered = feats
+                .select(
+                    0,
+                    Tensor::<1, Int>::from_data(TensorData::new(idx, [b * t]), device),
+                )
+                .reshape([b, t, d]);
+            let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, t]), device);
+            let logits = net.head(gathered, Some(mask));
+            let [_, o, c] = logits.dims();
+            let p = softmax(logits, 2).into_data();
+            let p = p
+                .as_slice::<f32>()
+                .map_err(|e| TrainError::Invalid(format!("probabilities: {e:?}")))?;
+            for (wi, (_, outs)) in group.iter().enumerate() {
+                for (oi, &f) in outs.iter().enumerate().take(o) {
+                    if f <= n {
+                        let s = (wi * o + oi) * c;
+                        probs[f - 1] = p[s..s + c].to_vec();
+                    }
+                }
+            }
+        }
+        out.push(VideoProbs {
+            name: v.name.clone(),
+            probs: Some(probs),
+        });
+        progress(vi + 1, data.videos.len());
+    }
+    Ok(out)
+}
+
+/// Centred moving average over `window` frames (shrinking at the ends); 0 or 1: unchanged.
+pub fn smooth(probs: &[Vec<f32>], window: usize) -> Vec<Vec<f32>> {
+    if window <= 1 || probs.is_empty() {
+        return probs.to_vec();
+    }
+    let (n, c) = (probs.len(), probs[0].len());
+    let (before, after) = ((window - 1) / 2, window / 2);
+    (0..n)
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(before), (i + after).min(n - 1));
+            let mut s = vec![0f32; c];
+            for p in &probs[a..=b] {
+                for k in 0..c {
+                    s[k] += p[k];
+                }
+            }
+            s.iter().map(|x| x / (b - a + 1) as f32).collect()
+        })
+        .collect()
+}
+
+fn argmax(p: &[f32]) -> usize {
+    p.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
+}
+
+/// Arg-max labels of (smoothed) probabilities, as annotations in `label_set`.
+pub fn to_annotations(
+    videos: &[VideoProbs],
+    label_set: LabelSet,
+    smooth_window: usize,
+) -> Annotations {
+    let mut ann = Annotations::new(label_set);
+    for v in videos {
+        if let Some(p) = &v.probs {
+            let p = smooth(p, smooth_window);
+            ann.videos.insert(
+                v.name.clone(),
+                p.iter()
+                    .map(|q| Expression::from_index(argmax(q)))
+                    .collect(),
+            );
+        }
+    }
+    ann
+}
+
+/// The split's own labels.
+pub fn truth(data: &AffWild2) -> Annotations {
+    let mut ann = Annotations::new(data.label_set);
+    for v in &data.videos {
+        ann.videos.insert(v.name.clone(), v.labels.clone());
+    }
+    ann
+}
+
+/// Score predictions on the whole split; videos without any crop count as wrong.
+pub fn score(data: &AffWild2, pred: &Annotations) -> Result<EvalReport, TrainError> {
+    evaluate(
+        &truth(data),
+        pred,
+        EvalOptions {
+            label_set: Some(data.label_set),
+            allow_missing: true,
+        },
+    )
+    .map_err(|e| TrainError::Invalid(format!("scoring: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_every_frame_once() {
+        let w = video_windows(
+            10,
+            WindowSpec {
+                len: 4,
+                middle: false,
+            },
+        );
+        assert_eq!(w.len(), 3);
+        assert_eq!(w[2].0, vec![9, 10, 11, 12]);
+        let m = video_windows(
+            5,
+            WindowSpec {
+                len: 3,
+                middle: true,
+            },
+        );
+        assert_eq!(m[0], (vec![1, 1, 2], vec![1]));
+        assert_eq!(m[4], (vec![4, 5, 5], vec![5]));
+    }
+
+    #[test]
+    fn smoothing_is_a_centred_mean() {
+        let p = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 0.0]];
+        let s = smooth(&p, 3);
+        assert_eq!(s[0], vec![0.5, 0.5]);
+        assert!((s[1][0] - 2.0 / 3.0).abs() < 1e-6);
+        assert_eq!(smooth(&p, 1), p);
+    }
+}

@@ -1,0 +1,412 @@
+//! The training loop: batches from the loader, loss, backward, optimizer step with the
+//! scheduled learning rate (backbone at its own rate), checkpoints every N steps, evaluation on
+//! the whole validation split, the best checkpoint by the challenge metric, a metrics log.
+
+use crate::TrainError;
+use crate::checkpoint::{self, RunDir, RunState, iter_name};
+use crate::config::{Metric, OptimKind, OptimSection, TrainConfig};
+use crate::loader::{self, LoaderConfig, WindowSampler, stream};
+use crate::loss::Loss;
+use crate::net::{Net, WindowSpec};
+use crate::predict::{predict, score, to_annotations};
+use crate::schedule::lr_at;
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamWConfig, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+use wildfer_core::fsutil::write_atomic;
+use wildfer_data::AffWild2;
+use wildfer_eval::EvalReport;
+
+/// What the trainer reports as it goes (the CLI draws progress from these).
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started {
+        first: usize,
+        iterations: usize,
+        train_videos: usize,
+        val_videos: usize,
+        params: usize,
+    },
+    Step(StepLog),
+    Evaluating {
+        done: usize,
+        total: usize,
+    },
+    Evaluated(EvalLog),
+    Checkpoint {
+        iteration: usize,
+        path: std::path::PathBuf,
+    },
+}
+
+/// One logged training step.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepLog {
+    pub iteration: usize,
+    pub loss: f64,
+    pub lr: f64,
+    /// Frames per second of the step (data wait included).
+    pub frames_per_s: f64,
+    /// Seconds the step waited for its batch.
+    pub wait_s: f64,
+}
+
+/// One evaluation on the validation split.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalLog {
+    pub iteration: usize,
+    pub metric: &'static str,
+    pub score: f64,
+    pub f1_macro: f64,
+    pub accuracy: f64,
+    pub abaw2020: f64,
+    pub frames: u64,
+    pub best: bool,
+}
+
+/// Options of one invocation.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Continue from the run directory's latest checkpoint.
+    pub resume: bool,
+    /// Stop (after checkpointing) once this many steps are done, as if killed there.
+    pub stop_after: Option<usize>,
+}
+
+/// The outcome of [`train`].
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    pub state: RunState,
+    pub last_eval: Option<EvalLog>,
+    pub best_checkpoint: Option<std::path::PathBuf>,
+}
+
+pub fn metric_name(m: Metric) -> &'static str {
+    match m {
+        Metric::Auto | Metric::Abaw2020 => "abaw2020",
+        Metric::Abaw2022 => "abaw2022",
+        Metric::F1 => "f1",
+        Metric::Accuracy => "accuracy",
+    }
+}
+
+pub fn metric_value(m: Metric, r: &EvalReport) -> f64 {
+    match m {
+        Metric::Auto | Metric::Abaw2020 => r.abaw2020_score,
+        Metric::Abaw2022 => r.abaw2022_score.unwrap_or(r.f1_macro),
+        Metric::F1 => r.f1_macro,
+        Metric::Accuracy => r.accuracy,
+    }
+}
+
+/// The configured optimizer (PyTorch semantics; checked in `tests/torch_parity.rs`).
+pub fn optimizer(o: &OptimSection) -> ModuleOptimizer {
+    let wd = (o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay));
+    match o.kind {
+        OptimKind::Sgd => SgdConfig::new()
+            .with_weight_decay(wd)
+            .with_momentum((o.momentum > 0.0).then(|| {
+                MomentumConfig::new()
+                    .with_momentum(o.momentum)
+                    .with_dampening(0.0)
+                    .with_nesterov(o.nesterov)
+            }))
+            .init(),
+        OptimKind::Adamw => AdamWConfig::new()
+            .with_beta_1(o.betas[0])
+            .with_beta_2(o.betas[1])
+            .with_epsilon(o.eps)
+            .with_weight_decay(o.weight_decay)
+            .init(),
+    }
+}
+
+/// Append lines to the metrics log.
+fn log_line(path: &Path, value: &impl Serialize) -> Result<(), TrainError> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| TrainError::io(path, e))?;
+    let mut line = serde_json::to_vec(value).map_err(|e| TrainError::io(path, e))?;
+    line.push(b'\n');
+    f.write_all(&line).map_err(|e| TrainError::io(path, e))
+}
+
+/// Keep only the log lines of steps up to `iteration` (a resumed run re-logs the rest).
+fn truncate_log(path: &Path, iteration: usize) -> Result<(), TrainError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v.get("iteration").and_then(|i| i.as_u64()))
+                .is_some_and(|i| i as usize <= iteration)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write_atomic(path, kept.as_bytes())?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    kind: &'a str,
+    #[serde(flatten)]
+    inner: &'a T,
+}
+
+/// Evaluate `net` on `val`.
+pub fn evaluate_split(
+    net: &Net,
+    spec: WindowSpec,
+    cfg: &TrainConfig,
+    val: &AffWild2,
+    device: &Device,
+    on_progress: &mut dyn FnMut(usize, usize),
+) -> Result<EvalReport, TrainError> {
+    let probs = predict(
+        &net.valid(),
+        spec,
+        val,
+        cfg.model.input_size,
+        cfg.eval.batch,
+        device,
+        on_progress,
+    )?;
+    score(val, &to_annotations(&probs, val.label_set, cfg.eval.smooth))
+}
+
+/// Train as `cfg` says into `run_dir`.
+pub fn train(
+    cfg: &TrainConfig,
+    run_dir: &Path,
+    opts: &TrainOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<TrainSummary, TrainError> {
+    let run = RunDir::new(run_dir);
+    let net_cfg = cfg.network()?;
+    let spec = WindowSpec::of(&net_cfg)?;
+    let label_set = cfg.label_set();
+    let open = |split: crate::config::SplitName| -> Result<AffWild2, TrainError> {
+        let d = AffWild2::open(&cfg.data.root, split.split())?;
+        if d.label_set != label_set {
+            return Err(TrainError::Invalid(format!(
+                "{}: the {:?} annotations have {} classes but model.classes = {}",
+                cfg.data.root.display(),
+                split,
+                d.label_set.num_classes(),
+                cfg.model.classes
+            )));
+        }
+        Ok(d)
+    };
+    let train_data = Arc::new(open(cfg.data.train_split)?);
+    let val_data = open(cfg.data.val_split)?;
+    let loss_fn = Loss::new(&cfg.loss, cfg.model.classes, &train_data.class_counts());
+    let sampler = Arc::new(WindowSampler::new(
+        train_data.clone(),
+        spec,
+        cfg.data.sampling,
+        cfg.data.max_gap,
+    )?);
+
+    let device = Device::default().autodiff();
+    // Resume or start.
+    let (mut net, mut optim, mut state) = if opts.resume {
+        let dir = run.resolve("latest")?.ok_or_else(|| {
+            TrainError::checkpoint(
+                run_dir,
+                "nothing to resume: no checkpoint yet (run without --resume)",
+            )
+        })?;
+        let saved = TrainConfig::load(&dir.join(checkpoint::CONFIG_FILE))?;
+        if &saved != cfg {
+            return Err(TrainError::config(
+                run.config(),
+                "differs from the configuration given; resume with the run's own config.toml",
+            ));
+        }
+        let mut net = Net::init(&net_cfg, &device)?;
+        checkpoint::load_model_into(&mut net, &dir.join(checkpoint::MODEL_FILE))?;
+        let path = dir.join(checkpoint::OPTIM_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+        let optim = optimizer(&cfg.optim)
+            .from_bytes(Bytes::from_bytes_vec(bytes))
+            .map_err(|e| TrainError::checkpoint(&path, e.to_string()))?;
+        let sp = dir.join(checkpoint::STATE_FILE);
+        let state: RunState =
+            serde_json::from_slice(&std::fs::read(&sp).map_err(|e| TrainError::io(&sp, e))?)
+                .map_err(|e| TrainError::checkpoint(&sp, e.to_string()))?;
+        truncate_log(&run.metrics(), state.iteration)?;
+        (net, optim, state)
+    } else {
+        if run.resolve("latest")?.is_some() {
+            return Err(TrainError::checkpoint(
+                run_dir,
+                "already holds a run; pass --resume to continue it or choose another --out",
+            ));
+        }
+        std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+        write_atomic(&run.config(), cfg.to_toml().as_bytes())?;
+        let _ = std::fs::remove_file(run.metrics());
+        device.seed(cfg.seed);
+        let mut net = Net::init(&net_cfg, &device)?;
+        if let Some(init) = &cfg.model.init {
+            let is_pth = init.extension().is_some_and(|e| e == "pth" || e == "pt");
+            if is_pth {
+                wildfer_nn::weights::load_pytorch_file(&mut net, init, None, false)?;
+            } else {
+                wildfer_nn::weights::load_safetensors(&mut net, init, false)?;
+            }
+        }
+        let state = RunState {
+            iteration: 0,
+            best_score: None,
+            best_iteration: None,
+            bad_frames: 0,
+            elapsed_s: 0.0,
+        };
+        (net, optimizer(&cfg.optim), state)
+    };
+
+    let total = cfg.run.iterations;
+    let last = opts.stop_after.map_or(total, |s| s.min(total));
+    on_event(Event::Started {
+        first: state.iteration,
+        iterations: total,
+        train_videos: train_data.videos.len(),
+        val_videos: val_data.videos.len(),
+        params: net.num_params(),
+    });
+    let batches = loader::spawn(
+        sampler,
+        LoaderConfig {
+            seed: cfg.seed,
+            batch_size: cfg.run.batch_size,
+            size: cfg.model.input_size,
+            workers: cfg.data.workers,
+            augment: cfg.augment.clone(),
+        },
+        state.iteration,
+        last,
+    )?;
+    let metric = cfg.metric();
+    let mut last_eval = None;
+    let started = Instant::now();
+    let elapsed_before = state.elapsed_s;
+    let outputs = spec.outputs();
+    let classes = cfg.model.classes;
+    while state.iteration < last {
+        let t0 = Instant::now();
+        let batch = batches
+            .recv()
+            .map_err(|_| TrainError::Invalid("the data loader stopped unexpectedly".into()))?;
+        let wait_s = t0.elapsed().as_secs_f64();
+        let it = state.iteration;
+        debug_assert_eq!(batch.step, it);
+        state.bad_frames += batch.bad_frames;
+        // Dropout and other randomness of this step depend on the step alone.
+        device.seed(stream(cfg.seed, it as u64, 2).next_u64());
+        let (b, t, s) = (batch.b, batch.t, batch.size);
+        let x = Tensor::<5>::from_data(TensorData::new(batch.pixels, [b, t, 3, s, s]), &device);
+        let mask = Tensor::<2>::from_data(TensorData::new(batch.mask, [b, t]), &device);
+        let logits = net.forward(x, Some(mask)).reshape([b * outputs, classes]);
+        let lr = lr_at(&cfg.schedule, cfg.optim.lr, total, it);
+        if let Some(loss) = loss_fn.forward(logits, &batch.targets) {
+            let value = f64::from(loss.clone().into_scalar::<f32>());
+            if !value.is_finite() {
+                return Err(TrainError::Diverged(format!(
+                    "loss is {value} at step {}; stopped, the last good checkpoint is kept (lower optim.lr?)",
+                    it + 1
+                )));
+            }
+            let grads = loss.backward();
+            let (backbone, rest) = net.split_grads(grads);
+            let mult = cfg.optim.backbone_lr_mult;
+            if mult > 0.0 {
+                net = optim.step(lr * mult, net, backbone);
+            }
+            net = optim.step(lr, net, rest);
+            let step = StepLog {
+                iteration: it + 1,
+                loss: value,
+                lr,
+                frames_per_s: (b * t) as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+                wait_s,
+            };
+            log_line(
+                &run.metrics(),
+                &Tagged {
+                    kind: "step",
+                    inner: &step,
+                },
+            )?;
+            on_event(Event::Step(step));
+        }
+        state.iteration = it + 1;
+        state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
+
+        let eval_now = state.iteration == total
+            || (cfg.run.eval_every > 0 && state.iteration % cfg.run.eval_every == 0);
+        if eval_now {
+            let report =
+                evaluate_split(&net, spec, cfg, &val_data, &device, &mut |done, total| {
+                    on_event(Event::Evaluating { done, total })
+                })?;
+            let value = metric_value(metric, &report);
+            let best = state.best_score.is_none_or(|b| value > b);
+            if best {
+                state.best_score = Some(value);
+                state.best_iteration = Some(state.iteration);
+                let name = iter_name("best", state.iteration);
+                run.save(&name, &net, None, &state, cfg, true)?;
+                run.point("best", &name)?;
+            }
+            let e = EvalLog {
+                iteration: state.iteration,
+                metric: metric_name(metric),
+                score: value,
+                f1_macro: report.f1_macro,
+                accuracy: report.accuracy,
+                abaw2020: report.abaw2020_score,
+                frames: report.frames,
+                best,
+            };
+            log_line(
+                &run.metrics(),
+                &Tagged {
+                    kind: "eval",
+                    inner: &e,
+                },
+            )?;
+            on_event(Event::Evaluated(e.clone()));
+            last_eval = Some(e);
+        }
+        if state.iteration % cfg.run.checkpoint_every == 0 || state.iteration == last || eval_now {
+            let name = iter_name("iter", state.iteration);
+            let path = run.save(&name, &net, Some(&optim), &state, cfg, false)?;
+            run.point("latest", &name)?;
+            run.prune(cfg.run.keep_checkpoints.max(1))?;
+            on_event(Event::Checkpoint {
+                iteration: state.iteration,
+                path,
+            });
+        }
+    }
+    Ok(TrainSummary {
+        best_checkpoint: run.resolve("best")?,
+        state,
+        last_eval,
+    })
+}

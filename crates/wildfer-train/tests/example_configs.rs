@@ -1,0 +1,35 @@
+//! Every example run configuration under `examples/train/` parses, validates and builds its
+//! network description (the data root need not exist until training starts).
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use wildfer_train::{TrainConfig, WindowSpec};
+
+#[test]
+fn example_configs_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/train");
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            let cfg = TrainConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let net = cfg.network().unwrap();
+            assert_eq!(net.num_classes(), cfg.model.classes);
+            WindowSpec::of(&net).unwrap();
+            names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "method_a_resnet101_cbam_bilstm",
+            "method_b_cnn",
+            "method_b_cnn_rnn",
+            "method_b_cnn_transformer",
+            "method_c_llam",
+            "method_d_senet50",
+            "synth_small"
+        ]
+    );
+}
