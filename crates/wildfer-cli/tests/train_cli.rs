@@ -100,6 +100,29 @@ fn synth_train_resume_predict_eval() {
         serde_json::from_str(&std::fs::read_to_string(pred.join("scores.json")).unwrap()).unwrap();
     assert_eq!(a["f1_macro"], b["f1_macro"]);
     assert_eq!(a["accuracy"], b["accuracy"]);
+
+    // The trained run as analyze's expression model, on a real multi-face still.
+    let still = wildfer_video::test_media("multi_face.jpg");
+    let an = tmp.path().join("an");
+    let (code, _, err) = run(&[
+        "analyze",
+        still.to_str().unwrap(),
+        "--model",
+        o,
+        "--out",
+        an.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(an.join("multi_face.json")).unwrap())
+            .unwrap();
+    let model = json["metadata"]["model"].as_str().unwrap();
+    assert!(
+        model.contains("best-000004") && model.contains("GRU 8 head"),
+        "{model}"
+    );
+    let csv = std::fs::read_to_string(an.join("multi_face.csv")).unwrap();
+    assert!(csv.lines().count() > 3, "several faces: {csv}");
 }
 
 #[test]

@@ -249,10 +249,12 @@ pub fn analyze(
     e.csv.write(format!("{CSV_HEADER}\n").as_bytes())?;
     e.json.write(b"{\"rows\":[\n")?;
     let crop = model.crop_size();
+    model.reset();
     let mut smoother = Smoother::new(opts.smooth);
     let stats = for_each_frame(input, source, detector, opts.tracker.clone(), crop, |ff| {
         let crops: Vec<_> = ff.faces.iter().map(|f| f.crop.clone()).collect();
-        let probs = model.predict(&crops)?;
+        let tracks: Vec<usize> = ff.faces.iter().map(|f| f.track).collect();
+        let probs = model.predict_tracked(&tracks, &crops)?;
         for (face, p) in ff.faces.iter().zip(&probs) {
             if e.timeline.wants_thumb(face.track, ff.index) {
                 let mut jpeg = Vec::new();

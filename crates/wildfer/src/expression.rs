@@ -18,6 +18,20 @@ pub trait ExpressionModel {
 
     /// One probability vector per face.
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError>;
+
+    /// The same, knowing each face's track id (temporal models keep per-track context);
+    /// frame-level models ignore the ids.
+    fn predict_tracked(
+        &mut self,
+        tracks: &[usize],
+        faces: &[AlignedFace],
+    ) -> Result<Vec<Probs>, PipelineError> {
+        debug_assert_eq!(tracks.len(), faces.len());
+        self.predict(faces)
+    }
+
+    /// Forget per-track context (a new input starts).
+    fn reset(&mut self) {}
 }
 
 /// Fixed probabilities (tests of the later stages).

@@ -10,6 +10,7 @@
 //! - [`report`]: timelines (SVG) and the self-contained HTML report.
 //! - [`smooth`]: streaming per-track moving average of probabilities.
 //! - [`expression`]: the `ExpressionModel` stage and the built-in mini-Xception model.
+//! - [`trained`]: a trained wildfer run as the expression stage (temporal heads over tracks).
 
 pub mod analyze;
 pub mod annotate;
@@ -20,6 +21,7 @@ pub mod faces;
 pub mod prepare;
 pub mod report;
 pub mod smooth;
+pub mod trained;
 
 pub use error::PipelineError;
 
@@ -41,3 +43,4 @@ pub(crate) fn encode_jpeg(
     )
 }
 pub use expression::{ExpressionModel, FakeExpressionModel, MiniXceptionModel};
+pub use trained::TrainedModel;

@@ -1,0 +1,167 @@
+//! A trained wildfer run (or checkpoint) as the expression stage of `analyze`: each face's crop
+//! is embedded by the run's backbone, and its temporal head sees the face's track over a window
+//! of the run's length — the current frame and the frames before it for per-frame heads (the
+//! output at the current frame), or a window centred on it with the not-yet-seen half filled by
+//! the current frame for middle-frame heads (as evaluation pads the end of a video).
+
+use crate::PipelineError;
+use crate::expression::{ExpressionModel, Probs};
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use wildfer_face::AlignedFace;
+use wildfer_nn::burn::module::Module;
+use wildfer_nn::burn::tensor::activation::softmax;
+use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
+use wildfer_train::image::{AugDraw, prepare};
+use wildfer_train::{Net, WindowSpec, checkpoint};
+
+/// Tracks not seen for this many frames are forgotten (bounded memory on long videos).
+const FORGET_AFTER: u64 = 300;
+
+pub struct TrainedModel {
+    net: Net,
+    spec: WindowSpec,
+    input_size: usize,
+    name: String,
+    device: Device,
+    /// Per track: the last `spec.len` embeddings and the call that last saw it.
+    history: HashMap<usize, (VecDeque<Vec<f32>>, u64)>,
+    calls: u64,
+}
+
+impl TrainedModel {
+    /// Load a run directory (its best checkpoint, else its latest) or a checkpoint folder.
+    pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        let device = Device::default();
+        let (cfg, net, state, dir) =
+            checkpoint::load(path, &device).map_err(|e| PipelineError::Model(e.to_string()))?;
+        let spec = WindowSpec::of(
+            &cfg.network()
+                .map_err(|e| PipelineError::Model(e.to_string()))?,
+        )
+        .map_err(|e| PipelineError::Model(e.to_string()))?;
+        let name = format!(
+            "{} ({}, step {})",
+            dir.display(),
+            cfg.network().map(|n| n.describe()).unwrap_or_default(),
+            state.iteration
+        );
+        Ok(TrainedModel {
+            net: net.valid(),
+            spec,
+            input_size: cfg.model.input_size,
+            name,
+            device,
+            history: HashMap::new(),
+            calls: 0,
+        })
+    }
+
+    pub fn window(&self) -> WindowSpec {
+        self.spec
+    }
+}
+
+/// Seven ABAW probabilities from a 7- or 8-class output: `Other` (8-class models) is left out
+/// and the rest renormalised, since the report has the seven basic expressions.
+fn seven(p: &[f32]) -> Probs {
+    let s: f32 = p.iter().take(7).sum();
+    std::array::from_fn(|k| if s > 0.0 { p[k] / s } else { 1.0 / 7.0 })
+}
+
+impl ExpressionModel for TrainedModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn crop_size(&self) -> usize {
+        // The layout `wildfer prepare` writes (and Aff-Wild2's crops): 112 px, resized to the
+        // network's input below.
+        112
+    }
+
+    fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
+        // Without track ids every face is its own one-frame track.
+        let tracks: Vec<usize> = (0..faces.len()).map(|i| usize::MAX - i).collect();
+        let p = self.predict_tracked(&tracks, faces);
+        for t in tracks {
+            self.history.remove(&t);
+        }
+        p
+    }
+
+    fn reset(&mut self) {
+        self.history.clear();
+    }
+
+    fn predict_tracked(
+        &mut self,
+        tracks: &[usize],
+        faces: &[AlignedFace],
+    ) -> Result<Vec<Probs>, PipelineError> {
+        self.calls += 1;
+        let calls = self.calls;
+        self.history
+            .retain(|_, (_, seen)| calls - *seen <= FORGET_AFTER);
+        if faces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let s = self.input_size;
+        let frame = 3 * s * s;
+        let mut px = vec![0f32; faces.len() * frame];
+        for (f, out) in faces.iter().zip(px.chunks_exact_mut(frame)) {
+            prepare(&f.rgb, f.size, f.size, s, &AugDraw::IDENTITY, out);
+        }
+        let x = Tensor::<4>::from_data(TensorData::new(px, [faces.len(), 3, s, s]), &self.device);
+        let feats = self.net.features(x);
+        let d = feats.dims()[1];
+        let feats = feats
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| PipelineError::Model(format!("{e:?}")))?;
+        let t = self.spec.len;
+        let mut window = Vec::with_capacity(faces.len() * t * d);
+        for (i, &track) in tracks.iter().enumerate() {
+            let f = feats[i * d..(i + 1) * d].to_vec();
+            let (hist, seen) = self
+                .history
+                .entry(track)
+                .or_insert_with(|| (VecDeque::new(), calls));
+            *seen = calls;
+            hist.push_back(f);
+            while hist.len() > t {
+                hist.pop_front();
+            }
+            // Per-frame heads: [.., current] at the end; middle heads: current in the middle.
+            let past = if self.spec.middle { t / 2 } else { t - 1 };
+            let have = hist.len() - 1;
+            let first = &hist[hist.len() - 1 - have.min(past)];
+            for k in 0..t {
+                // Positions before the track's start repeat its first frame; positions after
+                // the current frame repeat the current frame.
+                let back = past as isize - k as isize;
+                let row = if back <= 0 {
+                    &hist[hist.len() - 1]
+                } else if back as usize <= have.min(past) {
+                    &hist[hist.len() - 1 - back as usize]
+                } else {
+                    first
+                };
+                window.extend_from_slice(row);
+            }
+        }
+        let n = faces.len();
+        let w = Tensor::<3>::from_data(TensorData::new(window, [n, t, d]), &self.device);
+        let logits = self.net.head(w, None);
+        let [_, o, c] = logits.dims();
+        let p = softmax(logits, 2)
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| PipelineError::Model(format!("{e:?}")))?;
+        // Per-frame heads label every position: take the current frame's (the last).
+        let at = if self.spec.middle { 0 } else { o - 1 };
+        Ok((0..n)
+            .map(|i| seven(&p[(i * o + at) * c..(i * o + at + 1) * c]))
+            .collect())
+    }
+}
