@@ -270,3 +270,63 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     }
     finish(&failed, a.inputs.len())
 }
+
+pub fn run_pseudo_label(
+    data: &Path,
+    model: Option<&Path>,
+    mut validation: Vec<String>,
+    min_confidence: f32,
+) -> Result<()> {
+    if !(0.0..=1.0).contains(&min_confidence) {
+        bail!("--min-confidence must be in [0, 1], got {min_confidence}");
+    }
+    let mut teacher = expression_model(model)?;
+    if validation.is_empty() {
+        let crops = data.join("cropped_aligned");
+        let mut names: Vec<String> = std::fs::read_dir(&crops)
+            .with_context(|| format!("{}: cannot read", crops.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        validation.extend(names.pop());
+    }
+    let pb = ProgressBar::new(0);
+    pb.set_style(
+        ProgressStyle::with_template("pseudo-label [{bar:30}] {pos}/{len} videos {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let s = wildfer::pseudo::pseudo_label(
+        data,
+        teacher.as_mut(),
+        &wildfer::pseudo::PseudoOptions {
+            validation: validation.clone(),
+            min_confidence,
+        },
+        |video, done, total| {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+            pb.set_message(video.to_string());
+        },
+    )?;
+    pb.finish_and_clear();
+    let counts: Vec<String> = wildfer_core::LabelSet::Seven
+        .classes()
+        .iter()
+        .zip(s.class_counts)
+        .map(|(e, n)| format!("{} {n}", e.key()))
+        .collect();
+    eprintln!(
+        "wildfer pseudo-label: {} frames labelled by {} ({} below --min-confidence), {} training and {} validation videos ({}); classes: {}",
+        s.labelled,
+        teacher.name(),
+        s.uncertain,
+        s.train_videos,
+        s.validation_videos,
+        validation.join(", "),
+        counts.join(", ")
+    );
+    Ok(())
+}

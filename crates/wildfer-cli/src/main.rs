@@ -158,6 +158,24 @@ enum Command {
         #[arg(long, value_name = "N")]
         smooth: Option<usize>,
     },
+    /// Label every crop of an Aff-Wild2-layout folder (e.g. from `wildfer prepare`) with a
+    /// teacher model, writing `annotations/EXPR_Set/{Train_Set,Validation_Set}` for training a
+    /// student; the validation videos measure the student's agreement with the teacher.
+    PseudoLabel {
+        /// The dataset root holding `cropped_aligned/`.
+        #[arg(long)]
+        data: PathBuf,
+        /// Teacher: `mini-xception-fer2013` (built in, the default), a run directory or a
+        /// checkpoint folder.
+        #[arg(long, value_name = "NAME|RUN_DIR|CHECKPOINT")]
+        model: Option<PathBuf>,
+        /// Crop folders for the validation split (default: the last one by name).
+        #[arg(long = "val", value_name = "VIDEO")]
+        validation: Vec<String>,
+        /// Crops whose top probability is below this are left unlabelled (-1).
+        #[arg(long, default_value_t = 0.0)]
+        min_confidence: f32,
+    },
     /// List the model presets (or print one preset's configuration as JSON with --show).
     Models {
         /// Print this preset's full configuration.
@@ -332,6 +350,12 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::PseudoLabel {
+            data,
+            model,
+            validation,
+            min_confidence,
+        } => jobs::run_pseudo_label(&data, model.as_deref(), validation, min_confidence),
         Command::Train {
             config,
             out,

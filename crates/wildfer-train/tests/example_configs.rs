@@ -29,6 +29,7 @@ fn example_configs_are_valid() {
             "method_b_cnn_transformer",
             "method_c_llam",
             "method_d_senet50",
+            "student_pseudo",
             "synth_small"
         ]
     );

@@ -10,6 +10,7 @@
 //! - [`report`]: timelines (SVG) and the self-contained HTML report.
 //! - [`smooth`]: streaming per-track moving average of probabilities.
 //! - [`expression`]: the `ExpressionModel` stage and the built-in mini-Xception model.
+//! - [`pseudo`]: teacher labels for crop folders (a student's training data).
 //! - [`trained`]: a trained wildfer run as the expression stage (temporal heads over tracks).
 
 pub mod analyze;
@@ -19,6 +20,7 @@ mod error;
 pub mod expression;
 pub mod faces;
 pub mod prepare;
+pub mod pseudo;
 pub mod report;
 pub mod smooth;
 pub mod trained;

@@ -1,0 +1,188 @@
+//! Pseudo-labels: an expression model (the teacher) labels every crop of an Aff-Wild2-layout
+//! folder (`cropped_aligned/<video>/%05d.jpg`, e.g. made by `wildfer prepare`), writing the EXPR
+//! annotation files a student is then trained on. Frames without a crop, and crops the teacher
+//! is not sure enough about, are `-1`. Chosen videos go to the validation split, so the student's
+//! validation score is its agreement with the teacher on videos it never saw.
+
+use crate::PipelineError;
+use crate::expression::{ExpressionModel, Probs};
+use std::path::Path;
+use wildfer_core::abaw::{Annotations, write_annotation_dir};
+use wildfer_core::{Expression, LabelSet};
+use wildfer_face::{AlignedFace, Similarity2};
+
+#[derive(Debug, Clone, Default)]
+pub struct PseudoOptions {
+    /// Videos (crop folder names) written to the validation split.
+    pub validation: Vec<String>,
+    /// Crops whose top probability is below this are `-1`.
+    pub min_confidence: f32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PseudoSummary {
+    pub train_videos: usize,
+    pub validation_videos: usize,
+    pub labelled: usize,
+    pub uncertain: usize,
+    /// Labelled frames per ABAW class.
+    pub class_counts: [usize; 7],
+}
+
+/// Crops of one folder: (1-based frame, path), in frame order.
+fn crops(dir: &Path) -> Result<Vec<(usize, std::path::PathBuf)>, PipelineError> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| PipelineError::io(dir, e))? {
+        let p = e.map_err(|e| PipelineError::io(dir, e))?.path();
+        let frame = p
+            .extension()
+            .filter(|x| x.eq_ignore_ascii_case("jpg"))
+            .and_then(|_| p.file_stem()?.to_str()?.parse::<usize>().ok())
+            .filter(|&f| f >= 1);
+        if let Some(f) = frame {
+            v.push((f, p));
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn argmax(p: &Probs) -> usize {
+    (0..7).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0)
+}
+
+/// Label every crop below `root/cropped_aligned` with `teacher` and write
+/// `root/annotations/EXPR_Set/{Train_Set,Validation_Set}/<video>.txt` (7 classes).
+pub fn pseudo_label(
+    root: &Path,
+    teacher: &mut dyn ExpressionModel,
+    opts: &PseudoOptions,
+    mut progress: impl FnMut(&str, usize, usize),
+) -> Result<PseudoSummary, PipelineError> {
+    let crops_root = root.join("cropped_aligned");
+    let mut videos: Vec<String> = std::fs::read_dir(&crops_root)
+        .map_err(|e| PipelineError::io(&crops_root, e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    videos.sort();
+    if videos.is_empty() {
+        return Err(PipelineError::io(&crops_root, "no crop folders"));
+    }
+    for v in &opts.validation {
+        if !videos.contains(v) {
+            return Err(PipelineError::io(
+                &crops_root,
+                format!("no crop folder {v:?} for the validation split"),
+            ));
+        }
+    }
+    let size = teacher.crop_size();
+    let mut train = Annotations::new(LabelSet::Seven);
+    let mut val = Annotations::new(LabelSet::Seven);
+    let mut sum = PseudoSummary::default();
+    for (vi, video) in videos.iter().enumerate() {
+        let list = crops(&crops_root.join(video))?;
+        let frames = list.last().map_or(0, |(f, _)| *f);
+        let mut labels: Vec<Option<Expression>> = vec![None; frames];
+        teacher.reset();
+        for chunk in list.chunks(32) {
+            let faces = chunk
+                .iter()
+                .map(|(_, p)| {
+                    let img = image::open(p)
+                        .map_err(|e| PipelineError::io(p, e))?
+                        .to_rgb8();
+                    let (w, h) = (img.width() as usize, img.height() as usize);
+                    let rgb = if w == size && h == size {
+                        img.into_raw()
+                    } else {
+                        wildfer_face::align::resize(img.as_raw(), w, h, size, size)
+                    };
+                    Ok(AlignedFace {
+                        size,
+                        rgb,
+                        transform: Similarity2::IDENTITY,
+                    })
+                })
+                .collect::<Result<Vec<_>, PipelineError>>()?;
+            // One track per video: temporal teachers see the video's frames in order.
+            let probs = teacher.predict_tracked(&vec![0; faces.len()], &faces)?;
+            for ((f, _), p) in chunk.iter().zip(&probs) {
+                let c = argmax(p);
+                if p[c] >= opts.min_confidence {
+                    labels[f - 1] = Expression::from_index(c);
+                    sum.class_counts[c] += 1;
+                    sum.labelled += 1;
+                } else {
+                    sum.uncertain += 1;
+                }
+            }
+        }
+        if opts.validation.contains(video) {
+            val.videos.insert(video.clone(), labels);
+            sum.validation_videos += 1;
+        } else {
+            train.videos.insert(video.clone(), labels);
+            sum.train_videos += 1;
+        }
+        progress(video, vi + 1, videos.len());
+    }
+    let ann = root.join("annotations").join("EXPR_Set");
+    write_annotation_dir(&ann.join("Train_Set"), &train)?;
+    write_annotation_dir(&ann.join("Validation_Set"), &val)?;
+    Ok(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FakeExpressionModel;
+
+    #[test]
+    fn labels_crops_leaves_gaps_and_splits_by_video() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for (video, frames) in [("a", vec![1, 2, 4]), ("b", vec![2])] {
+            let d = root.join("cropped_aligned").join(video);
+            std::fs::create_dir_all(&d).unwrap();
+            for f in frames {
+                image::RgbImage::new(40, 40)
+                    .save(d.join(format!("{f:05}.jpg")))
+                    .unwrap();
+            }
+        }
+        // Happiness at 0.6.
+        let mut teacher = FakeExpressionModel {
+            probs: [0.1, 0.05, 0.05, 0.05, 0.6, 0.1, 0.05],
+        };
+        let opts = PseudoOptions {
+            validation: vec!["b".into()],
+            min_confidence: 0.0,
+        };
+        let s = pseudo_label(root, &mut teacher, &opts, |_, _, _| {}).unwrap();
+        assert_eq!((s.train_videos, s.validation_videos, s.labelled), (1, 1, 4));
+        assert_eq!(s.class_counts[4], 4);
+        let ann = root.join("annotations/EXPR_Set");
+        let a = std::fs::read_to_string(ann.join("Train_Set/a.txt")).unwrap();
+        assert_eq!(a.lines().skip(1).collect::<Vec<_>>(), ["4", "4", "-1", "4"]);
+        let b = std::fs::read_to_string(ann.join("Validation_Set/b.txt")).unwrap();
+        assert_eq!(b.lines().skip(1).collect::<Vec<_>>(), ["-1", "4"]);
+        // Below the confidence threshold nothing is labelled.
+        let opts = PseudoOptions {
+            min_confidence: 0.7,
+            ..opts
+        };
+        let s = pseudo_label(root, &mut teacher, &opts, |_, _, _| {}).unwrap();
+        assert_eq!((s.labelled, s.uncertain), (0, 4));
+        // An unknown validation video is an error naming it.
+        let opts = PseudoOptions {
+            validation: vec!["zz".into()],
+            min_confidence: 0.0,
+        };
+        let e = pseudo_label(root, &mut teacher, &opts, |_, _, _| {}).unwrap_err();
+        assert!(e.to_string().contains("zz"), "{e}");
+    }
+}
