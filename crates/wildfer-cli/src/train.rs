@@ -182,6 +182,12 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
     let json = serde_json::to_string_pretty(&report)?;
     write_atomic(&a.out.join("scores.json"), json.as_bytes())?;
     let missing = probs.iter().filter(|v| v.probs.is_none()).count();
+    let bad: usize = probs.iter().map(|v| v.bad_crops).sum();
+    if let Some(e) = probs.iter().find_map(|v| v.first_error.as_ref()) {
+        eprintln!(
+            "wildfer predict: {bad} crops could not be decoded and were shown blank; first: {e}"
+        );
+    }
     eprintln!(
         "wildfer predict: {} videos from {} -> {} (macro F1 {:.4}, accuracy {:.4}, ABAW 2020 score {:.4}{}){}",
         data.videos.len(),

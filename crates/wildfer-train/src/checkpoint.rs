@@ -91,6 +91,12 @@ impl RunDir {
         }
         std::fs::create_dir(&tmp).map_err(io(&tmp))?;
         net.sync_running_stats();
+        if let Some(bad) = first_non_finite(net) {
+            return Err(TrainError::Diverged(format!(
+                "{bad} holds NaN or infinite values at step {}; checkpoint {name} not written, the last good one is kept (lower optim.lr?)",
+                state.iteration
+            )));
+        }
         let written = (|| {
             let model = model_bytes(net).map_err(|m| TrainError::checkpoint(&tmp, m))?;
             write_atomic(&tmp.join(MODEL_FILE), &model)?;
@@ -184,6 +190,15 @@ impl RunDir {
         }
         Ok(())
     }
+}
+
+/// The first parameter or buffer with a NaN or infinite value.
+pub fn first_non_finite(net: &Net) -> Option<String> {
+    net.collect(None, None, false).iter().find_map(|t| {
+        let data = burn::store::bridge::to_data(t).ok()?;
+        let v = data.as_slice::<f32>().ok()?;
+        v.iter().any(|x| !x.is_finite()).then(|| t.name.clone())
+    })
 }
 
 /// The checkpoint name of a step.

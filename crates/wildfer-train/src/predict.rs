@@ -23,6 +23,10 @@ use wildfer_eval::{EvalOptions, EvalReport, evaluate};
 pub struct VideoProbs {
     pub name: String,
     pub probs: Option<Vec<Vec<f32>>>,
+    /// Crops that could not be decoded: shown to the network as a mean-colour image (all
+    /// zeros after normalisation), counted here; the first error is kept.
+    pub bad_crops: usize,
+    pub first_error: Option<String>,
 }
 
 /// Frames per backbone pass (bounds memory whatever the window batch).
@@ -73,11 +77,14 @@ pub fn predict(
             out.push(VideoProbs {
                 name: v.name.clone(),
                 probs: None,
+                bad_crops: 0,
+                first_error: None,
             });
             progress(vi + 1, data.videos.len());
             continue;
         }
         let mut probs: Vec<Vec<f32>> = vec![Vec::new(); n];
+        let (mut bad_crops, mut first_error) = (0, None);
         for group in video_windows(n, spec).chunks(window_batch.max(1)) {
             // Distinct crops of this group, in order.
             let mut index: BTreeMap<usize, usize> = BTreeMap::new();
@@ -97,11 +104,22 @@ pub fn predict(
             for chunk in crops.chunks(FRAME_CHUNK) {
                 let frame = 3 * size * size;
                 let mut px = vec![0f32; chunk.len() * frame];
-                px.par_chunks_mut(frame)
+                let errors: Vec<String> = px
+                    .par_chunks_mut(frame)
                     .zip(chunk.par_iter())
-                    .try_for_each(|(o, &c)| {
+                    .filter_map(|(o, &c)| {
                         load_crop(&v.crop_path(c), size, &AugDraw::IDENTITY, o)
-                    })?;
+                            .err()
+                            .map(|e| {
+                                o.fill(0.0);
+                                e.to_string()
+                            })
+                    })
+                    .collect();
+                bad_crops += errors.len();
+                if first_error.is_none() {
+                    first_error = errors.into_iter().next();
+                }
                 let x = Tensor::<4>::from_data(
                     TensorData::new(px, [chunk.len(), 3, size, size]),
                     device,
@@ -144,6 +162,8 @@ pub fn predict(
         out.push(VideoProbs {
             name: v.name.clone(),
             probs: Some(probs),
+            bad_crops,
+            first_error,
         });
         progress(vi + 1, data.videos.len());
     }

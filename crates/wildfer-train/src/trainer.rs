@@ -68,6 +68,8 @@ pub struct EvalLog {
     pub accuracy: f64,
     pub abaw2020: f64,
     pub frames: u64,
+    /// Validation crops that could not be decoded (shown as blank, counted).
+    pub bad_crops: usize,
     pub best: bool,
 }
 
@@ -166,7 +168,7 @@ struct Tagged<'a, T: Serialize> {
     inner: &'a T,
 }
 
-/// Evaluate `net` on `val`.
+/// Evaluate `net` on `val`: the report and the number of undecodable crops.
 pub fn evaluate_split(
     net: &Net,
     spec: WindowSpec,
@@ -174,7 +176,7 @@ pub fn evaluate_split(
     val: &AffWild2,
     device: &Device,
     on_progress: &mut dyn FnMut(usize, usize),
-) -> Result<EvalReport, TrainError> {
+) -> Result<(EvalReport, usize), TrainError> {
     let probs = predict(
         &net.valid(),
         spec,
@@ -184,7 +186,11 @@ pub fn evaluate_split(
         device,
         on_progress,
     )?;
-    score(val, &to_annotations(&probs, val.label_set, cfg.eval.smooth))
+    let bad = probs.iter().map(|v| v.bad_crops).sum();
+    Ok((
+        score(val, &to_annotations(&probs, val.label_set, cfg.eval.smooth))?,
+        bad,
+    ))
 }
 
 /// Train as `cfg` says into `run_dir`.
@@ -360,7 +366,7 @@ pub fn train(
         let eval_now = state.iteration == total
             || (cfg.run.eval_every > 0 && state.iteration % cfg.run.eval_every == 0);
         if eval_now {
-            let report =
+            let (report, bad_crops) =
                 evaluate_split(&net, spec, cfg, &val_data, &device, &mut |done, total| {
                     on_event(Event::Evaluating { done, total })
                 })?;
@@ -381,6 +387,7 @@ pub fn train(
                 accuracy: report.accuracy,
                 abaw2020: report.abaw2020_score,
                 frames: report.frames,
+                bad_crops,
                 best,
             };
             log_line(

@@ -225,3 +225,107 @@ fn resumed_run_equals_uninterrupted_run() {
     assert_eq!(la.len(), 7);
     assert_eq!(la, lb);
 }
+
+#[test]
+fn corrupt_crops_are_counted_and_divergence_keeps_the_last_good_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synth(&data, (3, 2), 30, 40);
+    // Every crop of one training video and one validation crop are not JPEGs.
+    let crops = data.join("cropped_aligned");
+    let mut videos: Vec<_> = std::fs::read_dir(&crops)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    videos.sort();
+    let train_video = videos
+        .iter()
+        .find(|p| p.to_string_lossy().contains("synth_t_000"))
+        .unwrap();
+    for f in std::fs::read_dir(train_video).unwrap() {
+        std::fs::write(f.unwrap().path(), b"not a jpeg").unwrap();
+    }
+    let val_video = videos
+        .iter()
+        .find(|p| p.to_string_lossy().contains("synth_v_000"))
+        .unwrap();
+    std::fs::write(val_video.join("00001.jpg"), b"").unwrap();
+
+    let mut cfg = method_a_config(
+        &data,
+        "[run]\niterations = 4\nbatch_size = 4\ncheckpoint_every = 2\n",
+    );
+    cfg.model.input_size = 32;
+    let mut bad_eval = 0;
+    let s = train(
+        &cfg,
+        &tmp.path().join("run"),
+        &TrainOptions::default(),
+        &mut |e| {
+            if let Event::Evaluated(e) = e {
+                bad_eval = e.bad_crops;
+            }
+        },
+    )
+    .unwrap();
+    assert!(
+        s.state.bad_frames > 0,
+        "the corrupt video was sampled and its frames counted"
+    );
+    assert!(bad_eval >= 1, "the corrupt validation crop is counted");
+
+    // A learning rate that blows the weights up: training stops with a clear error and the
+    // latest checkpoint is a finite one.
+    cfg.optim.kind = wildfer_train::config::OptimKind::Sgd;
+    cfg.optim.lr = 1e12;
+    cfg.run.iterations = 30;
+    cfg.run.checkpoint_every = 1;
+    let run = tmp.path().join("diverged");
+    let e = train(&cfg, &run, &TrainOptions::default(), &mut |_| {}).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, wildfer_train::TrainError::Diverged(_)), "{msg}");
+    assert!(msg.contains("last good"), "{msg}");
+    if let Some(dir) = RunDir::new(&run).resolve("latest").unwrap() {
+        let (_, net, _, _) = checkpoint::load(&dir, &burn::tensor::Device::default()).unwrap();
+        assert_eq!(checkpoint::first_non_finite(&net), None);
+    }
+}
+
+#[test]
+fn checkpoint_of_another_architecture_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = burn::tensor::Device::default();
+    let a = method_a_config(tmp.path(), "[run]\niterations = 1\n");
+    let net = wildfer_train::Net::init(&a.network().unwrap(), &dev).unwrap();
+    let state = checkpoint::RunState {
+        iteration: 0,
+        best_score: None,
+        best_iteration: None,
+        bad_frames: 0,
+        elapsed_s: 0.0,
+    };
+    let dir = RunDir::new(tmp.path())
+        .save("iter-000000", &net, None, &state, &a, false)
+        .unwrap();
+    let b = TrainConfig::from_toml(
+        &LEARN
+            .replace("ROOT", "x")
+            .replace("iterations = 150", "iterations = 1"),
+        Path::new("b.toml"),
+    )
+    .unwrap();
+    let mut other = wildfer_train::Net::init(&b.network().unwrap(), &dev).unwrap();
+    let e = checkpoint::load_model_into(&mut other, &dir.join(checkpoint::MODEL_FILE))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("model.bpk") && !e.contains('\n'), "{e}");
+    // A truncated model file is an error naming it, not a panic.
+    let path = dir.join(checkpoint::MODEL_FILE);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let mut same = wildfer_train::Net::init(&a.network().unwrap(), &dev).unwrap();
+    let e = checkpoint::load_model_into(&mut same, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("model.bpk"), "{e}");
+}
