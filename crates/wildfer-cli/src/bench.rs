@@ -382,3 +382,214 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     wildfer_core::fsutil::write_atomic(path, format!("{json}\n").as_bytes())?;
     Ok(())
 }
+
+pub struct TrainArgs {
+    pub steps: usize,
+    pub batch: usize,
+    pub size: usize,
+    pub threads: usize,
+    pub reference: bool,
+    pub python: PathBuf,
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct TrainReference {
+    torch: String,
+    threads: usize,
+    frames_per_step: usize,
+    step_s: Vec<f64>,
+    wait_s: Vec<f64>,
+    peak_rss_mb: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct TrainSide {
+    frames_per_step: usize,
+    step_s: Vec<f64>,
+    wait_s: Vec<f64>,
+    peak_rss_mb: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct TrainReport {
+    size: usize,
+    batch: usize,
+    threads: usize,
+    wildfer: TrainSide,
+    reference: Option<TrainReference>,
+    reference_error: Option<String>,
+}
+
+/// Median frames/s and data wait (ms) over the steps after the first.
+fn train_medians(frames: usize, step_s: &[f64], wait_s: &[f64]) -> (f64, f64) {
+    let skip = usize::from(step_s.len() > 1);
+    let step = median(&step_s[skip..]);
+    (
+        frames as f64 / step.max(1e-9),
+        median(&wait_s[skip.min(wait_s.len())..]) * 1e3,
+    )
+}
+
+pub fn train(args: TrainArgs) -> Result<()> {
+    if args.steps < 2 || args.batch == 0 || args.size < 32 {
+        bail!("bench train needs --steps >= 2, --batch >= 1 and --size >= 32");
+    }
+    let tmp = tempfile::tempdir().context("creating a temporary folder")?;
+    let data = tmp.path().join("data");
+    eprintln!(
+        "bench train: synthetic Aff-Wild2 copy ({}px crops) ...",
+        args.size
+    );
+    wildfer_data::generate(
+        &data,
+        &wildfer_data::SynthOptions {
+            videos: (6, 2),
+            frames: 60,
+            size: args.size,
+            ..Default::default()
+        },
+    )?;
+    // Method A's recipe on ResNet-18 without CBAM: what reference/bench_train.py runs.
+    let text = format!(
+        r#"
+[model]
+input_size = {size}
+[model.network]
+kind = "method_a"
+lstm_hidden = 64
+fc_hidden = 64
+num_classes = 7
+clip_len = 8
+[model.network.backbone]
+block = "basic"
+layers = [2, 2, 2, 2]
+[data]
+root = "{root}"
+workers = 2
+[optim]
+kind = "sgd"
+lr = 0.0001
+momentum = 0.9
+[augment]
+flip = true
+crop_scale = 1.0
+jitter = 0.0
+[run]
+iterations = {iters}
+batch_size = {batch}
+checkpoint_every = {iters}
+"#,
+        size = args.size,
+        root = data.display(),
+        iters = args.steps * 1000,
+        batch = args.batch,
+    );
+    let cfg = wildfer_train::TrainConfig::from_toml(&text, Path::new("bench-train.toml"))?;
+    eprintln!(
+        "  wildfer: {} steps of {} clips ...",
+        args.steps, args.batch
+    );
+    wildfer::bench::reset_peak_rss();
+    let (mut step_s, mut wait_s) = (Vec::new(), Vec::new());
+    wildfer_train::train(
+        &cfg,
+        &tmp.path().join("run"),
+        &wildfer_train::TrainOptions {
+            resume: false,
+            stop_after: Some(args.steps),
+        },
+        &mut |e| {
+            if let wildfer_train::Event::Step(s) = e {
+                step_s.push((args.batch * 8) as f64 / s.frames_per_s);
+                wait_s.push(s.wait_s);
+            }
+        },
+    )?;
+    let ours = TrainSide {
+        frames_per_step: args.batch * 8,
+        step_s,
+        wait_s,
+        peak_rss_mb: wildfer::bench::peak_rss_mb(),
+    };
+    let (reference, reference_error) = if args.reference {
+        eprintln!("  pytorch: the same recipe ...");
+        let a = [
+            "--data".to_string(),
+            data.display().to_string(),
+            "--steps".into(),
+            args.steps.to_string(),
+            "--batch".into(),
+            args.batch.to_string(),
+            "--size".into(),
+            args.size.to_string(),
+            "--threads".into(),
+            args.threads.to_string(),
+        ];
+        let script = [(
+            "bench_train.py",
+            include_str!("../../../reference/bench_train.py"),
+        )];
+        match run_script::<TrainReference>(&args.python, &script, "PyTorch", &a, &[]) {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        }
+    } else {
+        (None, None)
+    };
+    let (fps, wait) = train_medians(ours.frames_per_step, &ours.step_s, &ours.wait_s);
+    crate::outln!(
+        "training, ResNet-18 + BiLSTM, {} clips x 8 frames of {}px per step, {} threads (medians of {} steps after a warm-up)",
+        args.batch,
+        args.size,
+        args.threads,
+        args.steps - 1
+    );
+    crate::outln!(
+        "{:<10} {:>10} {:>14} {:>14}",
+        "",
+        "frames/s",
+        "data wait ms",
+        "peak RSS MB"
+    );
+    let rss = |r: Option<f64>| r.map_or("-".to_string(), |m| format!("{m:.0}"));
+    crate::outln!(
+        "{:<10} {:>10.1} {:>14.1} {:>14}",
+        "wildfer",
+        fps,
+        wait,
+        rss(ours.peak_rss_mb)
+    );
+    if let Some(r) = &reference {
+        let (rfps, rwait) = train_medians(r.frames_per_step, &r.step_s, &r.wait_s);
+        crate::outln!(
+            "{:<10} {:>10.1} {:>14.1} {:>14}",
+            "pytorch",
+            rfps,
+            rwait,
+            rss(Some(r.peak_rss_mb))
+        );
+        crate::outln!(
+            "step time ratio wildfer / PyTorch: {:.2} (below 1 is faster than PyTorch)",
+            rfps / fps.max(1e-9)
+        );
+    }
+    if let Some(e) = &reference_error {
+        crate::outln!("pytorch reference: {e}");
+    }
+    if let Some(path) = &args.out {
+        let report = TrainReport {
+            size: args.size,
+            batch: args.batch,
+            threads: args.threads,
+            wildfer: ours,
+            reference,
+            reference_error,
+        };
+        wildfer_core::fsutil::write_atomic(
+            path,
+            serde_json::to_string_pretty(&report)?.as_bytes(),
+        )?;
+    }
+    Ok(())
+}

@@ -243,6 +243,32 @@ enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Training throughput end to end (JPEG crops decoded and augmented on worker threads,
+    /// ResNet-18 + BiLSTM on 8-frame clips, SGD) with data-wait time and peak memory, next to
+    /// the same recipe in PyTorch with a 2-worker DataLoader, on a synthetic Aff-Wild2 copy.
+    Train {
+        /// Steps timed (the first is a warm-up and not counted).
+        #[arg(long, default_value_t = 12)]
+        steps: usize,
+        /// Clips per step.
+        #[arg(long, default_value_t = 2)]
+        batch: usize,
+        /// Crop size in pixels.
+        #[arg(long, default_value_t = 112)]
+        size: usize,
+        /// Compute threads for wildfer and for PyTorch.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Skip the PyTorch reference.
+        #[arg(long)]
+        no_reference: bool,
+        /// Python interpreter with torch, torchvision and Pillow for the reference.
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+        /// Also write the timings as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Model forward passes and a training step per 8-frame clip, next to PyTorch.
     Models {
         /// Timed runs per case (after one warm-up run); medians are reported.
@@ -487,6 +513,29 @@ fn run(cli: Cli) -> Result<()> {
                 size,
                 threads,
                 cases,
+                reference: !no_reference,
+                python,
+                out,
+            })
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Train {
+                    steps,
+                    batch,
+                    size,
+                    threads,
+                    no_reference,
+                    python,
+                    out,
+                },
+        } => {
+            set_threads(threads)?;
+            bench::train(bench::TrainArgs {
+                steps,
+                batch,
+                size,
+                threads,
                 reference: !no_reference,
                 python,
                 out,
