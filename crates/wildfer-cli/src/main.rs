@@ -143,7 +143,7 @@ enum Command {
     /// `scores.json`.
     Predict {
         /// A run directory (its best checkpoint) or a checkpoint folder.
-        #[arg(long, value_name = "RUN_DIR|CHECKPOINT")]
+        #[arg(long, visible_aliases = ["run", "checkpoint"], value_name = "RUN_DIR|CHECKPOINT")]
         model: PathBuf,
         /// The Aff-Wild2 root (annotations/ and cropped_aligned/).
         #[arg(long)]
@@ -154,9 +154,13 @@ enum Command {
         out: PathBuf,
         #[arg(long, value_enum, default_value = "both")]
         format: train::Format,
-        /// Moving average of the probabilities over N frames (default: the run's eval.smooth).
+        /// Smooth the probabilities over N frames (default: the run's eval.smooth).
         #[arg(long, value_name = "N")]
         smooth: Option<usize>,
+        /// Gaussian smoothing weights (standard deviation N/4) instead of the run's
+        /// eval.smooth_kind (default: a moving average).
+        #[arg(long)]
+        gaussian: bool,
     },
     /// Label every crop of an Aff-Wild2-layout folder (e.g. from `wildfer prepare`) with a
     /// teacher model, writing `annotations/EXPR_Set/{Train_Set,Validation_Set}` for training a
@@ -400,6 +404,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             format,
             smooth,
+            gaussian,
         } => train::run_predict(train::PredictArgs {
             model,
             data,
@@ -410,6 +415,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             format,
             smooth,
+            gaussian,
         }),
         Command::Analyze {
             inputs,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use wildfer_core::abaw::{Annotations, write_annotation_dir, write_predictions_txt};
 use wildfer_core::fsutil::write_atomic;
 use wildfer_train::checkpoint;
-use wildfer_train::config::SplitName;
+use wildfer_train::config::{SmoothKind, SplitName};
 use wildfer_train::predict::{predict, score, smooth, to_annotations};
 use wildfer_train::trainer::Event;
 use wildfer_train::{TrainConfig, TrainOptions, WindowSpec};
@@ -128,6 +128,7 @@ pub struct PredictArgs {
     pub out: PathBuf,
     pub format: Format,
     pub smooth: Option<usize>,
+    pub gaussian: bool,
 }
 
 pub fn run_predict(a: PredictArgs) -> Result<()> {
@@ -144,6 +145,11 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
         );
     }
     let smooth_n = a.smooth.unwrap_or(cfg.eval.smooth);
+    let kind = if a.gaussian {
+        SmoothKind::Gaussian
+    } else {
+        cfg.eval.smooth_kind
+    };
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("{}: cannot create", a.out.display()))?;
     let bar = ProgressBar::new(data.videos.len() as u64);
@@ -162,7 +168,7 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
         |d, _| bar.set_position(d as u64),
     )?;
     bar.finish_and_clear();
-    let ann = to_annotations(&probs, data.label_set, smooth_n);
+    let ann = to_annotations(&probs, data.label_set, smooth_n, kind);
     write_submissions(&a.out, &ann, a.format)?;
     // Per-frame probabilities (smoothed as the labels are).
     let pdir = a.out.join("probabilities");
@@ -171,7 +177,7 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
     for v in &probs {
         if let Some(p) = &v.probs {
             let mut s = format!("frame,{}\n", header.join(","));
-            for (i, q) in smooth(p, smooth_n).iter().enumerate() {
+            for (i, q) in smooth(p, smooth_n, kind).iter().enumerate() {
                 let row: Vec<String> = q.iter().map(|x| format!("{x:.6}")).collect();
                 writeln!(s, "{},{}", i + 1, row.join(",")).ok();
             }

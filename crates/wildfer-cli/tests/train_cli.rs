@@ -25,6 +25,8 @@ hidden = 8
 output = "middle"
 [data]
 root = "{}"
+sampling = "sequential"
+stride = 2
 [run]
 iterations = 4
 batch_size = 2
@@ -72,7 +74,16 @@ fn synth_train_resume_predict_eval() {
     let pred = tmp.path().join("pred");
     let p = pred.to_str().unwrap();
     let (code, _, err) = run(&[
-        "predict", "--model", o, "--data", d, "--out", p, "--smooth", "3",
+        "predict",
+        "--run",
+        o,
+        "--data",
+        d,
+        "--out",
+        p,
+        "--smooth",
+        "3",
+        "--gaussian",
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("macro F1"), "{err}");

@@ -92,6 +92,9 @@ pub enum Sampling {
     Video,
     /// A class uniformly at random, then a random frame of that class, the clip around it.
     Balanced,
+    /// Method B: every video cut into windows `data.stride` frames apart, visited in a
+    /// shuffled order, epoch after epoch (windows without a usable frame are skipped).
+    Sequential,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +112,10 @@ pub struct DataSection {
     pub max_gap: usize,
     #[serde(default)]
     pub sampling: Sampling,
+    /// Frames between the starts of consecutive windows for `sampling = "sequential"`
+    /// (default: the window length, i.e. no overlap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<usize>,
     /// Threads decoding and augmenting crops ahead of the model.
     #[serde(default = "two")]
     pub workers: usize,
@@ -301,9 +308,22 @@ pub struct EvalSection {
     /// Windows per forward pass.
     #[serde(default = "eight")]
     pub batch: usize,
-    /// Moving average of the probabilities over this many frames (0 or 1: none).
+    /// Smooth the probabilities over this many frames (0 or 1: none).
     #[serde(default)]
     pub smooth: usize,
+    #[serde(default)]
+    pub smooth_kind: SmoothKind,
+}
+
+/// How probabilities are smoothed over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmoothKind {
+    /// Centred moving average.
+    #[default]
+    Mean,
+    /// Centred Gaussian weights, standard deviation a quarter of the window.
+    Gaussian,
 }
 
 impl Default for EvalSection {
@@ -311,6 +331,7 @@ impl Default for EvalSection {
         EvalSection {
             batch: 8,
             smooth: 0,
+            smooth_kind: SmoothKind::Mean,
         }
     }
 }
@@ -529,6 +550,9 @@ impl TrainConfig {
             return bad(
                 "run.metric abaw2022 is the 8-class macro F1: set model.classes = 8".into(),
             );
+        }
+        if self.data.stride == Some(0) {
+            return bad("data.stride must be positive".into());
         }
         if self.eval.batch == 0 || self.data.workers == 0 {
             return bad("eval.batch and data.workers must be positive".into());

@@ -49,14 +49,21 @@ pub struct WindowSampler {
     usable: Vec<(usize, Vec<usize>)>,
     /// Per class, the (video, frame) pairs usable for training.
     by_class: Vec<Vec<(u32, u32)>>,
+    /// Sequential sampling: the (video, start) of every window with a usable frame.
+    sequential: Vec<(u32, u32)>,
+    /// Seeds the sequential order of each epoch.
+    seed: u64,
 }
 
 impl WindowSampler {
+    /// `stride`: frames between sequential windows (default: the window length).
     pub fn new(
         data: Arc<AffWild2>,
         spec: WindowSpec,
         sampling: Sampling,
         max_gap: usize,
+        stride: Option<usize>,
+        seed: u64,
     ) -> Result<Self, TrainError> {
         let classes = data.label_set.num_classes();
         let tables = data.videos.iter().map(crop_table).collect();
@@ -82,6 +89,23 @@ impl WindowSampler {
             )));
         }
         let method_a = ClipSampler::new(&data, spec.len, max_gap, 0);
+        let mut sequential = Vec::new();
+        if sampling == Sampling::Sequential {
+            let stride = stride.unwrap_or(spec.len).max(1);
+            for (vi, v) in data.videos.iter().enumerate() {
+                for start in (1..=v.frames()).step_by(stride) {
+                    let end = (start + spec.len - 1).min(v.frames());
+                    let useful = if spec.middle {
+                        v.usable(start + spec.len / 2)
+                    } else {
+                        (start..=end).any(|f| v.usable(f))
+                    };
+                    if useful {
+                        sequential.push((vi as u32, start as u32));
+                    }
+                }
+            }
+        }
         Ok(WindowSampler {
             data,
             spec,
@@ -90,6 +114,8 @@ impl WindowSampler {
             tables,
             usable,
             by_class,
+            sequential,
+            seed,
         })
     }
 
@@ -136,7 +162,41 @@ impl WindowSampler {
         }
     }
 
-    pub fn sample(&self, rng: &mut Rng) -> Window {
+    /// The window at `position` (the running window count: step * batch + index) for
+    /// sequential sampling, else a random one drawn with `rng`.
+    pub fn sample(&self, position: u64, rng: &mut Rng) -> Window {
+        if self.sampling == Sampling::Sequential && !self.sequential.is_empty() {
+            let n = self.sequential.len() as u64;
+            let (epoch, k) = (position / n, position % n);
+            // A different order every epoch: k -> (a k + b) mod n with a coprime to n.
+            let mut r = stream(self.seed, epoch, 3);
+            let mut a = 1 + r.next_u64() % n.max(2);
+            while gcd(a, n) != 1 {
+                a += 1;
+            }
+            let b = r.next_u64() % n;
+            let (vi, start) = self.sequential[((a * k + b) % n) as usize];
+            let (vi, start) = (vi as usize, start as usize);
+            let n_frames = self.data.videos[vi].frames();
+            // Padding past the end shows the last frame (masked: `real` is false there).
+            let positions: Vec<usize> = (start..start + self.spec.len).collect();
+            let mut w = self.window_at(
+                vi,
+                &positions
+                    .iter()
+                    .map(|&p| p.min(n_frames))
+                    .collect::<Vec<_>>(),
+            );
+            for (i, &p) in positions.iter().enumerate() {
+                if p > n_frames {
+                    w.real[i] = false;
+                    if !self.spec.middle {
+                        w.targets[i] = None;
+                    }
+                }
+            }
+            return w;
+        }
         if self.sampling == Sampling::Video
             && !self.spec.middle
             && let Some(c) = self.method_a.sample_with(&self.data, rng)
@@ -157,13 +217,17 @@ impl WindowSampler {
                 let (vi, f) = class[rng.below(class.len())];
                 (vi as usize, f as usize)
             }
-            Sampling::Video => {
+            Sampling::Video | Sampling::Sequential => {
                 let (vi, frames) = &self.usable[rng.below(self.usable.len())];
                 (*vi, frames[rng.below(frames.len())])
             }
         };
         self.around(vi, f, rng)
     }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Mix a seed and a step into an independent stream.
@@ -274,7 +338,7 @@ pub fn spawn(
             for step in first..last {
                 let mut rng = stream(cfg.seed, step as u64, 1);
                 let windows: Vec<Window> = (0..cfg.batch_size)
-                    .map(|_| sampler.sample(&mut rng))
+                    .map(|i| sampler.sample((step * cfg.batch_size + i) as u64, &mut rng))
                     .collect();
                 let draws: Vec<AugDraw> = (0..cfg.batch_size)
                     .map(|_| AugDraw::draw(&cfg.augment, &mut rng))
@@ -341,13 +405,13 @@ mod tests {
             len: 5,
             middle: true,
         };
-        let s = WindowSampler::new(data(), spec, Sampling::Video, 0).unwrap();
+        let s = WindowSampler::new(data(), spec, Sampling::Video, 0, None, 1).unwrap();
         let w = s.window_at(0, &[1, 1, 1, 2, 3]);
         assert_eq!(w.crops, vec![2, 2, 2, 2, 3]);
         assert_eq!(w.targets, vec![None]); // frame 1 has no crop
         let mut rng = Rng::new(3);
         for _ in 0..100 {
-            let w = s.sample(&mut rng);
+            let w = s.sample(0, &mut rng);
             assert_eq!(w.crops.len(), 5);
             assert!(w.targets[0].is_some(), "the middle frame is a usable frame");
         }
@@ -359,11 +423,11 @@ mod tests {
             len: 2,
             middle: false,
         };
-        let s = WindowSampler::new(data(), spec, Sampling::Balanced, 0).unwrap();
+        let s = WindowSampler::new(data(), spec, Sampling::Balanced, 0, None, 1).unwrap();
         let mut rng = Rng::new(5);
         let mut seen = [0usize; 7];
         for _ in 0..700 {
-            let w = s.sample(&mut rng);
+            let w = s.sample(0, &mut rng);
             for t in w.targets.iter().flatten() {
                 seen[*t] += 1;
             }
@@ -376,18 +440,46 @@ mod tests {
     }
 
     #[test]
+    fn sequential_windows_visit_every_window_once_per_epoch() {
+        let spec = WindowSpec {
+            len: 3,
+            middle: false,
+        };
+        let s = WindowSampler::new(data(), spec, Sampling::Sequential, 0, Some(2), 1).unwrap();
+        // Starts 1, 3, 5, 7, 9 of the 10-frame video; each has a usable frame.
+        assert_eq!(s.sequential.len(), 5);
+        let mut rng = Rng::new(1);
+        let epoch0: Vec<usize> = (0..5).map(|p| s.sample(p, &mut rng).crops[0]).collect();
+        let mut sorted = epoch0.clone();
+        sorted.sort();
+        // Crop of the first position: frame 1 has none (first crop 2), 3, 5, 7, 9.
+        assert_eq!(sorted, vec![2, 3, 5, 7, 9]);
+        let epoch1: Vec<usize> = (5..10).map(|p| s.sample(p, &mut rng).crops[0]).collect();
+        let mut sorted1 = epoch1.clone();
+        sorted1.sort();
+        assert_eq!(sorted1, sorted);
+        // The window starting at 9 runs past the end: its third position is padding.
+        let last = (0..5)
+            .map(|p| s.sample(p, &mut rng))
+            .find(|w| w.crops[0] == 9)
+            .unwrap();
+        assert_eq!(last.real, vec![true, true, false]);
+        assert_eq!(last.targets[2], None);
+    }
+
+    #[test]
     fn same_step_same_draw() {
         let spec = WindowSpec {
             len: 3,
             middle: false,
         };
-        let s = WindowSampler::new(data(), spec, Sampling::Video, 0).unwrap();
-        let a: Vec<Window> = (0..5).map(|_| s.sample(&mut stream(7, 42, 1))).collect();
+        let s = WindowSampler::new(data(), spec, Sampling::Video, 0, None, 1).unwrap();
+        let a: Vec<Window> = (0..5).map(|_| s.sample(0, &mut stream(7, 42, 1))).collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
         let mut r1 = stream(7, 42, 1);
         let mut r2 = stream(7, 43, 1);
         let (x, y): (Vec<_>, Vec<_>) = (0..20)
-            .map(|_| (s.sample(&mut r1), s.sample(&mut r2)))
+            .map(|_| (s.sample(0, &mut r1), s.sample(0, &mut r2)))
             .unzip();
         assert_ne!(x, y);
     }

@@ -5,6 +5,7 @@
 //! over time before the arg-max.
 
 use crate::TrainError;
+use crate::config::SmoothKind;
 use crate::image::{AugDraw, load_crop};
 use crate::loader::crop_table;
 use crate::net::{Net, WindowSpec};
@@ -170,23 +171,32 @@ pub fn predict(
     Ok(out)
 }
 
-/// Centred moving average over `window` frames (shrinking at the ends); 0 or 1: unchanged.
-pub fn smooth(probs: &[Vec<f32>], window: usize) -> Vec<Vec<f32>> {
+/// Centred smoothing over `window` frames (the window shrinks at the ends, weights
+/// renormalised); 0 or 1: unchanged.
+pub fn smooth(probs: &[Vec<f32>], window: usize, kind: SmoothKind) -> Vec<Vec<f32>> {
     if window <= 1 || probs.is_empty() {
         return probs.to_vec();
     }
     let (n, c) = (probs.len(), probs[0].len());
     let (before, after) = ((window - 1) / 2, window / 2);
+    let sigma = window as f32 / 4.0;
+    let weight = |d: isize| match kind {
+        SmoothKind::Mean => 1.0,
+        SmoothKind::Gaussian => (-0.5 * (d as f32 / sigma).powi(2)).exp(),
+    };
     (0..n)
         .map(|i| {
             let (a, b) = (i.saturating_sub(before), (i + after).min(n - 1));
             let mut s = vec![0f32; c];
-            for p in &probs[a..=b] {
+            let mut total = 0f32;
+            for (j, p) in probs.iter().enumerate().take(b + 1).skip(a) {
+                let w = weight(j as isize - i as isize);
+                total += w;
                 for k in 0..c {
-                    s[k] += p[k];
+                    s[k] += w * p[k];
                 }
             }
-            s.iter().map(|x| x / (b - a + 1) as f32).collect()
+            s.iter().map(|x| x / total).collect()
         })
         .collect()
 }
@@ -203,11 +213,12 @@ pub fn to_annotations(
     videos: &[VideoProbs],
     label_set: LabelSet,
     smooth_window: usize,
+    kind: SmoothKind,
 ) -> Annotations {
     let mut ann = Annotations::new(label_set);
     for v in videos {
         if let Some(p) = &v.probs {
-            let p = smooth(p, smooth_window);
+            let p = smooth(p, smooth_window, kind);
             ann.videos.insert(
                 v.name.clone(),
                 p.iter()
@@ -270,9 +281,21 @@ mod tests {
     #[test]
     fn smoothing_is_a_centred_mean() {
         let p = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 0.0]];
-        let s = smooth(&p, 3);
+        let s = smooth(&p, 3, SmoothKind::Mean);
         assert_eq!(s[0], vec![0.5, 0.5]);
         assert!((s[1][0] - 2.0 / 3.0).abs() < 1e-6);
-        assert_eq!(smooth(&p, 1), p);
+        assert_eq!(smooth(&p, 1, SmoothKind::Mean), p);
+        // Gaussian, window 4 (sigma 1): weights e^-0.5, 1, e^-0.5, e^-2 around frame 1.
+        let g = smooth(&p, 4, SmoothKind::Gaussian);
+        let (w1, w2) = ((-0.5f32).exp(), (-2.0f32).exp());
+        assert!(
+            (g[1][0] - 2.0 * w1 / (1.0 + 2.0 * w1)).abs() < 1e-6,
+            "{g:?}"
+        );
+        assert!(
+            (g[0][0] - (1.0 + w2) / (1.0 + w1 + w2)).abs() < 1e-6,
+            "{g:?}"
+        );
+        assert!(g.iter().all(|q| (q.iter().sum::<f32>() - 1.0).abs() < 1e-6));
     }
 }

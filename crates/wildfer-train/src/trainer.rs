@@ -188,7 +188,10 @@ pub fn evaluate_split(
     )?;
     let bad = probs.iter().map(|v| v.bad_crops).sum();
     Ok((
-        score(val, &to_annotations(&probs, val.label_set, cfg.eval.smooth))?,
+        score(
+            val,
+            &to_annotations(&probs, val.label_set, cfg.eval.smooth, cfg.eval.smooth_kind),
+        )?,
         bad,
     ))
 }
@@ -225,6 +228,8 @@ pub fn train(
         spec,
         cfg.data.sampling,
         cfg.data.max_gap,
+        cfg.data.stride,
+        cfg.seed,
     )?);
 
     let device = Device::default().autodiff();
