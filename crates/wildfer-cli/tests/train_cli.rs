@@ -27,12 +27,16 @@ output = "middle"
 root = "{}"
 sampling = "sequential"
 stride = 2
+[data.images]
+folders = "{}"
+per_step = 1
 [run]
 iterations = 4
 batch_size = 2
 checkpoint_every = 2
 "#,
-        root.display()
+        root.display(),
+        root.join("stills").display()
     )
 }
 
@@ -45,6 +49,19 @@ fn synth_train_resume_predict_eval() {
         "synth", "--out", d, "--videos", "3", "--frames", "30", "--size", "40",
     ]);
     assert_eq!(code, 0, "{err}");
+    // A still-image set (a folder per class) mixed into every step.
+    for (class, video) in [("happy", "synth_t_000"), ("neutral", "synth_t_001")] {
+        let dir = data.join("stills").join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = data.join("cropped_aligned").join(video);
+        let first = std::fs::read_dir(&src)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::copy(first, dir.join("a.jpg")).unwrap();
+    }
     let cfg = tmp.path().join("run.toml");
     std::fs::write(&cfg, config(&data)).unwrap();
     let c = cfg.to_str().unwrap();

@@ -119,6 +119,25 @@ pub struct DataSection {
     /// Threads decoding and augmenting crops ahead of the model.
     #[serde(default = "two")]
     pub workers: usize,
+    /// Still images (AffectNet/RAF-DB style) mixed into every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<ImagesSection>,
+}
+
+/// A still-image dataset mixed into the clip batches: each image is shown as a static clip
+/// (the image at every position of the window), labelled at every position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesSection {
+    /// A folder per class (`happiness/`, `happy/`, `4/`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folders: Option<PathBuf>,
+    /// Or a list file of `path label` lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<PathBuf>,
+    /// Static clips added to every step, besides `run.batch_size` video clips.
+    #[serde(default = "four")]
+    pub per_step: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -549,6 +568,13 @@ impl TrainConfig {
         if self.metric() == Metric::Abaw2022 && self.model.classes != 8 {
             return bad(
                 "run.metric abaw2022 is the 8-class macro F1: set model.classes = 8".into(),
+            );
+        }
+        if let Some(im) = &self.data.images
+            && (im.folders.is_some() == im.list.is_some() || im.per_step == 0)
+        {
+            return bad(
+                "[data.images] needs exactly one of `folders` and `list`, and per_step >= 1".into(),
             );
         }
         if self.data.stride == Some(0) {

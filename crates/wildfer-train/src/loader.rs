@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use wildfer_data::rng::Rng;
-use wildfer_data::{AffWild2, ClipSampler, Video};
+use wildfer_data::{AffWild2, ClipSampler, ImageSet, Video};
 
 /// Per video, the crop shown at each frame: the frame's own, else the nearest earlier one, else
 /// the video's first (0: the video has no crop at all).
@@ -33,6 +33,8 @@ pub fn crop_table(v: &Video) -> Vec<usize> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
     pub video: usize,
+    /// A still image shown at every position instead of the video's crops.
+    pub image: Option<std::path::PathBuf>,
     pub crops: Vec<usize>,
     pub real: Vec<bool>,
     pub targets: Vec<Option<usize>>,
@@ -156,6 +158,7 @@ impl WindowSampler {
         };
         Window {
             video: vi,
+            image: None,
             crops,
             real,
             targets,
@@ -204,6 +207,7 @@ impl WindowSampler {
             let real = c.positions.iter().map(Option::is_some).collect();
             return Window {
                 video: c.video,
+                image: None,
                 crops: c.frames,
                 real,
                 targets: c.labels.iter().map(|l| l.map(|e| e.index())).collect(),
@@ -272,6 +276,11 @@ pub fn load_windows(
         .filter_map(|(i, out)| {
             let (wi, pi) = (i / t, i % t);
             let w = &windows[wi];
+            if let Some(img) = &w.image {
+                return load_crop(img, size, &draws[wi], out)
+                    .err()
+                    .map(|e| (i, e.to_string()));
+            }
             let v = &data.videos[w.video];
             if w.crops[pi] == 0 {
                 return Some((i, format!("{}: no crop in the video", v.name)));
@@ -310,9 +319,23 @@ pub fn load_windows(
     }
 }
 
+/// A random still image as a static clip, labelled at every output.
+pub fn still_window(set: &ImageSet, spec: WindowSpec, rng: &mut Rng) -> Window {
+    let (path, class) = &set.images[rng.below(set.images.len())];
+    Window {
+        video: 0,
+        image: Some(path.clone()),
+        crops: vec![0; spec.len],
+        real: vec![true; spec.len],
+        targets: vec![Some(class.index()); spec.outputs()],
+    }
+}
+
 /// Settings of the background loader.
 pub struct LoaderConfig {
     pub seed: u64,
+    /// Still images shown as static clips, and how many per step.
+    pub images: Option<(Arc<ImageSet>, usize)>,
     pub batch_size: usize,
     pub size: usize,
     pub workers: usize,
@@ -337,10 +360,15 @@ pub fn spawn(
         .spawn(move || {
             for step in first..last {
                 let mut rng = stream(cfg.seed, step as u64, 1);
-                let windows: Vec<Window> = (0..cfg.batch_size)
+                let mut windows: Vec<Window> = (0..cfg.batch_size)
                     .map(|i| sampler.sample((step * cfg.batch_size + i) as u64, &mut rng))
                     .collect();
-                let draws: Vec<AugDraw> = (0..cfg.batch_size)
+                if let Some((set, n)) = &cfg.images {
+                    for _ in 0..*n {
+                        windows.push(still_window(set, sampler.spec, &mut rng));
+                    }
+                }
+                let draws: Vec<AugDraw> = (0..windows.len())
                     .map(|_| AugDraw::draw(&cfg.augment, &mut rng))
                     .collect();
                 let mut batch = pool.install(|| {
@@ -465,6 +493,39 @@ mod tests {
             .unwrap();
         assert_eq!(last.real, vec![true, true, false]);
         assert_eq!(last.targets[2], None);
+    }
+
+    #[test]
+    fn still_images_become_static_clips() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("happy");
+        std::fs::create_dir_all(&d).unwrap();
+        image::RgbImage::from_fn(20, 20, |x, y| {
+            image::Rgb([(x * 10) as u8, (y * 10) as u8, 7])
+        })
+        .save(d.join("a.png"))
+        .unwrap();
+        let set = ImageSet::open_folders(tmp.path(), wildfer_core::LabelSet::Seven).unwrap();
+        let spec = WindowSpec {
+            len: 3,
+            middle: false,
+        };
+        let w = still_window(&set, spec, &mut Rng::new(1));
+        assert_eq!(w.targets, vec![Some(4); 3]);
+        let b = load_windows(&data(), &[w], &[AugDraw::IDENTITY], 8, 3);
+        let frame = 3 * 8 * 8;
+        assert_eq!(b.bad_frames, 0);
+        assert_eq!(&b.pixels[..frame], &b.pixels[frame..2 * frame]);
+        assert!(b.pixels[..frame].iter().any(|&x| x != 0.0));
+        let m = still_window(
+            &set,
+            WindowSpec {
+                len: 3,
+                middle: true,
+            },
+            &mut Rng::new(1),
+        );
+        assert_eq!(m.targets, vec![Some(4)]);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 use wildfer_core::fsutil::write_atomic;
-use wildfer_data::AffWild2;
+use wildfer_data::{AffWild2, ImageSet};
 use wildfer_eval::EvalReport;
 
 /// What the trainer reports as it goes (the CLI draws progress from these).
@@ -222,7 +222,24 @@ pub fn train(
     };
     let train_data = Arc::new(open(cfg.data.train_split)?);
     let val_data = open(cfg.data.val_split)?;
-    let loss_fn = Loss::new(&cfg.loss, cfg.model.classes, &train_data.class_counts());
+    let images = match &cfg.data.images {
+        None => None,
+        Some(im) => {
+            let set = match (&im.folders, &im.list) {
+                (Some(f), _) => ImageSet::open_folders(f, label_set)?,
+                (None, Some(l)) => ImageSet::open_list(l, label_set)?,
+                (None, None) => unreachable!("validated: one of folders and list"),
+            };
+            Some((Arc::new(set), im.per_step))
+        }
+    };
+    let mut counts = train_data.class_counts();
+    if let Some((set, _)) = &images {
+        for (c, n) in counts.iter_mut().zip(set.class_counts(label_set)) {
+            *c += n;
+        }
+    }
+    let loss_fn = Loss::new(&cfg.loss, cfg.model.classes, &counts);
     let sampler = Arc::new(WindowSampler::new(
         train_data.clone(),
         spec,
@@ -304,6 +321,7 @@ pub fn train(
         sampler,
         LoaderConfig {
             seed: cfg.seed,
+            images,
             batch_size: cfg.run.batch_size,
             size: cfg.model.input_size,
             workers: cfg.data.workers,
