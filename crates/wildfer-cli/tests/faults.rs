@@ -1,0 +1,214 @@
+//! Fault injection: `wildfer train` killed with SIGKILL at arbitrary moments and resumed ends
+//! with exactly the weights of an uninterrupted run, and no checkpoint folder is ever partial.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::run;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use wildfer_train::checkpoint::{self, RunDir};
+
+const CONFIG: &str = r#"
+seed = 5
+[model]
+input_size = 32
+[model.network]
+kind = "clip"
+num_classes = 7
+window = 3
+[model.network.backbone]
+family = "mini_xception"
+[model.network.head]
+kind = "rnn"
+cell = "lstm"
+hidden = 8
+bidirectional = true
+[data]
+root = "ROOT"
+[optim]
+kind = "sgd"
+lr = 0.01
+[run]
+iterations = 40
+batch_size = 2
+checkpoint_every = 1
+keep_checkpoints = 2
+"#;
+
+fn weights(run: &Path) -> Vec<(String, Vec<f32>)> {
+    use wildfer_nn::burn::store::ModuleSnapshot;
+    let dir = RunDir::new(run).resolve("latest").unwrap().unwrap();
+    let (_, net, state, _) = checkpoint::load(&dir, &Default::default()).unwrap();
+    assert_eq!(state.iteration, 40);
+    let mut t: Vec<(String, Vec<f32>)> = net
+        .collect(None, None, false)
+        .iter()
+        .map(|p| {
+            let d = wildfer_nn::burn::store::bridge::to_data(p).unwrap();
+            (p.name.clone(), d.try_to_vec::<f32>().unwrap())
+        })
+        .collect();
+    t.sort_by(|a, b| a.0.cmp(&b.0));
+    t
+}
+
+/// Every checkpoint folder under its final name is complete and loads.
+fn check_complete(run: &Path) {
+    let Ok(entries) = std::fs::read_dir(run.join("checkpoints")) else {
+        return;
+    };
+    for e in entries {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue; // a staging folder, never read
+        }
+        for f in ["model.bpk", "state.json", "config.toml"] {
+            assert!(p.join(f).is_file(), "{name} lacks {f}");
+        }
+        checkpoint::load(&p, &Default::default()).unwrap();
+    }
+}
+
+#[test]
+fn killed_training_resumes_to_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (code, _, err) = run(&[
+        "synth",
+        "--out",
+        data.to_str().unwrap(),
+        "--videos",
+        "3",
+        "--frames",
+        "30",
+        "--size",
+        "40",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let cfg = tmp.path().join("run.toml");
+    std::fs::write(&cfg, CONFIG.replace("ROOT", data.to_str().unwrap())).unwrap();
+    let train = |out: &Path, resume: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wildfer"));
+        c.args([
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        if resume {
+            c.arg("--resume");
+        }
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let whole = tmp.path().join("whole");
+    assert!(train(&whole, false).status().unwrap().success());
+
+    // Five kills, each a few steps after the (re)start, at a random moment relative to the
+    // checkpoint writes (0-40 ms after the latest pointer moved).
+    let killed = tmp.path().join("killed");
+    let mut interrupted_at = Vec::new();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let latest = |run: &Path| {
+        std::fs::read_to_string(run.join("latest"))
+            .ok()
+            .and_then(|s| s.trim().strip_prefix("iter-")?.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    for _ in 0..5 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let start = latest(&killed);
+        let target = start + 3 + (x % 5) as usize;
+        let resume = RunDir::new(&killed).resolve("latest").unwrap().is_some();
+        let mut child = train(&killed, resume).spawn().unwrap();
+        let t = std::time::Instant::now();
+        while latest(&killed) < target && t.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis((x >> 20) % 40));
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+        check_complete(&killed);
+        if let Some(dir) = RunDir::new(&killed).resolve("latest").unwrap() {
+            let (_, _, state, _) = checkpoint::load(&dir, &Default::default()).unwrap();
+            interrupted_at.push(state.iteration);
+        }
+    }
+    // The kills landed inside the run, not after it.
+    assert!(
+        interrupted_at.iter().filter(|&&i| i < 40).count() == 5,
+        "checkpoints after the kills: {interrupted_at:?}"
+    );
+    eprintln!("steps done when killed: {interrupted_at:?}");
+    let resume = RunDir::new(&killed).resolve("latest").unwrap().is_some();
+    assert!(train(&killed, resume).status().unwrap().success());
+    check_complete(&killed);
+    let (a, b) = (weights(&whole), weights(&killed));
+    assert_eq!(a.len(), b.len());
+    for ((na, va), (nb, vb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        assert!(va == vb, "{na} differs after kills and resumes");
+    }
+}
+
+/// Kill `args` after `after`, then check `partial_free`, then re-run to completion.
+fn kill_then_rerun(args: &[&str], after: Duration, partial_free: impl Fn()) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wildfer"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let finished_early = child.try_wait().unwrap().is_some();
+    let _ = child.kill();
+    child.wait().unwrap();
+    assert!(!finished_early, "the job finished before the kill");
+    partial_free();
+    let (code, _, err) = run(args);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn killed_analyze_and_prepare_leave_no_partial_outputs() {
+    let video = wildfer_video::test_media("WolfgangLanger_Pexels.mp4");
+    let v = video.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let an = tmp.path().join("an");
+    let a = an.to_str().unwrap();
+    kill_then_rerun(
+        &["analyze", v, "--out", a, "--threads", "2"],
+        Duration::from_secs(3),
+        || {
+            for f in [
+                "WolfgangLanger_Pexels.csv",
+                "WolfgangLanger_Pexels.json",
+                "summary.csv",
+            ] {
+                assert!(!an.join(f).exists(), "{f} exists after the kill");
+            }
+        },
+    );
+    let csv = std::fs::read_to_string(an.join("WolfgangLanger_Pexels.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 473, "header + one row per frame");
+
+    let prep = tmp.path().join("prep");
+    let p = prep.to_str().unwrap();
+    kill_then_rerun(
+        &["prepare", v, "--out", p, "--threads", "2"],
+        Duration::from_secs(3),
+        || {
+            assert!(!prep.join("cropped_aligned/WolfgangLanger_Pexels").exists());
+        },
+    );
+    let crops = std::fs::read_dir(prep.join("cropped_aligned/WolfgangLanger_Pexels"))
+        .unwrap()
+        .count();
+    assert_eq!(crops, 472);
+}
