@@ -212,3 +212,47 @@ fn killed_analyze_and_prepare_leave_no_partial_outputs() {
         .count();
     assert_eq!(crops, 472);
 }
+
+#[test]
+fn full_disk_while_checkpointing_is_a_clear_error_and_keeps_the_last_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (code, _, err) = run(&[
+        "synth",
+        "--out",
+        data.to_str().unwrap(),
+        "--videos",
+        "3",
+        "--frames",
+        "30",
+        "--size",
+        "40",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let cfg = tmp.path().join("run.toml");
+    std::fs::write(&cfg, CONFIG.replace("ROOT", data.to_str().unwrap())).unwrap();
+    let out = tmp.path().join("run");
+    let (c, o) = (cfg.to_str().unwrap(), out.to_str().unwrap());
+    let (code, _, err) = run(&["train", "--config", c, "--out", o, "--stop-after", "2"]);
+    assert_eq!(code, 0, "{err}");
+    // Resume with files limited to 64 KiB (the model file is larger): writes fail with EFBIG,
+    // as on a full disk (SIGXFSZ ignored so the write error reaches wildfer).
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 64; exec '{}' train --config '{c}' --out '{o}' --resume",
+        env!("CARGO_BIN_EXE_wildfer")
+    );
+    let r = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("wildfer: error:") && last.contains("too large"),
+        "{err}"
+    );
+    // The last good checkpoint is intact and still the latest; nothing partial is visible.
+    let dir = RunDir::new(&out).resolve("latest").unwrap().unwrap();
+    assert!(dir.ends_with("iter-000002"), "{}", dir.display());
+    check_complete(&out);
+    let (code, _, err) = run(&["train", "--config", c, "--out", o, "--resume"]);
+    assert_eq!(code, 0, "{err}");
+}

@@ -4,11 +4,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file or folder could not be read or written.
-    #[error("{}: {source}", path.display())]
+    // The I/O error is part of the message, not a `source`: printed as a chain it would
+    // appear twice on the one-line error.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A line of a text file is malformed.
     #[error("{}:{line}: {msg}", path.display())]
@@ -28,7 +29,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

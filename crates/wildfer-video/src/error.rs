@@ -3,11 +3,12 @@ use std::path::PathBuf;
 /// Errors of the frame sources; `Display` is one line naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum VideoError {
-    #[error("{}: {source}", path.display())]
+    // The I/O error is part of the message, not a `source`: printed as a chain it would
+    // appear twice on the one-line error.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Not a readable MP4/MOV container (truncated, corrupt, or another format).
     #[error("{}: not a readable MP4/MOV video ({msg})", path.display())]

@@ -37,7 +37,7 @@ pub fn read_rgb(path: &Path) -> Result<(usize, usize, Vec<u8>), VideoError> {
         ImageReader::open(path)
             .map_err(|source| VideoError::Io {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             })?
             .with_guessed_format()
             .map_err(|e| bad(path, e))
@@ -75,7 +75,7 @@ impl ImageSource {
     pub fn open(path: &Path, fps: f64) -> Result<Self, VideoError> {
         let io = |source| VideoError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         };
         let files: Vec<PathBuf> = if path.is_dir() {
             let mut v = Vec::new();
@@ -126,7 +126,7 @@ impl ImageSource {
         let (w, h) = ImageReader::open(first)
             .map_err(|source| VideoError::Io {
                 path: first.clone(),
-                source,
+                error: source,
             })?
             .with_guessed_format()
             .map_err(|e| bad(first, e))?

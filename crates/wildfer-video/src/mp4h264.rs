@@ -41,7 +41,7 @@ impl Mp4H264Source {
     pub fn open(path: &Path) -> Result<Self, VideoError> {
         let io = |source| VideoError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         };
         let file = File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
