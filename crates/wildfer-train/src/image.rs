@@ -190,6 +190,50 @@ mod tests {
         assert!((unnorm(&c, 1, 0) - 40.0).abs() < 1e-3);
     }
 
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+
+    #[test]
+    fn huge_images_are_refused_from_the_header() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut png = Vec::new();
+        image::RgbImage::new(1, 1)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        // IHDR: width and height at bytes 16..24, CRC of type + data at 29..33.
+        png[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        let path = tmp.path().join("bomb.png");
+        std::fs::write(&path, &png).unwrap();
+        let mut out = vec![0f32; 3 * 16];
+        let e = load_crop(&path, 4, &AugDraw::IDENTITY, &mut out)
+            .unwrap_err()
+            .to_string();
+        // Refused by the reader's own allocation limit or by MAX_SIDE, never decoded.
+        assert!(e.contains("bomb.png") && e.contains("limit"), "{e}");
+        // The same file with its real size decodes.
+        png[16..20].copy_from_slice(&1u32.to_be_bytes());
+        png[20..24].copy_from_slice(&1u32.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        std::fs::write(&path, &png).unwrap();
+        load_crop(&path, 4, &AugDraw::IDENTITY, &mut out).unwrap();
+    }
+
     #[test]
     fn greyscale_makes_channels_equal() {
         let img = gradient(4, 4);

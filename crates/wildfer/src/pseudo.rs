@@ -92,14 +92,12 @@ pub fn pseudo_label(
             let faces = chunk
                 .iter()
                 .map(|(_, p)| {
-                    let img = image::open(p)
-                        .map_err(|e| PipelineError::io(p, e))?
-                        .to_rgb8();
-                    let (w, h) = (img.width() as usize, img.height() as usize);
+                    // Bounded decoding: sizes are checked from the header first.
+                    let (w, h, raw) = wildfer_video::images::read_rgb(p)?;
                     let rgb = if w == size && h == size {
-                        img.into_raw()
+                        raw
                     } else {
-                        wildfer_face::align::resize(img.as_raw(), w, h, size, size)
+                        wildfer_face::align::resize(&raw, w, h, size, size)
                     };
                     Ok(AlignedFace {
                         size,
