@@ -274,25 +274,13 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
 pub fn run_pseudo_label(
     data: &Path,
     model: Option<&Path>,
-    mut validation: Vec<String>,
+    validation: Vec<String>,
     min_confidence: f32,
 ) -> Result<()> {
     if !(0.0..=1.0).contains(&min_confidence) {
         bail!("--min-confidence must be in [0, 1], got {min_confidence}");
     }
     let mut teacher = expression_model(model)?;
-    if validation.is_empty() {
-        let crops = data.join("cropped_aligned");
-        let mut names: Vec<String> = std::fs::read_dir(&crops)
-            .with_context(|| format!("{}: cannot read", crops.display()))?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_dir())
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .filter(|n| !n.starts_with('.'))
-            .collect();
-        names.sort();
-        validation.extend(names.pop());
-    }
     let pb = ProgressBar::new(0);
     pb.set_style(
         ProgressStyle::with_template("pseudo-label [{bar:30}] {pos}/{len} videos {msg}")
@@ -302,7 +290,7 @@ pub fn run_pseudo_label(
         data,
         teacher.as_mut(),
         &wildfer::pseudo::PseudoOptions {
-            validation: validation.clone(),
+            validation,
             min_confidence,
         },
         |video, done, total| {
@@ -325,7 +313,7 @@ pub fn run_pseudo_label(
         s.uncertain,
         s.train_videos,
         s.validation_videos,
-        validation.join(", "),
+        s.validation.join(", "),
         counts.join(", ")
     );
     Ok(())

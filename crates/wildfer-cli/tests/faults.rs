@@ -37,20 +37,10 @@ keep_checkpoints = 2
 "#;
 
 fn weights(run: &Path) -> Vec<(String, Vec<f32>)> {
-    use wildfer_nn::burn::store::ModuleSnapshot;
     let dir = RunDir::new(run).resolve("latest").unwrap().unwrap();
     let (_, net, state, _) = checkpoint::load(&dir, &Default::default()).unwrap();
     assert_eq!(state.iteration, 40);
-    let mut t: Vec<(String, Vec<f32>)> = net
-        .collect(None, None, false)
-        .iter()
-        .map(|p| {
-            let d = wildfer_nn::burn::store::bridge::to_data(p).unwrap();
-            (p.name.clone(), d.try_to_vec::<f32>().unwrap())
-        })
-        .collect();
-    t.sort_by(|a, b| a.0.cmp(&b.0));
-    t
+    checkpoint::named_tensors(&net)
 }
 
 /// Every checkpoint folder under its final name is complete and loads.
@@ -74,19 +64,7 @@ fn check_complete(run: &Path) {
 #[test]
 fn killed_training_resumes_to_the_uninterrupted_result() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let (code, _, err) = run(&[
-        "synth",
-        "--out",
-        data.to_str().unwrap(),
-        "--videos",
-        "3",
-        "--frames",
-        "30",
-        "--size",
-        "40",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let data = common::synth_small(tmp.path());
     let cfg = tmp.path().join("run.toml");
     std::fs::write(&cfg, CONFIG.replace("ROOT", data.to_str().unwrap())).unwrap();
     let train = |out: &Path, resume: bool| {
@@ -151,6 +129,7 @@ fn killed_training_resumes_to_the_uninterrupted_result() {
     check_complete(&killed);
     let (a, b) = (weights(&whole), weights(&killed));
     assert_eq!(a.len(), b.len());
+    assert!(a.len() > 20, "{} tensors", a.len());
     for ((na, va), (nb, vb)) in a.iter().zip(&b) {
         assert_eq!(na, nb);
         assert!(va == vb, "{na} differs after kills and resumes");
@@ -216,19 +195,7 @@ fn killed_analyze_and_prepare_leave_no_partial_outputs() {
 #[test]
 fn full_disk_while_checkpointing_is_a_clear_error_and_keeps_the_last_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let (code, _, err) = run(&[
-        "synth",
-        "--out",
-        data.to_str().unwrap(),
-        "--videos",
-        "3",
-        "--frames",
-        "30",
-        "--size",
-        "40",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let data = common::synth_small(tmp.path());
     let cfg = tmp.path().join("run.toml");
     std::fs::write(&cfg, CONFIG.replace("ROOT", data.to_str().unwrap())).unwrap();
     let out = tmp.path().join("run");

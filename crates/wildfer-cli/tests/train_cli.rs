@@ -43,12 +43,8 @@ checkpoint_every = 2
 #[test]
 fn synth_train_resume_predict_eval() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
+    let data = common::synth_small(tmp.path());
     let d = data.to_str().unwrap();
-    let (code, _, err) = run(&[
-        "synth", "--out", d, "--videos", "3", "--frames", "30", "--size", "40",
-    ]);
-    assert_eq!(code, 0, "{err}");
     // A still-image set (a folder per class) mixed into every step.
     for (class, video) in [("happy", "synth_t_000"), ("neutral", "synth_t_001")] {
         let dir = data.join("stills").join(class);

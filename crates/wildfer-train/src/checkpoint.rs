@@ -201,6 +201,21 @@ pub fn first_non_finite(net: &Net) -> Option<String> {
     })
 }
 
+/// Every parameter and buffer by name, sorted (comparing runs tensor for tensor: burnpack
+/// files also hold each run's random parameter ids).
+pub fn named_tensors(net: &Net) -> Vec<(String, Vec<f32>)> {
+    let mut t: Vec<(String, Vec<f32>)> = net
+        .collect(None, None, false)
+        .iter()
+        .filter_map(|p| {
+            let data = burn::store::bridge::to_data(p).ok()?;
+            Some((p.name.clone(), data.try_to_vec::<f32>().ok()?))
+        })
+        .collect();
+    t.sort_by(|a, b| a.0.cmp(&b.0));
+    t
+}
+
 /// The checkpoint name of a step.
 pub fn iter_name(prefix: &str, iteration: usize) -> String {
     format!("{prefix}-{iteration:06}")

@@ -87,20 +87,18 @@ pub fn predict(
         let mut probs: Vec<Vec<f32>> = vec![Vec::new(); n];
         let (mut bad_crops, mut first_error) = (0, None);
         for group in video_windows(n, spec).chunks(window_batch.max(1)) {
-            // Distinct crops of this group, in order.
+            // Distinct crops of this group in first-use order, and each one's row.
             let mut index: BTreeMap<usize, usize> = BTreeMap::new();
+            let mut crops: Vec<usize> = Vec::new();
             for (pos, _) in group {
                 for &p in pos {
                     let c = table[p.min(n) - 1];
-                    let next = index.len();
-                    index.entry(c).or_insert(next);
+                    index.entry(c).or_insert_with(|| {
+                        crops.push(c);
+                        crops.len() - 1
+                    });
                 }
             }
-            let crops: Vec<usize> = {
-                let mut v: Vec<(usize, usize)> = index.iter().map(|(&c, &i)| (i, c)).collect();
-                v.sort();
-                v.into_iter().map(|(_, c)| c).collect()
-            };
             let mut feats: Vec<Tensor<2>> = Vec::new();
             for chunk in crops.chunks(FRAME_CHUNK) {
                 let frame = 3 * size * size;

@@ -183,19 +183,9 @@ fn resumed_run_equals_uninterrupted_run() {
     assert_eq!(s.state.iteration, 6);
     // Compare tensor values by name (burnpack files also hold each run's random parameter ids).
     let model = |run: &Path| {
-        use burn::store::ModuleSnapshot;
         let dir = RunDir::new(run).resolve("latest").unwrap().unwrap();
         let (_, net, _, _) = checkpoint::load(&dir, &burn::tensor::Device::default()).unwrap();
-        let mut t: Vec<(String, Vec<f32>)> = net
-            .collect(None, None, false)
-            .iter()
-            .map(|p| {
-                let d = burn::store::bridge::to_data(p).unwrap();
-                (p.name.clone(), d.try_to_vec::<f32>().unwrap())
-            })
-            .collect();
-        t.sort_by(|a, b| a.0.cmp(&b.0));
-        t
+        checkpoint::named_tensors(&net)
     };
     let (a, b) = (model(&whole), model(&parts));
     assert_eq!(a.len(), b.len());

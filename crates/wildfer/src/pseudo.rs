@@ -13,7 +13,8 @@ use wildfer_face::{AlignedFace, Similarity2};
 
 #[derive(Debug, Clone, Default)]
 pub struct PseudoOptions {
-    /// Videos (crop folder names) written to the validation split.
+    /// Videos (crop folder names) written to the validation split (none given: the last
+    /// folder by name).
     pub validation: Vec<String>,
     /// Crops whose top probability is below this are `-1`.
     pub min_confidence: f32,
@@ -21,6 +22,8 @@ pub struct PseudoOptions {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PseudoSummary {
+    /// The videos of the validation split.
+    pub validation: Vec<String>,
     pub train_videos: usize,
     pub validation_videos: usize,
     pub labelled: usize,
@@ -71,7 +74,12 @@ pub fn pseudo_label(
     if videos.is_empty() {
         return Err(PipelineError::io(&crops_root, "no crop folders"));
     }
-    for v in &opts.validation {
+    let validation = if opts.validation.is_empty() {
+        videos.last().cloned().into_iter().collect()
+    } else {
+        opts.validation.clone()
+    };
+    for v in &validation {
         if !videos.contains(v) {
             return Err(PipelineError::io(
                 &crops_root,
@@ -119,7 +127,7 @@ pub fn pseudo_label(
                 }
             }
         }
-        if opts.validation.contains(video) {
+        if validation.contains(video) {
             val.videos.insert(video.clone(), labels);
             sum.validation_videos += 1;
         } else {
@@ -131,6 +139,7 @@ pub fn pseudo_label(
     let ann = root.join("annotations").join("EXPR_Set");
     write_annotation_dir(&ann.join("Train_Set"), &train)?;
     write_annotation_dir(&ann.join("Validation_Set"), &val)?;
+    sum.validation = validation;
     Ok(sum)
 }
 
@@ -175,6 +184,14 @@ mod tests {
         };
         let s = pseudo_label(root, &mut teacher, &opts, |_, _, _| {}).unwrap();
         assert_eq!((s.labelled, s.uncertain), (0, 4));
+        // Without a choice the last folder by name is the validation split.
+        let opts = PseudoOptions {
+            validation: Vec::new(),
+            min_confidence: 0.0,
+        };
+        let s = pseudo_label(root, &mut teacher, &opts, |_, _, _| {}).unwrap();
+        assert_eq!(s.validation, vec!["b".to_string()]);
+        assert_eq!((s.train_videos, s.validation_videos), (1, 1));
         // An unknown validation video is an error naming it.
         let opts = PseudoOptions {
             validation: vec!["zz".into()],

@@ -1,6 +1,7 @@
 //! Helpers shared by the CLI tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Run the `wildfer` binary: (exit code, stdout, stderr).
@@ -14,4 +15,23 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),
     )
+}
+
+/// A small synthetic Aff-Wild2 copy (`wildfer synth`: 3 videos of 30 frames, 40 px crops) in
+/// `dir/data`; returns its root.
+pub fn synth_small(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    let (code, _, err) = run(&[
+        "synth",
+        "--out",
+        data.to_str().unwrap(),
+        "--videos",
+        "3",
+        "--frames",
+        "30",
+        "--size",
+        "40",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    data
 }
