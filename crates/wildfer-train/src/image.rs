@@ -59,6 +59,11 @@ fn luma(p: [f32; 3]) -> f32 {
     0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]
 }
 
+/// Largest crop side decoded (Aff-Wild2 crops are 112 px; still datasets rarely exceed 1024).
+pub const MAX_SIDE: u32 = 4096;
+/// Largest decoder allocation (a 4096 x 4096 RGBA image with room to spare).
+const MAX_ALLOC: u64 = 256 << 20;
+
 /// Decode `path` and write `3 * size * size` normalised values (CHW) into `out`.
 pub fn load_crop(
     path: &Path,
@@ -66,12 +71,22 @@ pub fn load_crop(
     aug: &AugDraw,
     out: &mut [f32],
 ) -> Result<(), TrainError> {
-    let img = image::open(path)
-        .map_err(|e| TrainError::Image {
-            path: path.to_path_buf(),
-            msg: e.to_string().replace('\n', " "),
-        })?
-        .to_rgb8();
+    let bad = |msg: String| TrainError::Image {
+        path: path.to_path_buf(),
+        msg: msg.replace('\n', " "),
+    };
+    let mut reader = image::ImageReader::open(path)
+        .map_err(|e| bad(e.to_string()))?
+        .with_guessed_format()
+        .map_err(|e| bad(e.to_string()))?;
+    // Crops are small: the header's size is checked against these limits before any pixel
+    // buffer is allocated, so a decompression bomb costs nothing.
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| bad(e.to_string()))?.to_rgb8();
     prepare(
         img.as_raw(),
         img.width() as usize,
@@ -213,8 +228,8 @@ mod tests {
             .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .unwrap();
         // IHDR: width and height at bytes 16..24, CRC of type + data at 29..33.
-        png[16..20].copy_from_slice(&100_000u32.to_be_bytes());
-        png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        png[16..20].copy_from_slice(&5_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&5_000u32.to_be_bytes());
         let crc = crc32(&png[12..29]);
         png[29..33].copy_from_slice(&crc.to_be_bytes());
         let path = tmp.path().join("bomb.png");
@@ -223,7 +238,8 @@ mod tests {
         let e = load_crop(&path, 4, &AugDraw::IDENTITY, &mut out)
             .unwrap_err()
             .to_string();
-        // Refused by the reader's own allocation limit or by MAX_SIDE, never decoded.
+        // 5000 px is above MAX_SIDE (but within the image crate's own default limits): refused
+        // from the header, never decoded.
         assert!(e.contains("bomb.png") && e.contains("limit"), "{e}");
         // The same file with its real size decodes.
         png[16..20].copy_from_slice(&1u32.to_be_bytes());

@@ -99,12 +99,7 @@ impl FfmpegSource {
         let (Some(mut width), Some(mut height)) = (num("width"), num("height")) else {
             return Err(fail(path, "no video stream"));
         };
-        if width == 0 || height == 0 || width > 16384 || height > 16384 {
-            return Err(fail(
-                path,
-                format!("unsupported frame size {width}x{height}"),
-            ));
-        }
+        crate::frame::check_frame_size(path, width, height)?;
         let rotation = field(&meta, "rotation")
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0);

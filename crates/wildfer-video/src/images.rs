@@ -9,10 +9,9 @@ use crate::{Frame, FrameSource, SourceInfo, VideoError};
 use image::{ImageReader, Limits};
 use std::path::{Path, PathBuf};
 
-/// Largest accepted side and pixel count: refused from the header, before any allocation
-/// (decompression bombs).
-pub const MAX_SIDE: u32 = 16_384;
-pub const MAX_PIXELS: u64 = 64 * 1024 * 1024;
+/// Largest accepted side: sizes are refused from the header, before any allocation
+/// (decompression bombs), by [`crate::frame::check_frame_size`].
+const MAX_SIDE: u32 = crate::frame::MAX_SIDE as u32;
 
 /// File extensions read as images.
 pub const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "bmp"];
@@ -43,14 +42,7 @@ pub fn read_rgb(path: &Path) -> Result<(usize, usize, Vec<u8>), VideoError> {
             .map_err(|e| bad(path, e))
     };
     let (w, h) = reader()?.into_dimensions().map_err(|e| bad(path, e))?;
-    if w > MAX_SIDE || h > MAX_SIDE || u64::from(w) * u64::from(h) > MAX_PIXELS {
-        return Err(bad(
-            path,
-            format!(
-                "image of {w}x{h} pixels is larger than the {MAX_SIDE}x{MAX_SIDE} / {MAX_PIXELS}-pixel limit"
-            ),
-        ));
-    }
+    crate::frame::check_frame_size(path, w as usize, h as usize)?;
     let mut r = reader()?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

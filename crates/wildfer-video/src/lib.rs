@@ -16,6 +16,7 @@ pub mod ffmpeg;
 mod frame;
 pub mod images;
 mod mp4h264;
+mod samples;
 pub mod sniff;
 mod yuv;
 

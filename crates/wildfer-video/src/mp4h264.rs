@@ -1,5 +1,6 @@
 //! MP4/MOV + H.264 through the `mp4` demuxer and OpenH264.
 
+use crate::samples::SampleWalker;
 use crate::yuv::{ColorMatrix, Yuv420, yuv420_to_rgb};
 use crate::{Frame, FrameSource, SourceInfo, VideoError};
 use mp4::{MediaType, Mp4Reader, TrackType};
@@ -8,14 +9,17 @@ use openh264::formats::YUVSource;
 use openh264::{OpenH264API, decoder::DecodedYUV};
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Streams the frames of the first H.264 video track of an MP4/MOV file.
 pub struct Mp4H264Source {
     info: SourceInfo,
-    reader: Mp4Reader<BufReader<File>>,
-    track_id: u32,
+    /// The file, read sample by sample where `walker` says.
+    file: BufReader<File>,
+    file_size: u64,
+    walker: SampleWalker,
+    sample: Vec<u8>,
     decoder: Decoder,
     length_size: usize,
     /// SPS and PPS from `avcC`, as Annex B, sent before the first sample.
@@ -49,14 +53,13 @@ impl Mp4H264Source {
             return Err(container(path, "empty file"));
         }
         let reader =
-            Mp4Reader::read_header(BufReader::new(file), size).map_err(|e| container(path, e))?;
-        let (track_id, track) = reader
+            Mp4Reader::read_header(BufReader::new(&file), size).map_err(|e| container(path, e))?;
+        let (_, track) = reader
             .tracks()
             .iter()
             .filter(|(_, t)| matches!(t.track_type(), Ok(TrackType::Video)))
             .min_by_key(|(id, _)| **id)
             .ok_or_else(|| container(path, "no video track"))?;
-        let track_id = *track_id;
         match track.media_type() {
             Ok(MediaType::H264) => {}
             other => {
@@ -92,7 +95,21 @@ impl Mp4H264Source {
         }
         let length_size = usize::from(avc1.avcc.length_size_minus_one & 3) + 1;
         let (width, height) = (usize::from(track.width()), usize::from(track.height()));
-        let pts = presentation_times(track);
+        crate::frame::check_frame_size(path, width, height)?;
+        // Every sample takes at least a byte of the file: a sample table claiming more is
+        // corrupt, and must not make us allocate a time per claimed sample.
+        if !track.trafs.is_empty() {
+            return Err(container(path, "fragmented MP4 is not supported"));
+        }
+        let walker = SampleWalker::new(track).map_err(|e| container(path, e))?;
+        let samples = walker.samples() as usize;
+        if samples as u64 > size {
+            return Err(container(
+                path,
+                format!("sample table claims {samples} frames in a file of {size} bytes"),
+            ));
+        }
+        let pts = presentation_times(track, samples);
         let frames = pts.len();
         let duration = track.duration().as_secs_f64();
         let fps = if duration > 0.0 {
@@ -114,8 +131,10 @@ impl Mp4H264Source {
                 fps,
                 codec: "h264".into(),
             },
-            reader,
-            track_id,
+            file: BufReader::new(file),
+            file_size: size,
+            walker,
+            sample: Vec::new(),
             decoder,
             length_size,
             param_sets,
@@ -131,6 +150,36 @@ impl Mp4H264Source {
 
     fn path(&self) -> PathBuf {
         self.info.path.clone()
+    }
+
+    /// Read sample `sample` (the walker's next) into `self.sample`. A broken sample table ends
+    /// the stream (after the decoder's remaining frames): one error, not one per claimed sample.
+    fn read_sample(&mut self, sample: u32) -> Result<(), VideoError> {
+        let (offset, size) = match self.walker.next() {
+            Some(Ok(at)) => at,
+            Some(Err(e)) => {
+                self.next_sample = self.pts.len() as u32 + 1;
+                return Err(self.decode_error(sample, e));
+            }
+            None => {
+                self.next_sample = self.pts.len() as u32 + 1;
+                return Err(self.decode_error(sample, "missing from the sample table"));
+            }
+        };
+        if offset.saturating_add(u64::from(size)) > self.file_size {
+            return Err(self.decode_error(
+                sample,
+                format!(
+                    "{size} bytes at offset {offset} lie past the end of the file ({} bytes)",
+                    self.file_size
+                ),
+            ));
+        }
+        self.sample.resize(size as usize, 0);
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| self.file.read_exact(&mut self.sample))
+            .map_err(|e| self.decode_error(sample, e))
     }
 
     /// Rewrite a length-prefixed sample as Annex B, checking every length.
@@ -203,35 +252,49 @@ fn make_frame(
 }
 
 /// Presentation time of every sample (decode time + composition offset), sorted, in seconds
-/// relative to the earliest.
-fn presentation_times(track: &mp4::Mp4Track) -> Vec<f64> {
+/// relative to the earliest; `samples` of them (the sample-size table's count), whatever the
+/// timing tables claim.
+fn presentation_times(track: &mp4::Mp4Track, samples: usize) -> Vec<f64> {
     let stbl = &track.trak.mdia.minf.stbl;
     let scale = f64::from(track.timescale().max(1));
-    let mut dts = Vec::new();
+    let mut dts = Vec::with_capacity(samples);
     let mut t = 0u64;
-    for e in &stbl.stts.entries {
+    'stts: for e in &stbl.stts.entries {
         for _ in 0..e.sample_count {
+            if dts.len() == samples {
+                break 'stts;
+            }
             dts.push(t);
-            t += u64::from(e.sample_delta);
+            t = t.saturating_add(u64::from(e.sample_delta));
         }
     }
-    let mut offsets = Vec::with_capacity(dts.len());
+    // Samples the timing table leaves out follow at the last delta.
+    let last_delta = stbl
+        .stts
+        .entries
+        .last()
+        .map_or(1, |e| u64::from(e.sample_delta));
+    while dts.len() < samples {
+        dts.push(t);
+        t = t.saturating_add(last_delta);
+    }
+    let mut offsets = Vec::with_capacity(samples);
     if let Some(ctts) = &stbl.ctts {
         for e in &ctts.entries {
-            offsets.extend(std::iter::repeat_n(
-                i64::from(e.sample_offset),
-                e.sample_count as usize,
-            ));
+            let n = (e.sample_count as usize).min(samples - offsets.len());
+            offsets.extend(std::iter::repeat_n(i64::from(e.sample_offset), n));
         }
     }
     let mut pts: Vec<i64> = dts
         .iter()
         .enumerate()
-        .map(|(i, d)| *d as i64 + offsets.get(i).copied().unwrap_or(0))
+        .map(|(i, d)| (*d as i64).saturating_add(offsets.get(i).copied().unwrap_or(0)))
         .collect();
     pts.sort_unstable();
     let first = pts.first().copied().unwrap_or(0);
-    pts.iter().map(|p| (p - first) as f64 / scale).collect()
+    pts.iter()
+        .map(|p| (i128::from(*p) - i128::from(first)) as f64 / scale)
+        .collect()
 }
 
 impl FrameSource for Mp4H264Source {
@@ -266,12 +329,13 @@ impl FrameSource for Mp4H264Source {
             }
             let sample_id = self.next_sample;
             self.next_sample += 1;
-            let sample = match self.reader.read_sample(self.track_id, sample_id) {
-                Ok(Some(s)) => s,
-                Ok(None) => return Some(Err(self.decode_error(sample_id, "missing sample"))),
-                Err(e) => return Some(Err(self.decode_error(sample_id, e))),
-            };
-            if let Err(e) = self.load_annexb(sample_id, &sample.bytes) {
+            if let Err(e) = self.read_sample(sample_id) {
+                return Some(Err(e));
+            }
+            let data = std::mem::take(&mut self.sample);
+            let loaded = self.load_annexb(sample_id, &data);
+            self.sample = data;
+            if let Err(e) = loaded {
                 return Some(Err(e));
             }
             let (matrix, fps) = (self.matrix, self.info.fps);

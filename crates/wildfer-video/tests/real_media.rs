@@ -139,3 +139,56 @@ fn hevc_mov_decodes_through_ffmpeg_when_installed() {
     assert_eq!(n, info.frames);
     assert_eq!(n, 169);
 }
+
+/// Offset of the type field of the first box `kind` inside the movie header (`moov`), found by
+/// a byte search: the real file has each of these boxes once there (`ftyp` also names `avc1`).
+fn box_at(bytes: &[u8], kind: &[u8; 4]) -> usize {
+    let find = |from: usize, k: &[u8]| {
+        from + bytes[from..]
+            .windows(4)
+            .position(|w| w == k)
+            .unwrap_or_else(|| panic!("no {} box", String::from_utf8_lossy(k)))
+    };
+    find(find(0, b"moov"), kind)
+}
+
+/// A header claiming 65535x65535 frames (12 GiB each in RGB) is refused at open, before
+/// anything is decoded or allocated for it.
+#[test]
+fn huge_claimed_frame_size_is_refused_before_decoding() {
+    let d = tempfile_dir();
+    let mut bytes = std::fs::read(media("single_face.mp4")).unwrap();
+    // avc1 sample entry: after its type, 6 reserved + 2 index + 16 pre-defined/reserved bytes,
+    // then width and height (u16 each); tkhd's are 16.16 fixed point at its end.
+    let avc1 = box_at(&bytes, b"avc1");
+    bytes[avc1 + 28..avc1 + 32].copy_from_slice(&[0xFF; 4]);
+    let tkhd = box_at(&bytes, b"tkhd");
+    let size = u32::from_be_bytes(bytes[tkhd - 4..tkhd].try_into().unwrap()) as usize;
+    let end = tkhd - 4 + size;
+    bytes[end - 8..end].copy_from_slice(&[0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 0]);
+    let path = d.join("huge.mp4");
+    std::fs::write(&path, &bytes).unwrap();
+    let e = Mp4H264Source::open(&path).err().expect("refused");
+    one_line(
+        e,
+        &["huge.mp4", "65535x65535", "outside the supported range"],
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A timing table claiming four billion frames must not make the demuxer allocate a time per
+/// claimed frame: the sample-size table decides how many frames there are.
+#[test]
+fn timing_table_claiming_billions_of_frames_stays_bounded() {
+    let d = tempfile_dir();
+    let mut bytes = std::fs::read(media("single_face.mp4")).unwrap();
+    // stts: type, version/flags (4), entry count (4), then (sample_count, delta) pairs.
+    let stts = box_at(&bytes, b"stts");
+    bytes[stts + 12..stts + 16].copy_from_slice(&u32::MAX.to_be_bytes());
+    let path = d.join("many.mp4");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut src = Mp4H264Source::open(&path).unwrap();
+    assert_eq!(src.info().frames, 72);
+    assert_eq!(decode_all(&mut src).0, 72);
+    let _ = std::fs::remove_dir_all(&d);
+}
