@@ -223,3 +223,73 @@ fn full_disk_while_checkpointing_is_a_clear_error_and_keeps_the_last_checkpoint(
     let (code, _, err) = run(&["train", "--config", c, "--out", o, "--resume"]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// Run wildfer with files limited to `kib` KiB (writes beyond fail with EFBIG, as on a full
+/// disk; SIGXFSZ ignored so the error reaches wildfer). Returns (exit code, stderr).
+fn run_with_file_limit(kib: u32, args: &[&str]) -> (Option<i32>, String) {
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "trap '' XFSZ; ulimit -f {kib}; exec '{}' {}",
+        env!("CARGO_BIN_EXE_wildfer"),
+        quoted.join(" ")
+    );
+    let r = Command::new("bash").args(["-c", &script]).output().unwrap();
+    (
+        r.status.code(),
+        String::from_utf8_lossy(&r.stderr).into_owned(),
+    )
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn full_disk_while_writing_analyze_and_prepare_outputs_keeps_the_previous_ones() {
+    let video = wildfer_video::test_media("single_face.mp4");
+    let v = video.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for (job, kib) in [("analyze", 4), ("prepare", 2)] {
+        let out = tmp.path().join(job);
+        let o = out.to_str().unwrap();
+        let args = [job, v, "--out", o, "--threads", "2"];
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        let before = snapshot(&out);
+        assert!(before.len() > 3, "{job} wrote {} files", before.len());
+        let (code, err) = run_with_file_limit(kib, &args);
+        assert_eq!(code, Some(1), "{job}: {err}");
+        assert!(
+            err.lines()
+                .any(|l| l.contains(o) && l.contains("File too large")),
+            "{job}: no line naming the output and the cause: {err}"
+        );
+        // The previous run's outputs are all there, byte for byte, with nothing beside them.
+        assert!(snapshot(&out) == before, "{job}: outputs changed");
+        assert_eq!(
+            std::fs::read_dir(out.join(if job == "prepare" {
+                "cropped_aligned"
+            } else {
+                "."
+            }))
+            .unwrap()
+            .count(),
+            if job == "prepare" { 1 } else { before.len() },
+            "{job}: leftovers"
+        );
+    }
+}

@@ -117,7 +117,10 @@ fn bad_images_are_one_line_errors() {
         Err(e) => e,
         Ok(mut s) => s.next_frame().unwrap().unwrap_err(),
     };
-    one_line(e, &["bomb.png", "100000x100000", "outside the supported range"]);
+    one_line(
+        e,
+        &["bomb.png", "100000x100000", "outside the supported range"],
+    );
 
     let none = tempfile::tempdir().unwrap();
     std::fs::write(none.path().join("readme.txt"), "x").unwrap();

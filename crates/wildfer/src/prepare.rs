@@ -111,7 +111,7 @@ pub fn prepare(
 
     let mut tracks: BTreeMap<usize, TrackAcc> = BTreeMap::new();
     let mut jpeg = Vec::new();
-    let stats = for_each_frame(
+    let result = for_each_frame(
         input,
         source,
         detector,
@@ -135,7 +135,11 @@ pub fn prepare(
             progress(ff.index);
             Ok(())
         },
-    )?;
+    );
+    // A failed input (e.g. a full disk) leaves no staging litter; its earlier crops stay.
+    let stats = result.inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&staging);
+    })?;
 
     let kept: Vec<(usize, f64)> = tracks
         .iter()
