@@ -3,7 +3,6 @@
 use crate::samples::SampleWalker;
 use crate::yuv::{ColorMatrix, Yuv420, yuv420_to_rgb};
 use crate::{Frame, FrameSource, SourceInfo, VideoError};
-use mp4::{MediaType, Mp4Reader, TrackType};
 use openh264::decoder::{Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 use openh264::{OpenH264API, decoder::DecodedYUV};
@@ -52,66 +51,115 @@ impl Mp4H264Source {
         if size == 0 {
             return Err(container(path, "empty file"));
         }
-        let reader =
-            Mp4Reader::read_header(BufReader::new(&file), size).map_err(|e| container(path, e))?;
-        let (_, track) = reader
-            .tracks()
+        let movie = mp4parse::read_mp4(&mut BufReader::new(&file)).map_err(|e| match e {
+            mp4parse::Error::Io(e) => io(e),
+            other => container(path, format!("{other:?}")),
+        })?;
+        let track = movie
+            .tracks
             .iter()
-            .filter(|(_, t)| matches!(t.track_type(), Ok(TrackType::Video)))
-            .min_by_key(|(id, _)| **id)
+            .filter(|t| t.track_type == mp4parse::TrackType::Video)
+            .min_by_key(|t| t.id)
             .ok_or_else(|| container(path, "no video track"))?;
-        match track.media_type() {
-            Ok(MediaType::H264) => {}
-            other => {
-                let codec = match (other, track.box_type()) {
-                    (Ok(m), _) => m.to_string(),
-                    (Err(_), Ok(b)) => b.to_string(),
-                    _ => "unknown".into(),
-                };
+        let entry = track
+            .stsd
+            .as_ref()
+            .and_then(|d| d.descriptions.first())
+            .and_then(|e| match e {
+                mp4parse::SampleEntry::Video(v) => Some(v),
+                _ => None,
+            });
+        let (width, height, avcc) = match entry {
+            Some(v) => match (&v.codec_type, &v.codec_specific) {
+                (mp4parse::CodecType::H264, mp4parse::VideoCodecSpecific::AVCConfig(c)) => {
+                    (usize::from(v.width), usize::from(v.height), c)
+                }
+                (codec, _) => {
+                    return Err(VideoError::Unsupported {
+                        path: path.to_path_buf(),
+                        msg: format!(
+                            "video codec {codec:?} is not supported (wildfer decodes H.264)"
+                        ),
+                    });
+                }
+            },
+            None => {
+                let codec = crate::sniff::video_codec(path)
+                    .map_or_else(|| "unknown".to_string(), |c| c.describe());
                 return Err(VideoError::Unsupported {
                     path: path.to_path_buf(),
                     msg: format!("video codec {codec} is not supported (wildfer decodes H.264)"),
                 });
             }
-        }
-        let avc1 = track
-            .trak
-            .mdia
-            .minf
-            .stbl
-            .stsd
-            .avc1
-            .as_ref()
-            .ok_or_else(|| container(path, "H.264 track without avc1 description"))?;
-        let mut param_sets = Vec::new();
-        for nal in avc1
-            .avcc
-            .sequence_parameter_sets
-            .iter()
-            .chain(&avc1.avcc.picture_parameter_sets)
-        {
-            param_sets.extend_from_slice(&[0, 0, 0, 1]);
-            param_sets.extend_from_slice(&nal.bytes);
-        }
-        let length_size = usize::from(avc1.avcc.length_size_minus_one & 3) + 1;
-        let (width, height) = (usize::from(track.width()), usize::from(track.height()));
+        };
         crate::frame::check_frame_size(path, width, height)?;
-        // Every sample takes at least a byte of the file: a sample table claiming more is
-        // corrupt, and must not make us allocate a time per claimed sample.
-        if !track.trafs.is_empty() {
+        let (param_sets, length_size) = avc_config(avcc).map_err(|e| container(path, e))?;
+        let timing = track.stts.as_ref().map_or(&[][..], |b| &b.samples[..]);
+        let stsz = track
+            .stsz
+            .as_ref()
+            .ok_or_else(|| container(path, "no sample size table (stsz)"))?;
+        let count = if stsz.sample_size == 0 {
+            stsz.sample_sizes.len() as u64
+        } else {
+            // A constant sample size carries no count here: the timing table has it.
+            timing.iter().map(|e| u64::from(e.sample_count)).sum()
+        };
+        if count == 0 && movie.mvex.is_some() {
             return Err(container(path, "fragmented MP4 is not supported"));
         }
-        let walker = SampleWalker::new(track).map_err(|e| container(path, e))?;
-        let samples = walker.samples() as usize;
-        if samples as u64 > size {
+        // Every sample takes at least a byte of the file: a table claiming more is corrupt,
+        // and must not make us allocate a time per claimed sample.
+        if count > size {
             return Err(container(
                 path,
-                format!("sample table claims {samples} frames in a file of {size} bytes"),
+                format!("sample table claims {count} frames in a file of {size} bytes"),
             ));
         }
-        let pts = presentation_times(track, samples);
+        let walker = SampleWalker::new(
+            stsz.sample_sizes.to_vec(),
+            stsz.sample_size,
+            count as u32,
+            track
+                .stco
+                .as_ref()
+                .map(|b| b.offsets.to_vec())
+                .unwrap_or_default(),
+            track
+                .stsc
+                .as_ref()
+                .map(|b| {
+                    b.samples
+                        .iter()
+                        .map(|e| (e.first_chunk, e.samples_per_chunk))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+        .map_err(|e| container(path, e))?;
+        let ctts: Vec<(u32, i64)> = track.ctts.as_ref().map_or_else(Vec::new, |b| {
+            b.samples
+                .iter()
+                .map(|e| {
+                    let off = match e.time_offset {
+                        mp4parse::TimeOffsetVersion::Version0(v) => i64::from(v),
+                        mp4parse::TimeOffsetVersion::Version1(v) => i64::from(v),
+                    };
+                    (e.sample_count, off)
+                })
+                .collect()
+        });
+        let stts: Vec<(u32, u32)> = timing
+            .iter()
+            .map(|e| (e.sample_count, e.sample_delta))
+            .collect();
+        let timescale = track.timescale.map_or(0, |t| t.0);
+        let pts = presentation_times(&stts, &ctts, timescale, count as usize);
         let frames = pts.len();
-        let duration = track.duration().as_secs_f64();
+        let duration = match (track.duration, timescale) {
+            (Some(d), t) if t > 0 => d.0 as f64 / t as f64,
+            _ => 0.0,
+        };
         let fps = if duration > 0.0 {
             frames as f64 / duration
         } else {
@@ -253,37 +301,35 @@ fn make_frame(
 
 /// Presentation time of every sample (decode time + composition offset), sorted, in seconds
 /// relative to the earliest; `samples` of them (the sample-size table's count), whatever the
-/// timing tables claim.
-fn presentation_times(track: &mp4::Mp4Track, samples: usize) -> Vec<f64> {
-    let stbl = &track.trak.mdia.minf.stbl;
-    let scale = f64::from(track.timescale().max(1));
+/// timing tables (`stts` as (count, delta), `ctts` as (count, offset)) claim.
+fn presentation_times(
+    stts: &[(u32, u32)],
+    ctts: &[(u32, i64)],
+    timescale: u64,
+    samples: usize,
+) -> Vec<f64> {
+    let scale = timescale.max(1) as f64;
     let mut dts = Vec::with_capacity(samples);
     let mut t = 0u64;
-    'stts: for e in &stbl.stts.entries {
-        for _ in 0..e.sample_count {
+    'stts: for &(count, delta) in stts {
+        for _ in 0..count {
             if dts.len() == samples {
                 break 'stts;
             }
             dts.push(t);
-            t = t.saturating_add(u64::from(e.sample_delta));
+            t = t.saturating_add(u64::from(delta));
         }
     }
     // Samples the timing table leaves out follow at the last delta.
-    let last_delta = stbl
-        .stts
-        .entries
-        .last()
-        .map_or(1, |e| u64::from(e.sample_delta));
+    let last_delta = stts.last().map_or(1, |e| u64::from(e.1));
     while dts.len() < samples {
         dts.push(t);
         t = t.saturating_add(last_delta);
     }
     let mut offsets = Vec::with_capacity(samples);
-    if let Some(ctts) = &stbl.ctts {
-        for e in &ctts.entries {
-            let n = (e.sample_count as usize).min(samples - offsets.len());
-            offsets.extend(std::iter::repeat_n(i64::from(e.sample_offset), n));
-        }
+    for &(count, offset) in ctts {
+        let n = (count as usize).min(samples - offsets.len());
+        offsets.extend(std::iter::repeat_n(offset, n));
     }
     let mut pts: Vec<i64> = dts
         .iter()
@@ -295,6 +341,31 @@ fn presentation_times(track: &mp4::Mp4Track, samples: usize) -> Vec<f64> {
     pts.iter()
         .map(|p| (i128::from(*p) - i128::from(first)) as f64 / scale)
         .collect()
+}
+
+/// SPS/PPS (as Annex B) and the NAL length size from an `avcC` record
+/// (ISO/IEC 14496-15 5.3.3.1), every length checked.
+fn avc_config(avcc: &[u8]) -> Result<(Vec<u8>, usize), String> {
+    let bad = || "truncated H.264 configuration (avcC)".to_string();
+    let length_size = usize::from(avcc.get(4).ok_or_else(bad)? & 3) + 1;
+    let mut at = 5;
+    let mut out = Vec::new();
+    for mask in [0x1F, 0xFF] {
+        // SPS count (5 bits), then PPS count (8 bits).
+        let n = avcc.get(at).ok_or_else(bad)? & mask;
+        at += 1;
+        for _ in 0..n {
+            let len = usize::from(u16::from_be_bytes([
+                *avcc.get(at).ok_or_else(bad)?,
+                *avcc.get(at + 1).ok_or_else(bad)?,
+            ]));
+            let nal = avcc.get(at + 2..at + 2 + len).ok_or_else(bad)?;
+            out.extend_from_slice(&[0, 0, 0, 1]);
+            out.extend_from_slice(nal);
+            at += 2 + len;
+        }
+    }
+    Ok((out, length_size))
 }
 
 impl FrameSource for Mp4H264Source {

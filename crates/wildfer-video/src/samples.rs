@@ -1,9 +1,6 @@
 //! Where each sample of an MP4 track lies in the file, walked in decoding order with checked
-//! arithmetic. The `mp4` crate's own `read_sample` panics on inconsistent tables (an `unwrap` on
-//! the timing table, unchecked sums, a division by a zero chunk size), so wildfer parses the
-//! header with it but locates samples itself: O(1) state per step, every table index checked.
-
-use mp4::Mp4Track;
+//! arithmetic from the parsed tables: O(1) state per step, every table index checked, so a
+//! corrupt table is an error, never a panic or a huge allocation.
 
 /// Cursor over (offset, size) of a track's samples.
 pub(crate) struct SampleWalker {
@@ -24,57 +21,52 @@ pub(crate) struct SampleWalker {
 }
 
 impl SampleWalker {
-    /// The tables of a non-fragmented track; `Err` names what is inconsistent.
-    pub(crate) fn new(track: &Mp4Track) -> Result<Self, String> {
-        let stbl = &track.trak.mdia.minf.stbl;
-        let chunk_offsets = match (&stbl.stco, &stbl.co64) {
-            (Some(stco), _) => stco.entries.iter().map(|&o| u64::from(o)).collect(),
-            (None, Some(co64)) => co64.entries.clone(),
-            (None, None) => return Err("no chunk offset table (stco/co64)".into()),
-        };
-        let mut runs = Vec::with_capacity(stbl.stsc.entries.len());
-        for e in &stbl.stsc.entries {
-            let ok = match runs.last() {
-                None => e.first_chunk == 1,
-                Some(&(prev, _)) => e.first_chunk > prev,
+    /// A walker over `count` samples: sizes per sample (or `constant_size` for all when
+    /// empty), chunk offsets (`stco`/`co64`) and sample-to-chunk runs (`stsc`: first chunk,
+    /// samples per chunk). `Err` names what is inconsistent.
+    pub(crate) fn new(
+        sizes: Vec<u32>,
+        constant_size: u32,
+        count: u32,
+        chunk_offsets: Vec<u64>,
+        stsc: Vec<(u32, u32)>,
+    ) -> Result<Self, String> {
+        if chunk_offsets.is_empty() && count > 0 {
+            return Err("no chunk offset table (stco/co64)".into());
+        }
+        for (i, w) in stsc.iter().enumerate() {
+            let ok = match i {
+                0 => w.0 == 1,
+                _ => w.0 > stsc[i - 1].0,
             };
             if !ok {
                 return Err(format!(
                     "sample-to-chunk table out of order at chunk {}",
-                    e.first_chunk
+                    w.0
                 ));
             }
-            runs.push((e.first_chunk, e.samples_per_chunk));
         }
-        let stsz = &stbl.stsz;
-        let (sizes, constant_size) = if stsz.sample_size > 0 {
-            (Vec::new(), stsz.sample_size)
-        } else {
-            if stsz.sample_sizes.len() != stsz.sample_count as usize {
-                return Err(format!(
-                    "sample size table lists {} sizes for {} samples",
-                    stsz.sample_sizes.len(),
-                    stsz.sample_count
-                ));
-            }
-            (stsz.sample_sizes.clone(), 0)
-        };
+        if sizes.is_empty() && constant_size == 0 && count > 0 {
+            return Err("no sample sizes".into());
+        }
+        if !sizes.is_empty() && sizes.len() != count as usize {
+            return Err(format!(
+                "sample size table lists {} sizes for {count} samples",
+                sizes.len()
+            ));
+        }
         Ok(SampleWalker {
             sizes,
             constant_size,
-            count: stsz.sample_count,
+            count,
             chunk_offsets,
-            runs,
+            runs: stsc,
             next: 0,
             chunk: 0,
             run: 0,
             left_in_chunk: 0,
             offset: 0,
         })
-    }
-
-    pub(crate) fn samples(&self) -> u32 {
-        self.count
     }
 
     /// Move to the next chunk that holds samples.

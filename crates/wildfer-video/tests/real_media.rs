@@ -192,3 +192,46 @@ fn timing_table_claiming_billions_of_frames_stays_bounded() {
     assert_eq!(decode_all(&mut src).0, 72);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Fuzzing finding `timeout-5be616db` (mp4 target): a box inside `moov` whose size field says
+/// 0 or less than its own header made the former demuxer (the `mp4` crate) seek back to the
+/// same box forever. Every box of the real file's movie header, in turn given size 0, 4 and
+/// 0xFFFFFFFF, must open (and decode) or fail with a one-line error, promptly.
+#[test]
+fn fuzz_mp4_timeout_5be616db_bad_box_sizes_end() {
+    let bytes = std::fs::read(media("single_face.mp4")).unwrap();
+    let moov = box_at(&bytes, b"moov");
+    let kinds: [&[u8; 4]; 14] = [
+        b"mvhd", b"trak", b"tkhd", b"edts", b"elst", b"mdia", b"mdhd", b"hdlr", b"minf", b"stbl",
+        b"stsd", b"avc1", b"stts", b"stsz",
+    ];
+    let d = tempfile_dir();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dir = d.clone();
+    std::thread::spawn(move || {
+        for kind in kinds {
+            let at = moov + bytes[moov..].windows(4).position(|w| w == kind).unwrap();
+            for size in [0u32, 4, u32::MAX] {
+                let mut b = bytes.clone();
+                b[at - 4..at].copy_from_slice(&size.to_be_bytes());
+                let name = format!("{}_{size}.mp4", String::from_utf8_lossy(kind));
+                let path = dir.join(&name);
+                std::fs::write(&path, &b).unwrap();
+                match Mp4H264Source::open(&path) {
+                    Ok(mut src) => {
+                        while let Some(f) = src.next_frame() {
+                            if let Err(e) = f {
+                                one_line(e, &[&name]);
+                            }
+                        }
+                    }
+                    Err(e) => one_line(e, &[&name]),
+                }
+            }
+        }
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(120))
+        .expect("every corrupted file is handled within 2 minutes");
+    let _ = std::fs::remove_dir_all(&d);
+}
