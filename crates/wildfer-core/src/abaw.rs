@@ -352,7 +352,9 @@ pub fn parse_predictions_txt(text: &str, path: &Path) -> Result<Annotations> {
 /// `video/00042.jpg` -> (`video`, 42). Frame numbers are 1-based.
 fn parse_image_location(loc: &str) -> Option<(&str, usize)> {
     let (video, file) = loc.rsplit_once('/')?;
-    let video = video.rsplit('/').next()?;
+    // Names never start or end with blanks (rows are trimmed, so ` a/00001.jpg` would name
+    // `a` once written and read back).
+    let video = video.rsplit('/').next()?.trim();
     if video.is_empty() {
         return None;
     }
@@ -469,6 +471,20 @@ pub fn find_split_dir(root: &Path, split: Split) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    /// Fuzzing finding `crash-91727759` (predictions target): a folder name with a leading
+    /// blank (`vlog/ 01og/00115.jpg`) was kept with the blank, written as ` 01og/00115.jpg`
+    /// and read back as `01og`. Names are now trimmed, so writing and reading agree.
+    #[test]
+    fn fuzz_predictions_crash_91727759_blank_around_video_name() {
+        let p = Path::new("predictions.txt");
+        let text = "image_location,Neutral,Anger,Disgust,Fear,Happiness,Sadness,Surprise,Other\n\
+                    vlog/ 01og/00115.jpg,5\nclip \t/00002.jpg,1\n";
+        let a = parse_predictions_txt(text, p).unwrap();
+        assert_eq!(a.videos.keys().collect::<Vec<_>>(), ["01og", "clip"]);
+        let again = parse_predictions_txt(&format_predictions_txt(&a), p).unwrap();
+        assert_eq!(again, a);
+    }
+
     use super::*;
     use Expression::*;
 
