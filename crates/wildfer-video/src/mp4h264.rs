@@ -51,6 +51,7 @@ impl Mp4H264Source {
         if size == 0 {
             return Err(container(path, "empty file"));
         }
+        crate::sniff::check_table_sizes(path).map_err(|e| container(path, e))?;
         let movie = mp4parse::read_mp4(&mut BufReader::new(&file)).map_err(|e| match e {
             mp4parse::Error::Io(e) => io(e),
             other => container(path, format!("{other:?}")),

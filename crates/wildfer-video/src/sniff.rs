@@ -150,3 +150,75 @@ fn read_at(f: &mut std::fs::File, pos: u64, n: usize) -> Option<Vec<u8>> {
     f.read_exact(&mut v).ok()?;
     Some(v)
 }
+
+/// Bytes per entry of the tables whose entry count the parser allocates for up front; `stsz`
+/// (4 bytes per sample, only when its constant size is 0) and `elst` (by version) are special.
+const TABLES: [(&[u8; 4], u64); 6] = [
+    (b"stts", 8),
+    (b"ctts", 8),
+    (b"stsc", 12),
+    (b"stco", 4),
+    (b"co64", 8),
+    (b"stss", 4),
+];
+
+/// Refuse sample and edit tables whose entry count claims more entries than their box holds:
+/// the parser reserves memory for the claimed count before reading (a 40-byte box can claim
+/// four billion entries). Checked on every track of `moov`; `Err` says which table.
+pub(crate) fn check_table_sizes(path: &Path) -> Result<(), String> {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Ok(()); // the parser reports it
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let mut walked = 0;
+    let moovs = children(&mut f, 0, len, b"moov", &mut walked);
+    for &(s, e) in &moovs {
+        for (ts, te) in children(&mut f, s, e, b"trak", &mut walked) {
+            if let Some(&(es, ee)) = children(&mut f, ts, te, b"edts", &mut walked).first() {
+                for (ls, le) in children(&mut f, es, ee, b"elst", &mut walked) {
+                    if let Some(head) = read_at(&mut f, ls, 8) {
+                        let per = if head[0] == 1 { 20 } else { 12 };
+                        check_count("elst", &head[4..8], per, (le - ls).saturating_sub(8))?;
+                    }
+                }
+            }
+            let mut boxes = vec![(ts, te)];
+            for name in [b"mdia", b"minf", b"stbl"] {
+                let Some(&(ps, pe)) = boxes.last() else { break };
+                match children(&mut f, ps, pe, name, &mut walked).first() {
+                    Some(&b) => boxes.push(b),
+                    None => break,
+                }
+            }
+            if boxes.len() < 4 {
+                continue;
+            }
+            let (ss, se) = boxes[3];
+            for (kind, per) in TABLES {
+                for (bs, be) in children(&mut f, ss, se, kind, &mut walked) {
+                    if let Some(head) = read_at(&mut f, bs, 8) {
+                        let name = String::from_utf8_lossy(kind);
+                        check_count(&name, &head[4..8], per, (be - bs).saturating_sub(8))?;
+                    }
+                }
+            }
+            for (bs, be) in children(&mut f, ss, se, b"stsz", &mut walked) {
+                // version/flags, constant sample size, sample count.
+                if let Some(head) = read_at(&mut f, bs, 12)
+                    && head[4..8] == [0; 4]
+                {
+                    check_count("stsz", &head[8..12], 4, (be - bs).saturating_sub(12))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_count(table: &str, count: &[u8], per: u64, room: u64) -> Result<(), String> {
+    let n = u64::from(u32::from_be_bytes([count[0], count[1], count[2], count[3]]));
+    if n.saturating_mul(per) > room {
+        return Err(format!("{table} table claims {n} entries in {room} bytes"));
+    }
+    Ok(())
+}

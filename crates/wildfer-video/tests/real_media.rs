@@ -91,8 +91,11 @@ fn bad_inputs_are_one_line_errors() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// A fresh folder per call (tests run in parallel and each removes its own).
 fn tempfile_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wildfer-video-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("wildfer-video-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -233,5 +236,32 @@ fn fuzz_mp4_timeout_5be616db_bad_box_sizes_end() {
     });
     rx.recv_timeout(std::time::Duration::from_secs(120))
         .expect("every corrupted file is handled within 2 minutes");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Fuzzing finding `oom-36c9b1cd` (mp4 target): an `stts` whose entry count claims hundreds
+/// of millions of entries made the parser reserve gigabytes before reading any. Every sample
+/// or edit table claiming more entries than its box holds is now refused from its header.
+#[test]
+fn fuzz_mp4_oom_36c9b1cd_table_counts_beyond_their_box() {
+    let d = tempfile_dir();
+    let bytes = std::fs::read(media("single_face.mp4")).unwrap();
+    for (kind, count_at) in [
+        (b"stts", 8),
+        (b"stsc", 8),
+        (b"stsz", 12),
+        (b"stco", 8),
+        (b"elst", 8),
+    ] {
+        let at = box_at(&bytes, kind);
+        let mut b = bytes.clone();
+        b[at + count_at..at + count_at + 4].copy_from_slice(&0x7FFF_FFFFu32.to_be_bytes());
+        let name = format!("{}.mp4", String::from_utf8_lossy(kind));
+        let path = d.join(&name);
+        std::fs::write(&path, &b).unwrap();
+        let e = Mp4H264Source::open(&path).err().expect("refused");
+        let table = String::from_utf8_lossy(kind).into_owned();
+        one_line(e, &[&name, &table, "claims 2147483647 entries"]);
+    }
     let _ = std::fs::remove_dir_all(&d);
 }
