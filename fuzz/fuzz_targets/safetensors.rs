@@ -4,8 +4,8 @@
 use libfuzzer_sys::fuzz_target;
 use std::cell::RefCell;
 use wildfer_fuzz::check_error;
-use wildfer_nn::mini_xception::MiniXception;
 use wildfer_nn::burn::tensor::Device;
+use wildfer_nn::mini_xception::MiniXception;
 
 thread_local! {
     static MODEL: RefCell<Option<MiniXception>> = const { RefCell::new(None) };
@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
             .get_or_insert_with(|| MiniXception::new(&Device::default()))
             .clone()
     });
-    if let Err(e) = wildfer_nn::weights::load_safetensors_bytes(&mut m, data, "fuzz.safetensors", true) {
+    if let Err(e) =
+        wildfer_nn::weights::load_safetensors_bytes(&mut m, data, "fuzz.safetensors", true)
+    {
         check_error(&e, "fuzz.safetensors");
     }
 });

@@ -173,6 +173,14 @@ pub(crate) fn check_table_sizes(path: &Path) -> Result<(), String> {
     let mut walked = 0;
     let moovs = children(&mut f, 0, len, b"moov", &mut walked);
     for &(s, e) in &moovs {
+        // pssh (version 1): version/flags, system id (16), key-id count, 16 bytes per key id.
+        for (ps, pe) in children(&mut f, s, e, b"pssh", &mut walked) {
+            if let Some(head) = read_at(&mut f, ps, 24)
+                && head[0] > 0
+            {
+                check_count("pssh", &head[20..24], 16, (pe - ps).saturating_sub(24))?;
+            }
+        }
         for (ts, te) in children(&mut f, s, e, b"trak", &mut walked) {
             if let Some(&(es, ee)) = children(&mut f, ts, te, b"edts", &mut walked).first() {
                 for (ls, le) in children(&mut f, es, ee, b"elst", &mut walked) {
@@ -200,6 +208,12 @@ pub(crate) fn check_table_sizes(path: &Path) -> Result<(), String> {
                         let name = String::from_utf8_lossy(kind);
                         check_count(&name, &head[4..8], per, (be - bs).saturating_sub(8))?;
                     }
+                }
+            }
+            // stsd: version/flags, entry count, then entries of at least a box header each.
+            for (bs, be) in children(&mut f, ss, se, b"stsd", &mut walked) {
+                if let Some(head) = read_at(&mut f, bs, 8) {
+                    check_count("stsd", &head[4..8], 8, (be - bs).saturating_sub(8))?;
                 }
             }
             for (bs, be) in children(&mut f, ss, se, b"stsz", &mut walked) {

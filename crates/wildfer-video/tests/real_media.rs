@@ -239,8 +239,9 @@ fn fuzz_mp4_timeout_5be616db_bad_box_sizes_end() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
-/// Fuzzing finding `oom-36c9b1cd` (mp4 target): an `stts` whose entry count claims hundreds
-/// of millions of entries made the parser reserve gigabytes before reading any. Every sample
+/// Fuzzing findings `oom-36c9b1cd` and `crash-b2e0165c` (mp4 target): an `stts` (an `stsd`)
+/// whose entry count claims hundreds of millions of entries made the parser reserve gigabytes
+/// (hundreds of gigabytes) before reading any. Every sample
 /// or edit table claiming more entries than its box holds is now refused from its header.
 #[test]
 fn fuzz_mp4_oom_36c9b1cd_table_counts_beyond_their_box() {
@@ -252,6 +253,8 @@ fn fuzz_mp4_oom_36c9b1cd_table_counts_beyond_their_box() {
         (b"stsz", 12),
         (b"stco", 8),
         (b"elst", 8),
+        // Finding crash-b2e0165c: the sample-description count, reserved as ~500-byte entries.
+        (b"stsd", 8),
     ] {
         let at = box_at(&bytes, kind);
         let mut b = bytes.clone();
