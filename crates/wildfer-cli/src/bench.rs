@@ -498,6 +498,7 @@ checkpoint_every = {iters}
         &wildfer_train::TrainOptions {
             resume: false,
             stop_after: Some(args.steps),
+            device: None,
         },
         &mut |e| {
             if let wildfer_train::Event::Step(s) = e {

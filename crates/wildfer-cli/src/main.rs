@@ -137,6 +137,9 @@ enum Command {
         /// Stop after this many steps (checkpointed; continue later with --resume).
         #[arg(long, value_name = "STEPS")]
         stop_after: Option<usize>,
+        /// Where to train: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// Per-frame predictions of a trained run on an Aff-Wild2 split: both submission formats
     /// (`abaw2020/<video>.txt`, `predictions.txt`), `probabilities/<video>.csv` and
@@ -161,6 +164,9 @@ enum Command {
         /// eval.smooth_kind (default: a moving average).
         #[arg(long)]
         gaussian: bool,
+        /// Where to run: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// Label every crop of an Aff-Wild2-layout folder (e.g. from `wildfer prepare`) with a
     /// teacher model, writing `annotations/EXPR_Set/{Train_Set,Validation_Set}` for training a
@@ -391,11 +397,13 @@ fn run(cli: Cli) -> Result<()> {
             out,
             resume,
             stop_after,
+            device,
         } => train::run_train(train::TrainArgs {
             config,
             out,
             resume,
             stop_after,
+            device: wildfer_nn::parse_device(&device)?,
         }),
         Command::Predict {
             model,
@@ -405,7 +413,9 @@ fn run(cli: Cli) -> Result<()> {
             format,
             smooth,
             gaussian,
+            device,
         } => train::run_predict(train::PredictArgs {
+            device: wildfer_nn::parse_device(&device)?,
             model,
             data,
             split: match split {
@@ -463,7 +473,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Models { show: None } => {
-            let device = wildfer_nn::burn::tensor::Device::default();
+            let device = wildfer_nn::cpu();
             outln!("{:<32} {:>12}  description", "preset", "parameters");
             for name in wildfer_nn::zoo::PRESETS {
                 let cfg = wildfer_nn::preset(name)?;

@@ -17,6 +17,7 @@ pub struct TrainArgs {
     pub out: Option<PathBuf>,
     pub resume: bool,
     pub stop_after: Option<usize>,
+    pub device: burn::tensor::Device,
 }
 
 pub fn run_train(a: TrainArgs) -> Result<()> {
@@ -41,6 +42,7 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
         &TrainOptions {
             resume: a.resume,
             stop_after: a.stop_after,
+            device: Some(a.device.clone()),
         },
         &mut |e| match e {
             Event::Started {
@@ -129,10 +131,11 @@ pub struct PredictArgs {
     pub format: Format,
     pub smooth: Option<usize>,
     pub gaussian: bool,
+    pub device: burn::tensor::Device,
 }
 
 pub fn run_predict(a: PredictArgs) -> Result<()> {
-    let dev = burn::tensor::Device::default();
+    let dev = a.device.clone();
     let (cfg, net, _, dir) = checkpoint::load(&a.model, &dev)?;
     let spec = WindowSpec::of(&cfg.network()?)?;
     let data = wildfer_data::AffWild2::open(&a.data, a.split.split())?;

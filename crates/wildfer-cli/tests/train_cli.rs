@@ -193,3 +193,34 @@ fn bad_configs_are_one_line_errors() {
     assert!(err.contains("/nonexistent"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+/// `--device` is checked before anything runs; burn's `BURN_DEVICE` variable (which makes
+/// `Device::default()` panic on names it does not know) has no effect on wildfer.
+#[test]
+fn device_choice_is_explicit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("run.toml");
+    std::fs::write(&cfg, config(tmp.path())).unwrap();
+    let c = cfg.to_str().unwrap();
+    let (code, _, err) = run(&["train", "--config", c, "--device", "gpu7"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown device \"gpu7\""), "{err}");
+    if !cfg!(feature = "cuda") {
+        let (code, _, err) = run(&["train", "--config", c, "--device", "cuda"]);
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("built without CUDA") && err.lines().count() == 1,
+            "{err}"
+        );
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wildfer"))
+        .arg("models")
+        .env("BURN_DEVICE", "no-such-backend")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -109,7 +109,7 @@ fn bbreg(b: [f32; 4], r: [f32; 4]) -> [f32; 4] {
 
 impl MtcnnDetector {
     pub fn new(config: MtcnnConfig) -> Result<Self, FaceError> {
-        let device = Device::default();
+        let device = wildfer_nn::cpu();
         let nets = Mtcnn::pretrained(&device).map_err(|e| FaceError::Model(e.to_string()))?;
         Ok(MtcnnDetector {
             nets,

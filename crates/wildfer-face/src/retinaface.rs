@@ -41,7 +41,7 @@ pub struct RetinaFaceDetector {
 
 impl RetinaFaceDetector {
     pub fn new(config: RetinaFaceConfig) -> Result<Self, FaceError> {
-        let device = Device::default();
+        let device = wildfer_nn::cpu();
         let model = RetinaFace::pretrained(&device).map_err(|e| FaceError::Model(e.to_string()))?;
         Ok(RetinaFaceDetector {
             model,

@@ -16,7 +16,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -76,7 +76,7 @@ pub fn run(
             "bench needs runs >= 1 and size >= 32".into(),
         ));
     }
-    let dev = Device::default();
+    let dev = crate::cpu();
     let frames = Tensor::<4>::random([8, 3, size, size], Distribution::Default, &dev);
     let clip = frames.clone().reshape([1, 8, 3, size, size]);
     let mut out = Vec::new();
@@ -111,7 +111,7 @@ pub fn run(
 }
 
 fn train_step_runs(runs: usize, size: usize) -> Result<Vec<f64>, NnError> {
-    let dev = Device::default().autodiff();
+    let dev = crate::cpu().autodiff();
     let cfg = MethodAConfig {
         backbone: ResNetConfig::resnet18(),
         ..MethodAConfig::resnet18_cbam_bilstm()

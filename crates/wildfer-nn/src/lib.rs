@@ -58,3 +58,64 @@ pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 /// Re-export so that downstream crates use the same burn.
 pub use burn;
+
+/// The CPU device (burn's `flex` backend), named explicitly everywhere: burn's
+/// `Device::default()` follows the `BURN_DEVICE` environment variable (and panics on a name it
+/// does not know) and prefers CUDA in a CUDA build.
+pub fn cpu() -> burn::tensor::Device {
+    burn::tensor::Device::flex()
+}
+
+/// The device named by `cpu`, `cuda` or `cuda:N` (the N-th GPU). CUDA needs a build with the
+/// `cuda` feature (`cargo build --release --features cuda`); the driver is loaded at run time.
+pub fn parse_device(spec: &str) -> Result<burn::tensor::Device, NnError> {
+    let spec = spec.trim().to_ascii_lowercase();
+    let index = match spec.as_str() {
+        "cpu" => return Ok(cpu()),
+        "cuda" => 0,
+        s => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(i)) => i,
+            _ => {
+                return Err(NnError::Config(format!(
+                    "unknown device {spec:?} (expected cpu, cuda or cuda:N)"
+                )));
+            }
+        },
+    };
+    cuda(index)
+}
+
+#[cfg(feature = "cuda")]
+fn cuda(index: usize) -> Result<burn::tensor::Device, NnError> {
+    Ok(burn::tensor::Device::cuda(index))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda(_index: usize) -> Result<burn::tensor::Device, NnError> {
+    Err(NnError::Config(
+        "this wildfer was built without CUDA: rebuild with `cargo build --release --features cuda` (needs an NVIDIA driver at run time)".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_named_or_refused_in_one_line() {
+        assert_eq!(parse_device(" CPU ").unwrap(), cpu());
+        let e = parse_device("tpu:3").unwrap_err().to_string();
+        assert!(e.contains("unknown device \"tpu:3\""), "{e}");
+        assert!(parse_device("cuda:x").is_err());
+        #[cfg(not(feature = "cuda"))]
+        {
+            let e = parse_device("cuda:1").unwrap_err().to_string();
+            assert!(e.contains("built without CUDA") && !e.contains('\n'), "{e}");
+        }
+        #[cfg(feature = "cuda")]
+        assert_eq!(
+            parse_device("cuda:1").unwrap(),
+            burn::tensor::Device::cuda(1usize)
+        );
+    }
+}

@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn features_of_normalised_rgb_equal_the_grey_trunk() {
-        let dev = Device::default();
+        let dev = crate::cpu();
         let m = MiniXception::pretrained(&dev).unwrap();
         // A grey picture in [0, 1] as the training pipeline feeds it: R = G = B, normalised.
         let v = Tensor::<4>::random([2, 1, 48, 48], Distribution::Uniform(0.0, 1.0), &dev);

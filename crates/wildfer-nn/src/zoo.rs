@@ -435,7 +435,7 @@ mod tests {
 
     #[test]
     fn invalid_configs_are_refused() {
-        let dev = Device::default();
+        let dev = crate::cpu();
         let ModelConfig::Clip(mut c) = preset("method_b_cnn_rnn_resnet18").unwrap() else {
             unreachable!()
         };

@@ -80,6 +80,8 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Stop (after checkpointing) once this many steps are done, as if killed there.
     pub stop_after: Option<usize>,
+    /// Where to train (`None`: the CPU). Checkpoints are device-independent.
+    pub device: Option<Device>,
 }
 
 /// The outcome of [`train`].
@@ -249,7 +251,11 @@ pub fn train(
         cfg.seed,
     )?);
 
-    let device = Device::default().autodiff();
+    let device = opts
+        .device
+        .clone()
+        .unwrap_or_else(wildfer_nn::cpu)
+        .autodiff();
     // Resume or start.
     let (mut net, mut optim, mut state) = if opts.resume {
         let dir = run.resolve("latest")?.ok_or_else(|| {

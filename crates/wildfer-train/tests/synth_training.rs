@@ -164,6 +164,7 @@ fn resumed_run_equals_uninterrupted_run() {
     let stop = |n| TrainOptions {
         resume: n > 3,
         stop_after: Some(n),
+        device: None,
     };
     let s = train(&cfg, &parts, &stop(3), &mut |_| {}).unwrap();
     assert_eq!(s.state.iteration, 3);

@@ -63,7 +63,7 @@ pub struct MiniXceptionModel {
 
 impl MiniXceptionModel {
     pub fn new() -> Result<Self, PipelineError> {
-        let device = Device::default();
+        let device = wildfer_nn::cpu();
         let model =
             MiniXception::pretrained(&device).map_err(|e| PipelineError::Model(e.to_string()))?;
         Ok(MiniXceptionModel { model, device })

@@ -32,7 +32,7 @@ pub struct TrainedModel {
 impl TrainedModel {
     /// Load a run directory (its best checkpoint, else its latest) or a checkpoint folder.
     pub fn load(path: &Path) -> Result<Self, PipelineError> {
-        let device = Device::default();
+        let device = wildfer_nn::cpu();
         let (cfg, net, state, dir) =
             checkpoint::load(path, &device).map_err(|e| PipelineError::Model(e.to_string()))?;
         let spec = WindowSpec::of(
