@@ -14,6 +14,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let path = Path::new("predictions.txt");
     match parse_predictions_txt(text, path) {
+        // A file whose rows are all `-1` has nothing to write back (and a header-only file is
+        // refused by design).
+        Ok(a) if labelled(&a).is_empty() => {}
         Ok(a) => {
             let again = parse_predictions_txt(&format_predictions_txt(&a), path)
                 .expect("written predictions read back");

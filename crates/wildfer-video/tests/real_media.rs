@@ -268,3 +268,20 @@ fn fuzz_mp4_oom_36c9b1cd_table_counts_beyond_their_box() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Fuzzing finding `oom-522e2812` (mp4 target): the table check skipped an edit list whose
+/// size claimed to run past its parent box, and the parser then reserved 4 GB for its entry
+/// count. Boxes overrunning their parent are now checked over what the parent holds.
+#[test]
+fn fuzz_mp4_oom_522e2812_table_in_box_overrunning_its_parent() {
+    let d = tempfile_dir();
+    let mut b = std::fs::read(media("single_face.mp4")).unwrap();
+    let at = box_at(&b, b"elst");
+    b[at - 4..at].copy_from_slice(&655_388u32.to_be_bytes());
+    b[at + 8..at + 12].copy_from_slice(&0x1555_5555u32.to_be_bytes());
+    let path = d.join("overrun.mp4");
+    std::fs::write(&path, &b).unwrap();
+    let e = Mp4H264Source::open(&path).err().expect("refused");
+    one_line(e, &["overrun.mp4", "elst table claims 357913941 entries"]);
+    let _ = std::fs::remove_dir_all(&d);
+}
