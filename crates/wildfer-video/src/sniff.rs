@@ -35,6 +35,8 @@ struct Boxes<'a, R> {
     r: &'a mut R,
     pos: u64,
     end: u64,
+    /// The size claimed by the last box if it ran past `end` (it is cut there).
+    overrun: Option<u64>,
 }
 
 impl<R: Read + Seek> Boxes<'_, R> {
@@ -60,8 +62,10 @@ impl<R: Read + Seek> Boxes<'_, R> {
         if size < header || self.pos + header > self.end {
             return None;
         }
-        // A box claiming to run past its parent is cut at the parent's end: parsers read what
-        // is there (fuzz finding oom-522e2812 hid an edit list claiming 655388 bytes in 36).
+        // A box claiming to run past its parent is cut at the parent's end (and noted).
+        if self.pos.saturating_add(size) > self.end {
+            self.overrun = Some(size);
+        }
         let start = self.pos + header;
         self.pos = self.pos.saturating_add(size).min(self.end);
         Some((kind, start, self.pos))
@@ -77,6 +81,7 @@ pub fn video_codec(path: &Path) -> Option<VideoCodec> {
         r: &mut f,
         pos: 0,
         end: len,
+        overrun: None,
     };
     let mut moov = None;
     while let Some((kind, s, e)) = top.next() {
@@ -132,6 +137,7 @@ fn children(
         r: f,
         pos: start,
         end,
+        overrun: None,
     };
     let mut out = Vec::new();
     while let Some((k, s, e)) = b.next() {
@@ -153,8 +159,9 @@ fn read_at(f: &mut std::fs::File, pos: u64, n: usize) -> Option<Vec<u8>> {
     Some(v)
 }
 
-/// Bytes per entry of the tables whose entry count the parser allocates for up front; `stsz`
-/// (4 bytes per sample, only when its constant size is 0) and `elst` (by version) are special.
+/// Bytes per entry of the tables whose entry count the parser allocates for up front. `stsz`
+/// (4 bytes a sample, only when its constant size is 0), `elst` (by version), `stsd` (boxes of
+/// at least 8 bytes) and `pssh` (version 1 key ids) have their own layouts.
 const TABLES: [(&[u8; 4], u64); 6] = [
     (b"stts", 8),
     (b"ctts", 8),
@@ -164,67 +171,84 @@ const TABLES: [(&[u8; 4], u64); 6] = [
     (b"stss", 4),
 ];
 
-/// Refuse sample and edit tables whose entry count claims more entries than their box holds:
-/// the parser reserves memory for the claimed count before reading (a 40-byte box can claim
-/// four billion entries). Checked on every track of `moov`; `Err` says which table.
+/// Boxes made only of boxes, walked by [`check_table_sizes`].
+const CONTAINERS: [&[u8; 4]; 9] = [
+    b"moov", b"trak", b"edts", b"mdia", b"minf", b"stbl", b"mvex", b"dinf", b"udta",
+];
+
+/// Refuse what would make the parser reserve memory the file cannot back, before it runs: a
+/// box running past its parent or past the end of the file (only `mdat` may, in a truncated
+/// file), and a table whose entry count claims more entries than its box holds (a 40-byte box
+/// can claim four billion). `Err` says which box.
 pub(crate) fn check_table_sizes(path: &Path) -> Result<(), String> {
     let Ok(mut f) = std::fs::File::open(path) else {
         return Ok(()); // the parser reports it
     };
     let len = f.metadata().map_or(0, |m| m.len());
     let mut walked = 0;
-    let moovs = children(&mut f, 0, len, b"moov", &mut walked);
-    for &(s, e) in &moovs {
-        // pssh (version 1): version/flags, system id (16), key-id count, 16 bytes per key id.
-        for (ps, pe) in children(&mut f, s, e, b"pssh", &mut walked) {
-            if let Some(head) = read_at(&mut f, ps, 24)
-                && head[0] > 0
-            {
-                check_count("pssh", &head[20..24], 16, (pe - ps).saturating_sub(24))?;
-            }
+    check_tree(&mut f, 0, len, true, &mut walked)
+}
+
+fn check_tree(
+    f: &mut std::fs::File,
+    start: u64,
+    end: u64,
+    top: bool,
+    walked: &mut usize,
+) -> Result<(), String> {
+    let mut boxes = Boxes {
+        r: f,
+        pos: start,
+        end,
+        overrun: None,
+    };
+    let mut found = Vec::new();
+    while let Some((kind, s, e)) = boxes.next() {
+        *walked += 1;
+        if *walked > MAX_BOXES {
+            return Err(format!("more than {MAX_BOXES} boxes"));
         }
-        for (ts, te) in children(&mut f, s, e, b"trak", &mut walked) {
-            for (es, ee) in children(&mut f, ts, te, b"edts", &mut walked) {
-                for (ls, le) in children(&mut f, es, ee, b"elst", &mut walked) {
-                    if let Some(head) = read_at(&mut f, ls, 8) {
-                        let per = if head[0] == 1 { 20 } else { 12 };
-                        check_count("elst", &head[4..8], per, (le - ls).saturating_sub(8))?;
-                    }
-                }
+        if let Some(claimed) = boxes.overrun.take()
+            && !(top && &kind == b"mdat")
+        {
+            return Err(format!(
+                "box '{}' claims {claimed} bytes, past the end of {}",
+                String::from_utf8_lossy(&kind),
+                if top { "the file" } else { "its parent box" }
+            ));
+        }
+        found.push((kind, s, e));
+    }
+    for (kind, s, e) in found {
+        let room = |skip: u64| e.saturating_sub(s).saturating_sub(skip);
+        let name = String::from_utf8_lossy(&kind).into_owned();
+        if CONTAINERS.contains(&&kind) {
+            check_tree(f, s, e, false, walked)?;
+        } else if let Some(&(_, per)) = TABLES.iter().find(|(k, _)| **k == kind) {
+            if let Some(h) = read_at(f, s, 8) {
+                check_count(&name, &h[4..8], per, room(8))?;
             }
-            let mut boxes = vec![(ts, te)];
-            for name in [b"mdia", b"minf", b"stbl"] {
-                let Some(&(ps, pe)) = boxes.last() else { break };
-                match children(&mut f, ps, pe, name, &mut walked).first() {
-                    Some(&b) => boxes.push(b),
-                    None => break,
-                }
+        } else if &kind == b"elst" {
+            if let Some(h) = read_at(f, s, 8) {
+                check_count(&name, &h[4..8], if h[0] == 1 { 20 } else { 12 }, room(8))?;
             }
-            if boxes.len() < 4 {
-                continue;
+        } else if &kind == b"stsd" {
+            if let Some(h) = read_at(f, s, 8) {
+                check_count(&name, &h[4..8], 8, room(8))?;
             }
-            let (ss, se) = boxes[3];
-            for (kind, per) in TABLES {
-                for (bs, be) in children(&mut f, ss, se, kind, &mut walked) {
-                    if let Some(head) = read_at(&mut f, bs, 8) {
-                        let name = String::from_utf8_lossy(kind);
-                        check_count(&name, &head[4..8], per, (be - bs).saturating_sub(8))?;
-                    }
-                }
+        } else if &kind == b"stsz" {
+            // version/flags, constant sample size, sample count.
+            if let Some(h) = read_at(f, s, 12)
+                && h[4..8] == [0; 4]
+            {
+                check_count(&name, &h[8..12], 4, room(12))?;
             }
-            // stsd: version/flags, entry count, then entries of at least a box header each.
-            for (bs, be) in children(&mut f, ss, se, b"stsd", &mut walked) {
-                if let Some(head) = read_at(&mut f, bs, 8) {
-                    check_count("stsd", &head[4..8], 8, (be - bs).saturating_sub(8))?;
-                }
-            }
-            for (bs, be) in children(&mut f, ss, se, b"stsz", &mut walked) {
-                // version/flags, constant sample size, sample count.
-                if let Some(head) = read_at(&mut f, bs, 12)
-                    && head[4..8] == [0; 4]
-                {
-                    check_count("stsz", &head[8..12], 4, (be - bs).saturating_sub(12))?;
-                }
+        } else if &kind == b"pssh" {
+            // version/flags, system id (16), key-id count, 16 bytes per key id.
+            if let Some(h) = read_at(f, s, 24)
+                && h[0] > 0
+            {
+                check_count(&name, &h[20..24], 16, room(24))?;
             }
         }
     }

@@ -271,7 +271,7 @@ fn fuzz_mp4_oom_36c9b1cd_table_counts_beyond_their_box() {
 
 /// Fuzzing finding `oom-522e2812` (mp4 target): the table check skipped an edit list whose
 /// size claimed to run past its parent box, and the parser then reserved 4 GB for its entry
-/// count. Boxes overrunning their parent are now checked over what the parent holds.
+/// count. A box overrunning its parent is now refused.
 #[test]
 fn fuzz_mp4_oom_522e2812_table_in_box_overrunning_its_parent() {
     let d = tempfile_dir();
@@ -282,6 +282,33 @@ fn fuzz_mp4_oom_522e2812_table_in_box_overrunning_its_parent() {
     let path = d.join("overrun.mp4");
     std::fs::write(&path, &b).unwrap();
     let e = Mp4H264Source::open(&path).err().expect("refused");
-    one_line(e, &["overrun.mp4", "elst table claims 357913941 entries"]);
+    one_line(
+        e,
+        &[
+            "overrun.mp4",
+            "box 'elst' claims 655388 bytes, past the end of its parent",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Fuzzing finding `oom-3cc89716` (mp4 target): an `ftyp` claiming 4 GB in a small file made
+/// the parser reserve a brand list for all of it. Boxes running past the end of the file are
+/// refused (but `mdat`, which a cut-off download leaves short).
+#[test]
+fn fuzz_mp4_oom_3cc89716_box_past_the_end_of_the_file() {
+    let d = tempfile_dir();
+    let mut b = std::fs::read(media("single_face.mp4")).unwrap();
+    b[0..4].copy_from_slice(&0xFB26_1004u32.to_be_bytes());
+    let path = d.join("ftyp.mp4");
+    std::fs::write(&path, &b).unwrap();
+    let e = Mp4H264Source::open(&path).err().expect("refused");
+    one_line(
+        e,
+        &[
+            "ftyp.mp4",
+            "box 'ftyp' claims 4213575684 bytes, past the end of the file",
+        ],
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
