@@ -172,8 +172,8 @@ const TABLES: [(&[u8; 4], u64); 6] = [
 ];
 
 /// Boxes made only of boxes, walked by [`check_table_sizes`].
-const CONTAINERS: [&[u8; 4]; 9] = [
-    b"moov", b"trak", b"edts", b"mdia", b"minf", b"stbl", b"mvex", b"dinf", b"udta",
+const CONTAINERS: [&[u8; 4]; 10] = [
+    b"moov", b"trak", b"edts", b"mdia", b"minf", b"stbl", b"mvex", b"dinf", b"udta", b"ilst",
 ];
 
 /// Refuse what would make the parser reserve memory the file cannot back, before it runs: a
@@ -186,16 +186,26 @@ pub(crate) fn check_table_sizes(path: &Path) -> Result<(), String> {
     };
     let len = f.metadata().map_or(0, |m| m.len());
     let mut walked = 0;
-    check_tree(&mut f, 0, len, true, &mut walked)
+    check_tree(&mut f, 0, len, Level::File, &mut walked)
+}
+
+/// Where a box sits, for what its children are.
+#[derive(Clone, Copy, PartialEq)]
+enum Level {
+    File,
+    Box,
+    /// Inside `ilst`: every child is a metadata item made of boxes (`data`, `name`, ...).
+    Items,
 }
 
 fn check_tree(
     f: &mut std::fs::File,
     start: u64,
     end: u64,
-    top: bool,
+    level: Level,
     walked: &mut usize,
 ) -> Result<(), String> {
+    let top = level == Level::File;
     let mut boxes = Boxes {
         r: f,
         pos: start,
@@ -222,8 +232,13 @@ fn check_tree(
     for (kind, s, e) in found {
         let room = |skip: u64| e.saturating_sub(s).saturating_sub(skip);
         let name = String::from_utf8_lossy(&kind).into_owned();
-        if CONTAINERS.contains(&&kind) {
-            check_tree(f, s, e, false, walked)?;
+        if &kind == b"ilst" {
+            check_tree(f, s, e, Level::Items, walked)?;
+        } else if CONTAINERS.contains(&&kind) || level == Level::Items {
+            check_tree(f, s, e, Level::Box, walked)?;
+        } else if &kind == b"meta" {
+            // A full box (version and flags) holding boxes, in udta and in moov.
+            check_tree(f, s.saturating_add(4).min(e), e, Level::Box, walked)?;
         } else if let Some(&(_, per)) = TABLES.iter().find(|(k, _)| **k == kind) {
             if let Some(h) = read_at(f, s, 8) {
                 check_count(&name, &h[4..8], per, room(8))?;

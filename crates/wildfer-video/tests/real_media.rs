@@ -312,3 +312,19 @@ fn fuzz_mp4_oom_3cc89716_box_past_the_end_of_the_file() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Fuzzing finding `oom-40ec7c9d` (mp4 target): a metadata `data` box (moov/udta/meta/ilst/
+/// item/data) claiming 4 GB made the parser reserve it. Metadata boxes are now walked too.
+#[test]
+fn fuzz_mp4_oom_40ec7c9d_metadata_box_past_its_parent() {
+    let d = tempfile_dir();
+    let mut b = std::fs::read(media("single_face.mp4")).unwrap();
+    let ilst = box_at(&b, b"ilst");
+    let data = ilst + b[ilst..].windows(4).position(|w| w == b"data").unwrap();
+    b[data - 4..data].copy_from_slice(&0xFE00_001Cu32.to_be_bytes());
+    let path = d.join("meta.mp4");
+    std::fs::write(&path, &b).unwrap();
+    let e = Mp4H264Source::open(&path).err().expect("refused");
+    one_line(e, &["meta.mp4", "box 'data' claims 4261412892 bytes"]);
+    let _ = std::fs::remove_dir_all(&d);
+}
