@@ -172,8 +172,18 @@ const TABLES: [(&[u8; 4], u64); 6] = [
 ];
 
 /// Boxes made only of boxes, walked by [`check_table_sizes`].
-const CONTAINERS: [&[u8; 4]; 10] = [
+const CONTAINERS: [&[u8; 4]; 12] = [
     b"moov", b"trak", b"edts", b"mdia", b"minf", b"stbl", b"mvex", b"dinf", b"udta", b"ilst",
+    b"sinf", b"schi",
+];
+
+/// Sample entries whose fixed fields (78 bytes for video, 28 for audio version 0) are
+/// followed by boxes (`avcC`, `esds`, `sinf`, ...).
+const VIDEO_ENTRIES: [&[u8; 4]; 10] = [
+    b"avc1", b"avc3", b"hvc1", b"hev1", b"mp4v", b"vp08", b"vp09", b"av01", b"encv", b"s263",
+];
+const AUDIO_ENTRIES: [&[u8; 4]; 8] = [
+    b"mp4a", b"enca", b"Opus", b"fLaC", b"alac", b"lpcm", b"samr", b"sawb",
 ];
 
 /// Refuse what would make the parser reserve memory the file cannot back, before it runs: a
@@ -196,6 +206,8 @@ enum Level {
     Box,
     /// Inside `ilst`: every child is a metadata item made of boxes (`data`, `name`, ...).
     Items,
+    /// Inside `stsd`: sample entries, fixed fields then boxes.
+    Entries,
 }
 
 fn check_tree(
@@ -250,6 +262,24 @@ fn check_tree(
         } else if &kind == b"stsd" {
             if let Some(h) = read_at(f, s, 8) {
                 check_count(&name, &h[4..8], 8, room(8))?;
+            }
+            check_tree(f, s.saturating_add(8).min(e), e, Level::Entries, walked)?;
+        } else if level == Level::Entries {
+            // The boxes after a sample entry's fixed fields (audio: 16 more bytes in version
+            // 1, 36 in version 2).
+            let fixed = if VIDEO_ENTRIES.contains(&&kind) {
+                Some(78)
+            } else if AUDIO_ENTRIES.contains(&&kind) {
+                read_at(f, s.saturating_add(8), 2).map(|v| match v[1] {
+                    1 => 44,
+                    2 => 64,
+                    _ => 28,
+                })
+            } else {
+                None
+            };
+            if let Some(fixed) = fixed {
+                check_tree(f, s.saturating_add(fixed).min(e), e, Level::Box, walked)?;
             }
         } else if &kind == b"stsz" {
             // version/flags, constant sample size, sample count.

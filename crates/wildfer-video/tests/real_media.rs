@@ -328,3 +328,18 @@ fn fuzz_mp4_oom_40ec7c9d_metadata_box_past_its_parent() {
     one_line(e, &["meta.mp4", "box 'data' claims 4261412892 bytes"]);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Fuzzing finding `oom-b7ca5780` (mp4 target): the `avcC` box inside the H.264 sample entry
+/// claimed 3 GB and the parser reserved it. Boxes inside sample entries are now checked.
+#[test]
+fn fuzz_mp4_oom_b7ca5780_box_in_sample_entry_past_its_parent() {
+    let d = tempfile_dir();
+    let mut b = std::fs::read(media("single_face.mp4")).unwrap();
+    let avcc = box_at(&b, b"avcC");
+    b[avcc - 4..avcc].copy_from_slice(&0xC000_0039u32.to_be_bytes());
+    let path = d.join("avcc.mp4");
+    std::fs::write(&path, &b).unwrap();
+    let e = Mp4H264Source::open(&path).err().expect("refused");
+    one_line(e, &["avcc.mp4", "box 'avcC' claims 3221225529 bytes"]);
+    let _ = std::fs::remove_dir_all(&d);
+}
