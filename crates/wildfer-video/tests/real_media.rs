@@ -143,6 +143,14 @@ fn hevc_mov_decodes_through_ffmpeg_when_installed() {
     assert_eq!(n, 169);
 }
 
+/// Write `bytes` as `d/name`: opening it must fail with a one-line error containing `want`.
+fn refused(d: &std::path::Path, name: &str, bytes: &[u8], want: &[&str]) {
+    let path = d.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let e = Mp4H264Source::open(&path).err().expect("refused");
+    one_line(e, want);
+}
+
 /// Offset of the type field of the first box `kind` inside the movie header (`moov`), found by
 /// a byte search: the real file has each of these boxes once there (`ftyp` also names `avc1`).
 fn box_at(bytes: &[u8], kind: &[u8; 4]) -> usize {
@@ -169,11 +177,10 @@ fn huge_claimed_frame_size_is_refused_before_decoding() {
     let size = u32::from_be_bytes(bytes[tkhd - 4..tkhd].try_into().unwrap()) as usize;
     let end = tkhd - 4 + size;
     bytes[end - 8..end].copy_from_slice(&[0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 0]);
-    let path = d.join("huge.mp4");
-    std::fs::write(&path, &bytes).unwrap();
-    let e = Mp4H264Source::open(&path).err().expect("refused");
-    one_line(
-        e,
+    refused(
+        &d,
+        "huge.mp4",
+        &bytes,
         &["huge.mp4", "65535x65535", "outside the supported range"],
     );
     let _ = std::fs::remove_dir_all(&d);
@@ -260,11 +267,8 @@ fn fuzz_mp4_oom_36c9b1cd_table_counts_beyond_their_box() {
         let mut b = bytes.clone();
         b[at + count_at..at + count_at + 4].copy_from_slice(&0x7FFF_FFFFu32.to_be_bytes());
         let name = format!("{}.mp4", String::from_utf8_lossy(kind));
-        let path = d.join(&name);
-        std::fs::write(&path, &b).unwrap();
-        let e = Mp4H264Source::open(&path).err().expect("refused");
         let table = String::from_utf8_lossy(kind).into_owned();
-        one_line(e, &[&name, &table, "claims 2147483647 entries"]);
+        refused(&d, &name, &b, &[&name, &table, "claims 2147483647 entries"]);
     }
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -279,11 +283,10 @@ fn fuzz_mp4_oom_522e2812_table_in_box_overrunning_its_parent() {
     let at = box_at(&b, b"elst");
     b[at - 4..at].copy_from_slice(&655_388u32.to_be_bytes());
     b[at + 8..at + 12].copy_from_slice(&0x1555_5555u32.to_be_bytes());
-    let path = d.join("overrun.mp4");
-    std::fs::write(&path, &b).unwrap();
-    let e = Mp4H264Source::open(&path).err().expect("refused");
-    one_line(
-        e,
+    refused(
+        &d,
+        "overrun.mp4",
+        &b,
         &[
             "overrun.mp4",
             "box 'elst' claims 655388 bytes, past the end of its parent",
@@ -300,11 +303,10 @@ fn fuzz_mp4_oom_3cc89716_box_past_the_end_of_the_file() {
     let d = tempfile_dir();
     let mut b = std::fs::read(media("single_face.mp4")).unwrap();
     b[0..4].copy_from_slice(&0xFB26_1004u32.to_be_bytes());
-    let path = d.join("ftyp.mp4");
-    std::fs::write(&path, &b).unwrap();
-    let e = Mp4H264Source::open(&path).err().expect("refused");
-    one_line(
-        e,
+    refused(
+        &d,
+        "ftyp.mp4",
+        &b,
         &[
             "ftyp.mp4",
             "box 'ftyp' claims 4213575684 bytes, past the end of the file",
@@ -322,10 +324,12 @@ fn fuzz_mp4_oom_40ec7c9d_metadata_box_past_its_parent() {
     let ilst = box_at(&b, b"ilst");
     let data = ilst + b[ilst..].windows(4).position(|w| w == b"data").unwrap();
     b[data - 4..data].copy_from_slice(&0xFE00_001Cu32.to_be_bytes());
-    let path = d.join("meta.mp4");
-    std::fs::write(&path, &b).unwrap();
-    let e = Mp4H264Source::open(&path).err().expect("refused");
-    one_line(e, &["meta.mp4", "box 'data' claims 4261412892 bytes"]);
+    refused(
+        &d,
+        "meta.mp4",
+        &b,
+        &["meta.mp4", "box 'data' claims 4261412892 bytes"],
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -337,9 +341,11 @@ fn fuzz_mp4_oom_b7ca5780_box_in_sample_entry_past_its_parent() {
     let mut b = std::fs::read(media("single_face.mp4")).unwrap();
     let avcc = box_at(&b, b"avcC");
     b[avcc - 4..avcc].copy_from_slice(&0xC000_0039u32.to_be_bytes());
-    let path = d.join("avcc.mp4");
-    std::fs::write(&path, &b).unwrap();
-    let e = Mp4H264Source::open(&path).err().expect("refused");
-    one_line(e, &["avcc.mp4", "box 'avcC' claims 3221225529 bytes"]);
+    refused(
+        &d,
+        "avcc.mp4",
+        &b,
+        &["avcc.mp4", "box 'avcC' claims 3221225529 bytes"],
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
