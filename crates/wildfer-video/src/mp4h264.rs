@@ -1,4 +1,5 @@
-//! MP4/MOV + H.264 through the `mp4` demuxer and OpenH264.
+//! MP4/MOV + H.264: the header parsed by `mp4parse` (after `sniff::check_table_sizes`), the
+//! samples located by [`SampleWalker`] and read by offset, decoded by OpenH264.
 
 use crate::samples::SampleWalker;
 use crate::yuv::{ColorMatrix, Yuv420, yuv420_to_rgb};
@@ -231,13 +232,14 @@ impl Mp4H264Source {
             .map_err(|e| self.decode_error(sample, e))
     }
 
-    /// Rewrite a length-prefixed sample as Annex B, checking every length.
-    fn load_annexb(&mut self, sample: u32, data: &[u8]) -> Result<(), VideoError> {
+    /// Rewrite the length-prefixed sample read into `self.sample` as Annex B into
+    /// `self.annexb`, checking every length.
+    fn load_annexb(&mut self, sample: u32) -> Result<(), VideoError> {
         self.annexb.clear();
         if sample == 1 {
             self.annexb.extend_from_slice(&self.param_sets);
         }
-        let mut rest = data;
+        let mut rest = &self.sample[..];
         while !rest.is_empty() {
             if rest.len() < self.length_size {
                 return Err(self.decode_error(sample, "truncated NAL length"));
@@ -404,10 +406,7 @@ impl FrameSource for Mp4H264Source {
             if let Err(e) = self.read_sample(sample_id) {
                 return Some(Err(e));
             }
-            let data = std::mem::take(&mut self.sample);
-            let loaded = self.load_annexb(sample_id, &data);
-            self.sample = data;
-            if let Err(e) = loaded {
+            if let Err(e) = self.load_annexb(sample_id) {
                 return Some(Err(e));
             }
             let (matrix, fps) = (self.matrix, self.info.fps);

@@ -31,45 +31,62 @@ impl VideoCodec {
 /// Bound on the boxes walked, so a crafted file cannot make this loop long.
 const MAX_BOXES: usize = 10_000;
 
-struct Boxes<'a, R> {
-    r: &'a mut R,
-    pos: u64,
+/// One box: its type, its payload [start, end) (cut at the parent's end), and the size it
+/// claimed when that ran past the parent.
+struct BoxAt {
+    kind: [u8; 4],
+    start: u64,
     end: u64,
-    /// The size claimed by the last box if it ran past `end` (it is cut there).
     overrun: Option<u64>,
 }
 
-impl<R: Read + Seek> Boxes<'_, R> {
-    /// The next box header in [pos, end): (type, payload start, payload end).
-    fn next(&mut self) -> Option<([u8; 4], u64, u64)> {
-        if self.pos + 8 > self.end {
-            return None;
+/// The boxes in [start, end), in order, up to the first unreadable header; stops (leaving
+/// `walked` above the bound) once `walked`, which counts every box of the whole walk, passes
+/// [`MAX_BOXES`].
+fn boxes_in<R: Read + Seek>(r: &mut R, start: u64, end: u64, walked: &mut usize) -> Vec<BoxAt> {
+    let mut out = Vec::new();
+    let mut pos = start;
+    while let Some(b) = box_at(r, pos, end) {
+        *walked += 1;
+        if *walked > MAX_BOXES {
+            break;
         }
-        self.r.seek(SeekFrom::Start(self.pos)).ok()?;
-        let mut h = [0u8; 8];
-        self.r.read_exact(&mut h).ok()?;
-        let size32 = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as u64;
-        let kind = [h[4], h[5], h[6], h[7]];
-        let (header, size) = match size32 {
-            0 => (8, self.end - self.pos),
-            1 => {
-                let mut l = [0u8; 8];
-                self.r.read_exact(&mut l).ok()?;
-                (16, u64::from_be_bytes(l))
-            }
-            n => (8, n),
-        };
-        if size < header || self.pos + header > self.end {
-            return None;
-        }
-        // A box claiming to run past its parent is cut at the parent's end (and noted).
-        if self.pos.saturating_add(size) > self.end {
-            self.overrun = Some(size);
-        }
-        let start = self.pos + header;
-        self.pos = self.pos.saturating_add(size).min(self.end);
-        Some((kind, start, self.pos))
+        pos = b.end;
+        out.push(b);
     }
+    out
+}
+
+/// The box whose header is at `pos`, inside a parent ending at `end`.
+fn box_at<R: Read + Seek>(r: &mut R, pos: u64, end: u64) -> Option<BoxAt> {
+    if pos + 8 > end {
+        return None;
+    }
+    r.seek(SeekFrom::Start(pos)).ok()?;
+    let mut h = [0u8; 8];
+    r.read_exact(&mut h).ok()?;
+    let size32 = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as u64;
+    let kind = [h[4], h[5], h[6], h[7]];
+    let (header, size) = match size32 {
+        0 => (8, end - pos),
+        1 => {
+            let mut l = [0u8; 8];
+            r.read_exact(&mut l).ok()?;
+            (16, u64::from_be_bytes(l))
+        }
+        n => (8, n),
+    };
+    if size < header || pos + header > end {
+        return None;
+    }
+    // A box claiming to run past its parent is cut at the parent's end (and noted).
+    let claimed_end = pos.saturating_add(size);
+    Some(BoxAt {
+        kind,
+        start: pos + header,
+        end: claimed_end.min(end),
+        overrun: (claimed_end > end).then_some(size),
+    })
 }
 
 /// The first video track's sample-entry code, or `None` if the file is not an MP4/MOV with one.
@@ -77,24 +94,7 @@ pub fn video_codec(path: &Path) -> Option<VideoCodec> {
     let mut f = std::fs::File::open(path).ok()?;
     let len = f.metadata().ok()?.len();
     let mut walked = 0;
-    let mut top = Boxes {
-        r: &mut f,
-        pos: 0,
-        end: len,
-        overrun: None,
-    };
-    let mut moov = None;
-    while let Some((kind, s, e)) = top.next() {
-        walked += 1;
-        if walked > MAX_BOXES {
-            return None;
-        }
-        if &kind == b"moov" {
-            moov = Some((s, e));
-            break;
-        }
-    }
-    let (s, e) = moov?;
+    let (s, e) = *children(&mut f, 0, len, b"moov", &mut walked).first()?;
     let traks = children(&mut f, s, e, b"trak", &mut walked);
     for (ts, te) in traks {
         let Some((ms, me)) = children(&mut f, ts, te, b"mdia", &mut walked)
@@ -133,23 +133,11 @@ fn children(
     kind: &[u8; 4],
     walked: &mut usize,
 ) -> Vec<(u64, u64)> {
-    let mut b = Boxes {
-        r: f,
-        pos: start,
-        end,
-        overrun: None,
-    };
-    let mut out = Vec::new();
-    while let Some((k, s, e)) = b.next() {
-        *walked += 1;
-        if *walked > MAX_BOXES {
-            break;
-        }
-        if &k == kind {
-            out.push((s, e));
-        }
-    }
-    out
+    boxes_in(f, start, end, walked)
+        .into_iter()
+        .filter(|b| &b.kind == kind)
+        .map(|b| (b.start, b.end))
+        .collect()
 }
 
 fn read_at(f: &mut std::fs::File, pos: u64, n: usize) -> Option<Vec<u8>> {
@@ -218,30 +206,28 @@ fn check_tree(
     walked: &mut usize,
 ) -> Result<(), String> {
     let top = level == Level::File;
-    let mut boxes = Boxes {
-        r: f,
-        pos: start,
-        end,
-        overrun: None,
-    };
-    let mut found = Vec::new();
-    while let Some((kind, s, e)) = boxes.next() {
-        *walked += 1;
-        if *walked > MAX_BOXES {
-            return Err(format!("more than {MAX_BOXES} boxes"));
-        }
-        if let Some(claimed) = boxes.overrun.take()
-            && !(top && &kind == b"mdat")
+    let found = boxes_in(f, start, end, walked);
+    for b in &found {
+        if let Some(claimed) = b.overrun
+            && !(top && &b.kind == b"mdat")
         {
             return Err(format!(
                 "box '{}' claims {claimed} bytes, past the end of {}",
-                String::from_utf8_lossy(&kind),
+                String::from_utf8_lossy(&b.kind),
                 if top { "the file" } else { "its parent box" }
             ));
         }
-        found.push((kind, s, e));
     }
-    for (kind, s, e) in found {
+    if *walked > MAX_BOXES {
+        return Err(format!("more than {MAX_BOXES} boxes"));
+    }
+    for BoxAt {
+        kind,
+        start: s,
+        end: e,
+        ..
+    } in found
+    {
         let room = |skip: u64| e.saturating_sub(s).saturating_sub(skip);
         let name = String::from_utf8_lossy(&kind).into_owned();
         if &kind == b"ilst" {
