@@ -36,6 +36,14 @@ checkpoint_every = 1
 keep_checkpoints = 2
 "#;
 
+/// A small synthetic dataset in `dir` and the run configuration [`CONFIG`] over it.
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let data = common::synth_small(dir);
+    let cfg = dir.join("run.toml");
+    std::fs::write(&cfg, CONFIG.replace("ROOT", data.to_str().unwrap())).unwrap();
+    cfg
+}
+
 fn weights(run: &Path) -> Vec<(String, Vec<f32>)> {
     let dir = RunDir::new(run).resolve("latest").unwrap().unwrap();
     let (_, net, state, _) = checkpoint::load(&dir, &Default::default()).unwrap();
@@ -64,9 +72,7 @@ fn check_complete(run: &Path) {
 #[test]
 fn killed_training_resumes_to_the_uninterrupted_result() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = common::synth_small(tmp.path());
-    let cfg = tmp.path().join("run.toml");
-    std::fs::write(&cfg, CONFIG.replace("ROOT", data.to_str().unwrap())).unwrap();
+    let cfg = write_config(tmp.path());
     let train = |out: &Path, resume: bool| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_wildfer"));
         c.args([
@@ -195,22 +201,14 @@ fn killed_analyze_and_prepare_leave_no_partial_outputs() {
 #[test]
 fn full_disk_while_checkpointing_is_a_clear_error_and_keeps_the_last_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = common::synth_small(tmp.path());
-    let cfg = tmp.path().join("run.toml");
-    std::fs::write(&cfg, CONFIG.replace("ROOT", data.to_str().unwrap())).unwrap();
+    let cfg = write_config(tmp.path());
     let out = tmp.path().join("run");
     let (c, o) = (cfg.to_str().unwrap(), out.to_str().unwrap());
     let (code, _, err) = run(&["train", "--config", c, "--out", o, "--stop-after", "2"]);
     assert_eq!(code, 0, "{err}");
-    // Resume with files limited to 64 KiB (the model file is larger): writes fail with EFBIG,
-    // as on a full disk (SIGXFSZ ignored so the write error reaches wildfer).
-    let script = format!(
-        "trap '' XFSZ; ulimit -f 64; exec '{}' train --config '{c}' --out '{o}' --resume",
-        env!("CARGO_BIN_EXE_wildfer")
-    );
-    let r = Command::new("bash").args(["-c", &script]).output().unwrap();
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(1), "{err}");
+    // Resume with files limited to 64 KiB (the model file is larger).
+    let (code, err) = run_with_file_limit(64, &["train", "--config", c, "--out", o, "--resume"]);
+    assert_eq!(code, Some(1), "{err}");
     let last = err.trim_end().lines().last().unwrap_or_default();
     assert!(
         last.starts_with("wildfer: error:") && last.contains("too large"),
