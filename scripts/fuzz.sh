@@ -13,7 +13,7 @@ JOBS=${2:-2}
 shift $(( $# > 2 ? 2 : $# ))
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(annotation predictions train_config image_list image mp4 safetensors pytorch burnpack)
+    TARGETS=(annotation predictions train_config image_list image mp4 safetensors pytorch burnpack tfjs)
 fi
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
@@ -44,6 +44,11 @@ if [ ! -e "$SEEDS/.done" ]; then
         crates/wildfer-nn/tests/fixtures/se.safetensors
     seed pytorch crates/wildfer-nn/tests/fixtures/cbam_eval_state_dict.pt \
         crates/wildfer-nn/tests/fixtures/cbam_eval_nested.pth
+    # face-api's expression model as manifest, NUL, shard (the target's input layout).
+    mkdir -p "$SEEDS/tfjs"
+    FA=crates/wildfer-nn/weights/face_api
+    { cat "$FA/face_expression_model-weights_manifest.json"; printf '\0'; cat "$FA/face_expression_model.bin"; } >"$SEEDS/tfjs/expression"
+    printf '[{"paths":["a.bin"],"weights":[{"name":"w","shape":[2],"dtype":"float32","quantization":{"dtype":"float16"}}]}]\0\x00\x3c\x00\xc1' >"$SEEDS/tfjs/f16"
     mkdir -p "$SEEDS/mp4"
     if command -v ffmpeg >/dev/null; then
         ff() { ffmpeg -loglevel error -y "$@"; }

@@ -146,6 +146,16 @@ impl Residual {
     }
 }
 
+/// The recognition manifest in face-api's `model/` folder `path`, or `path` itself when it is
+/// not a folder.
+pub fn manifest_path(path: &Path) -> std::path::PathBuf {
+    if path.is_dir() {
+        path.join(MANIFEST_NAME)
+    } else {
+        path.to_path_buf()
+    }
+}
+
 /// face-api's face-recognition network.
 #[derive(Module, Debug)]
 pub struct FaceApiRecognition {
@@ -195,11 +205,7 @@ impl FaceApiRecognition {
 
     /// The pretrained network from face-api's `model/` folder (or a manifest path).
     pub fn from_tfjs(path: &Path, device: &Device) -> Result<Self, NnError> {
-        let manifest = if path.is_dir() {
-            path.join(MANIFEST_NAME)
-        } else {
-            path.to_path_buf()
-        };
+        let manifest = manifest_path(path);
         let tensors = tfjs::read_manifest(&manifest)?;
         let mut m = Self::new(device);
         m.load_tfjs(tensors, &manifest.display().to_string())?;
@@ -252,6 +258,19 @@ impl FaceApiRecognition {
         ];
         let x = layers.iter().fold(x, |x, layer| layer.forward(x));
         shape::global_avg_pool(x)
+    }
+
+    /// Per-frame embedding for use as a zoo backbone: `[batch, 3, h, w]` RGB normalised with
+    /// the ImageNet statistics (the input of every zoo backbone) -> the trunk's 256 features.
+    /// The frames are turned back into the network's own input (RGB in 0..255) first.
+    pub fn forward_features(&self, x: Tensor<4>) -> Tensor<2> {
+        let device = x.device();
+        let per_channel = |v: [f32; 3]| {
+            Tensor::<1>::from_data(TensorData::new(v.to_vec(), [3]), &device).reshape([1, 3, 1, 1])
+        };
+        let std = per_channel(crate::IMAGENET_STD.map(|s| s * 255.0));
+        let mean = per_channel(crate::IMAGENET_MEAN.map(|m| m * 255.0));
+        self.forward_trunk(x * std + mean)
     }
 
     /// The 128-d face descriptor: `[batch, 3, 150, 150]` RGB in 0..255 -> `[batch, 128]`.

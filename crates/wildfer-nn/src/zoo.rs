@@ -12,7 +12,9 @@
 //! | `method_c_llam` | ResNet-50 with LLAM in every block, per-frame head |
 //! | `method_d_senet50` | SENet-50 (VGGFace2 layout), per-frame head |
 //! | `*_resnet18` | method B/C on ResNet-18, for CPU work |
+//! | `method_b_*_faceapi` | method B on face-api's face-recognition ResNet-34 trunk (256 features; start from face-api's weights with `model.init`) |
 
+use crate::faceapi_recognition::FaceApiRecognition;
 use crate::method_a::{MethodA, MethodAConfig};
 use crate::mini_xception::MiniXception;
 use crate::resnet::{ResNet, ResNetConfig};
@@ -40,6 +42,12 @@ pub enum BackboneConfig {
         #[serde(default)]
         pretrained: bool,
     },
+    /// face-api's face-recognition ResNet-34 trunk (256 features, ~5.4 M parameters), the
+    /// face-recognition-pretrained backbone of method B when started from face-api's weights
+    /// (training's `model.init` = face-api's `model/` folder). Inputs need sides of at least
+    /// 103 pixels.
+    #[serde(rename = "face_api_resnet34")]
+    FaceApiResNet34,
 }
 
 impl BackboneConfig {
@@ -48,6 +56,26 @@ impl BackboneConfig {
             BackboneConfig::ResNet(c) => c.feature_dim(),
             BackboneConfig::SeNet(c) => c.feature_dim(),
             BackboneConfig::MiniXception { .. } => 128,
+            BackboneConfig::FaceApiResNet34 => 256,
+        }
+    }
+
+    /// The smallest input side the backbone accepts.
+    pub fn min_input_side(&self) -> usize {
+        match self {
+            BackboneConfig::FaceApiResNet34 => crate::faceapi_recognition::MIN_SIDE,
+            _ => 32,
+        }
+    }
+
+    /// The same architecture without pretrained weights to start from (a checkpoint will
+    /// overwrite every parameter).
+    pub fn without_pretrained(self) -> Self {
+        match self {
+            BackboneConfig::MiniXception { .. } => {
+                BackboneConfig::MiniXception { pretrained: false }
+            }
+            other => other,
         }
     }
 
@@ -63,6 +91,7 @@ impl BackboneConfig {
             } else {
                 MiniXception::new(device)
             }),
+            BackboneConfig::FaceApiResNet34 => Backbone::FaceApi(FaceApiRecognition::new(device)),
         })
     }
 }
@@ -75,6 +104,7 @@ pub enum Backbone {
     ResNet(ResNet),
     SeNet(SeNet),
     MiniXception(MiniXception),
+    FaceApi(FaceApiRecognition),
 }
 
 impl Backbone {
@@ -84,6 +114,7 @@ impl Backbone {
             Backbone::ResNet(m) => m.forward_features(x),
             Backbone::SeNet(m) => m.forward_features(x),
             Backbone::MiniXception(m) => m.forward_features(x),
+            Backbone::FaceApi(m) => m.forward_features(x),
         }
     }
 }
@@ -201,6 +232,38 @@ impl ModelConfig {
         }
     }
 
+    /// The smallest input side every backbone of the model accepts.
+    pub fn min_input_side(&self) -> usize {
+        match self {
+            ModelConfig::MethodA(_) => 32,
+            ModelConfig::Clip(c) => c.backbone.min_input_side(),
+            ModelConfig::Ensemble { members, .. } => members
+                .iter()
+                .map(ModelConfig::min_input_side)
+                .max()
+                .unwrap_or(32),
+        }
+    }
+
+    /// The same architecture without pretrained starting weights (for loading a checkpoint,
+    /// which sets every parameter: nothing to read, nothing that may have moved).
+    pub fn without_pretrained(self) -> Self {
+        match self {
+            ModelConfig::Clip(c) => ModelConfig::Clip(ClipModelConfig {
+                backbone: c.backbone.without_pretrained(),
+                ..c
+            }),
+            ModelConfig::Ensemble { members, weights } => ModelConfig::Ensemble {
+                members: members
+                    .into_iter()
+                    .map(ModelConfig::without_pretrained)
+                    .collect(),
+                weights,
+            },
+            other => other,
+        }
+    }
+
     pub fn init(&self, device: &Device) -> Result<Model, NnError> {
         Ok(match self {
             ModelConfig::MethodA(c) => Model::MethodA(c.init(device)?),
@@ -268,6 +331,9 @@ impl ModelConfig {
                     BackboneConfig::MiniXception { pretrained: false } => {
                         "mini-Xception".to_string()
                     }
+                    BackboneConfig::FaceApiResNet34 => {
+                        "face-api ResNet-34 (face recognition)".to_string()
+                    }
                 };
                 let head = match c.head {
                     TemporalHeadConfig::Frame { .. } => "per-frame head".to_string(),
@@ -308,7 +374,7 @@ fn resnet_name(c: &ResNetConfig) -> String {
 }
 
 /// Names of the presets, in the order of the table above.
-pub const PRESETS: [&str; 11] = [
+pub const PRESETS: [&str; 15] = [
     "method_a_resnet101_cbam_bilstm",
     "method_a_resnet18_cbam_bilstm",
     "method_b_cnn",
@@ -320,18 +386,32 @@ pub const PRESETS: [&str; 11] = [
     "method_b_ensemble_resnet18",
     "method_c_llam_resnet18",
     "method_b_cnn_rnn_resnet18",
+    "method_b_cnn_faceapi",
+    "method_b_cnn_rnn_faceapi",
+    "method_b_cnn_transformer_faceapi",
+    "method_b_ensemble_faceapi",
 ];
 
-fn clip(backbone: ResNetConfig, head: TemporalHeadConfig, window: usize) -> ModelConfig {
+fn clip(
+    backbone: impl Into<BackboneConfig>,
+    head: TemporalHeadConfig,
+    window: usize,
+) -> ModelConfig {
     ModelConfig::Clip(ClipModelConfig {
-        backbone: BackboneConfig::ResNet(backbone),
+        backbone: backbone.into(),
         head,
         num_classes: 7,
         window,
     })
 }
 
-fn method_b(trunk: ResNetConfig) -> [ModelConfig; 3] {
+impl From<ResNetConfig> for BackboneConfig {
+    fn from(c: ResNetConfig) -> Self {
+        BackboneConfig::ResNet(c)
+    }
+}
+
+fn method_b(trunk: BackboneConfig) -> [ModelConfig; 3] {
     let d = trunk.feature_dim();
     [
         clip(trunk.clone(), TemporalHeadConfig::Frame { hidden: None }, 1),
@@ -366,8 +446,9 @@ fn method_b(trunk: ResNetConfig) -> [ModelConfig; 3] {
 /// The configuration of a named preset (7 classes; see [`ModelConfig::with_num_classes`]).
 pub fn preset(name: &str) -> Result<ModelConfig, NnError> {
     let frame = TemporalHeadConfig::Frame { hidden: None };
-    let [b_cnn, b_rnn, b_tf] = method_b(ResNetConfig::resnet50());
-    let [_, b18_rnn, _] = method_b(ResNetConfig::resnet18());
+    let [b_cnn, b_rnn, b_tf] = method_b(ResNetConfig::resnet50().into());
+    let [_, b18_rnn, _] = method_b(ResNetConfig::resnet18().into());
+    let [fa_cnn, fa_rnn, fa_tf] = method_b(BackboneConfig::FaceApiResNet34);
     Ok(match name {
         "method_a_resnet101_cbam_bilstm" => {
             ModelConfig::MethodA(MethodAConfig::resnet101_cbam_bilstm())
@@ -383,7 +464,14 @@ pub fn preset(name: &str) -> Result<ModelConfig, NnError> {
             weights: vec![],
         },
         "method_b_ensemble_resnet18" => ModelConfig::Ensemble {
-            members: method_b(ResNetConfig::resnet18()).to_vec(),
+            members: method_b(ResNetConfig::resnet18().into()).to_vec(),
+            weights: vec![],
+        },
+        "method_b_cnn_faceapi" => fa_cnn,
+        "method_b_cnn_rnn_faceapi" => fa_rnn,
+        "method_b_cnn_transformer_faceapi" => fa_tf,
+        "method_b_ensemble_faceapi" => ModelConfig::Ensemble {
+            members: vec![fa_cnn, fa_rnn, fa_tf],
             weights: vec![],
         },
         "method_b_cnn_rnn_resnet18" => b18_rnn,

@@ -61,7 +61,8 @@ pub struct ModelSection {
     #[serde(default = "size_112")]
     pub input_size: usize,
     /// Initial weights (safetensors or PyTorch `.pth`, PyTorch parameter names), e.g. a
-    /// pretrained backbone; keys the file lacks keep their random initialisation.
+    /// pretrained backbone; keys the file lacks keep their random initialisation. Or face-api's
+    /// `model/` folder for a `face_api_resnet34` backbone (face-recognition-pretrained).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
 }
@@ -497,6 +498,13 @@ impl TrainConfig {
         if self.model.input_size < 32 || self.model.input_size > 1024 {
             return bad(format!(
                 "model.input_size must be in 32..=1024, got {}",
+                self.model.input_size
+            ));
+        }
+        let min = net.min_input_side();
+        if self.model.input_size < min {
+            return bad(format!(
+                "model.input_size {} is too small for this network's backbone (at least {min})",
                 self.model.input_size
             ));
         }

@@ -7,6 +7,8 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Gradients;
 use burn::tensor::{Device, Tensor};
+use std::path::Path;
+use wildfer_nn::zoo::Backbone;
 use wildfer_nn::{ClipModel, MethodA, ModelConfig, TemporalOutput};
 
 /// A network of the zoo that wildfer trains (ensembles are combined from trained runs).
@@ -60,6 +62,35 @@ impl Net {
                 unreachable!("WindowSpec::of refuses ensembles")
             }
         })
+    }
+
+    /// Load initial weights (`model.init`): a safetensors file or PyTorch `.pt`/`.pth` with
+    /// PyTorch names (keys the file lacks keep their initialisation), or face-api's `model/`
+    /// folder or recognition manifest for a `face_api_resnet34` backbone (every parameter of
+    /// the backbone set).
+    pub fn load_init(&mut self, init: &Path) -> Result<(), TrainError> {
+        let ext = init.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let tfjs = init.is_dir() || init.to_string_lossy().ends_with("weights_manifest.json");
+        if tfjs {
+            let Net::Clip(ClipModel {
+                backbone: Backbone::FaceApi(trunk),
+                ..
+            }) = self
+            else {
+                return Err(TrainError::Invalid(format!(
+                    "{}: face-api weights initialise a face_api_resnet34 backbone, and this network has none",
+                    init.display()
+                )));
+            };
+            let manifest = wildfer_nn::faceapi_recognition::manifest_path(init);
+            let tensors = wildfer_nn::tfjs::read_manifest(&manifest)?;
+            trunk.load_tfjs(tensors, &manifest.display().to_string())?;
+        } else if ext == "pth" || ext == "pt" {
+            wildfer_nn::weights::load_pytorch_file(self, init, None, false)?;
+        } else {
+            wildfer_nn::weights::load_safetensors(self, init, false)?;
+        }
+        Ok(())
     }
 
     /// `[n, 3, h, w] -> [n, features]`.

@@ -297,12 +297,7 @@ pub fn train(
         device.seed(cfg.seed);
         let mut net = Net::init(&net_cfg, &device)?;
         if let Some(init) = &cfg.model.init {
-            let is_pth = init.extension().is_some_and(|e| e == "pth" || e == "pt");
-            if is_pth {
-                wildfer_nn::weights::load_pytorch_file(&mut net, init, None, false)?;
-            } else {
-                wildfer_nn::weights::load_safetensors(&mut net, init, false)?;
-            }
+            net.load_init(init)?;
         }
         let state = RunState {
             iteration: 0,
