@@ -31,6 +31,16 @@ MEDIA = {
                     "7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145"),
         "Image_with_alpha.png": ("feat/tests/data/Image_with_alpha.png",
                     "35f012c4ceacb90d1baa593a72ce86ec09798775e98c422b063e2634bfb16cb7"),
+        # Posed expressions, labelled by name (su surprise, hao happy, anc anger, di disgust;
+        # the leading number is the head's yaw in degrees).
+        "0-f1-su-ph.jpg": ("feat/tests/data/0-f1-su-ph.jpg",
+                    "0fda72218af3df2ef1d0cbe00960f626ed8399f283e172e1c686915b36d14c6d"),
+        "0-f15-hao-ph.jpg": ("feat/tests/data/0-f15-hao-ph.jpg",
+                    "7ca60de5e98f6c7979d90a805e957304490c18805bc8e4b1a682d27921d89730"),
+        "15-f13-anc-ph.jpg": ("feat/tests/data/15-f13-anc-ph.jpg",
+                    "f0056c0bce442d065920d1ef44170477a9901078ba2b059e40bdbc6686f1c03a"),
+        "45-m7-di-ph.jpg": ("feat/tests/data/45-m7-di-ph.jpg",
+                    "ff73a8c83a4f3412a885369ade2031bc766d4ffc9739e666d729a43f25f0aea0"),
     },
     # face-api's face-recognition network (6.4 MB, not built into wildfer) for its parity tests.
     "face-api": {

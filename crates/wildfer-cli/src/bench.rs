@@ -248,12 +248,12 @@ pub fn faces(a: FacesArgs) -> Result<()> {
         ..a.detect
     })?;
     let mut det = crate::jobs::detector(a.detect)?;
-    let mut model = wildfer::MiniXceptionModel::new()?;
+    let mut model = crate::jobs::expression_model(None)?;
     let w = wildfer::bench::faces(
         &a.input,
         full.as_mut(),
         det.as_mut(),
-        &mut model,
+        model.as_mut(),
         a.frames,
         a.long,
         |p| eprintln!("  wildfer: {p}"),

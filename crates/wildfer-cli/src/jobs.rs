@@ -10,7 +10,7 @@ use wildfer::analyze::{
     AnalyzeOptions, AnalyzeSummary, analyze, write_report_html, write_summary_csv,
 };
 use wildfer::prepare::{PrepareOptions, prepare};
-use wildfer::{ExpressionModel, MiniXceptionModel, TrainedModel};
+use wildfer::{ExpressionModel, TrainedModel};
 use wildfer_face::{
     FaceDetector, MtcnnConfig, MtcnnDetector, RetinaFaceConfig, RetinaFaceDetector, RoiConfig,
     RoiDetector,
@@ -177,20 +177,21 @@ pub struct AnalyzeArgs {
     pub annotate: bool,
 }
 
-/// The built-in model's name for `--model`.
-pub const BUILTIN_MODEL: &str = "mini-xception-fer2013";
-
-fn expression_model(m: Option<&Path>) -> Result<Box<dyn ExpressionModel>> {
-    Ok(match m {
-        None => Box::new(MiniXceptionModel::new()?),
-        Some(p) if p == Path::new(BUILTIN_MODEL) => Box::new(MiniXceptionModel::new()?),
-        Some(p) => Box::new(TrainedModel::load(p).with_context(|| {
-            format!(
-                "--model {}: not `{BUILTIN_MODEL}`, a run directory or a checkpoint",
-                p.display()
-            )
-        })?),
-    })
+/// The expression model `--model` names: a built-in model (the default when absent), a run
+/// directory or a checkpoint folder.
+pub(crate) fn expression_model(m: Option<&Path>) -> Result<Box<dyn ExpressionModel>> {
+    let name = m.map_or(Some(wildfer::DEFAULT_MODEL), Path::to_str);
+    if let Some(built_in) = name.and_then(wildfer::builtin_model) {
+        return Ok(built_in?);
+    }
+    let p = m.unwrap_or(Path::new(wildfer::DEFAULT_MODEL));
+    Ok(Box::new(TrainedModel::load(p).with_context(|| {
+        format!(
+            "--model {}: not a built-in model ({}), a run directory or a checkpoint",
+            p.display(),
+            wildfer::BUILTIN_MODELS.join(", ")
+        )
+    })?))
 }
 
 pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {

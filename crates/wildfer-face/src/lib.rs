@@ -10,7 +10,7 @@ pub mod retinaface;
 pub mod roi;
 pub mod track;
 
-pub use align::{AlignedFace, align};
+pub use align::{AlignedFace, CropSpec, align, align_as};
 pub use detect::{Detection, FaceDetector, FakeDetector};
 pub use error::FaceError;
 pub use geometry::{BBox, Point2, Similarity2};

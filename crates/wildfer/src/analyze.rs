@@ -248,7 +248,7 @@ pub fn analyze(
     };
     e.csv.write(format!("{CSV_HEADER}\n").as_bytes())?;
     e.json.write(b"{\"rows\":[\n")?;
-    let crop = model.crop_size();
+    let crop = model.crop();
     model.reset();
     let mut smoother = Smoother::new(opts.smooth);
     let stats = for_each_frame(input, source, detector, opts.tracker.clone(), crop, |ff| {
@@ -258,7 +258,7 @@ pub fn analyze(
         for (face, p) in ff.faces.iter().zip(&probs) {
             if e.timeline.wants_thumb(face.track, ff.index) {
                 let mut jpeg = Vec::new();
-                let side = face.crop.size;
+                let side = face.crop.size();
                 // A thumbnail that fails to encode is left out of the report, nothing else.
                 if crate::encode_jpeg(&mut jpeg, &face.crop.rgb, side, side, 85).is_ok() {
                     e.timeline

@@ -137,7 +137,7 @@ pub fn faces(
     let decode_fps = n as f64 / t.elapsed().as_secs_f64();
 
     note("detect, align, classify");
-    let crop = model.crop_size();
+    let crop = model.crop();
     let (mut detect_ms, mut detect_used_ms) = (Vec::new(), Vec::new());
     let (mut align_ms, mut expression_ms) = (Vec::new(), Vec::new());
     let face_err = |source| PipelineError::Face {
@@ -154,7 +154,8 @@ pub fn faces(
         let mut crops = Vec::new();
         for d in &dets {
             let t = Instant::now();
-            if let Some(c) = wildfer_face::align(&f.rgb, f.width, f.height, &d.landmarks, crop) {
+            if let Some(c) = wildfer_face::align_as(&f.rgb, f.width, f.height, &d.landmarks, &crop)
+            {
                 crops.push(c);
             }
             align_ms.push(t.elapsed().as_secs_f64() * 1e3);

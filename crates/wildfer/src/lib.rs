@@ -9,7 +9,8 @@
 //! - [`bench`]: timings and peak memory of the face front and of `analyze`.
 //! - [`report`]: timelines (SVG) and the self-contained HTML report.
 //! - [`smooth`]: streaming per-track moving average of probabilities.
-//! - [`expression`]: the `ExpressionModel` stage and the built-in mini-Xception model.
+//! - [`expression`]: the `ExpressionModel` stage and the built-in models (face-api's expression
+//!   network, the FER2013 mini-Xception, their average: the default).
 //! - [`pseudo`]: teacher labels for crop folders (a student's training data).
 //! - [`trained`]: a trained wildfer run as the expression stage (temporal heads over tracks).
 
@@ -44,5 +45,8 @@ pub(crate) fn encode_jpeg(
         image::ExtendedColorType::Rgb8,
     )
 }
-pub use expression::{ExpressionModel, FakeExpressionModel, MiniXceptionModel};
+pub use expression::{
+    BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, FaceApiExpressionModel,
+    FakeExpressionModel, MiniXceptionModel, builtin_model,
+};
 pub use trained::TrainedModel;

@@ -116,7 +116,7 @@ pub fn prepare(
         source,
         detector,
         opts.tracker.clone(),
-        opts.size,
+        wildfer_face::CropSpec::arcface(opts.size),
         |ff| {
             for face in &ff.faces {
                 let dir = staging.join(format!("t{}", face.track));
@@ -126,7 +126,7 @@ pub fn prepare(
                 }
                 acc.frames += 1;
                 acc.sum_cx += face.detection.bbox.center().x as f64;
-                let side = face.crop.size;
+                let side = face.crop.size();
                 crate::encode_jpeg(&mut jpeg, &face.crop.rgb, side, side, opts.jpeg_quality)
                     .map_err(|e| PipelineError::io(&dir, e))?;
                 let path = dir.join(format!("{:05}.jpg", ff.index));

@@ -9,7 +9,7 @@ use crate::expression::{ExpressionModel, Probs};
 use std::path::Path;
 use wildfer_core::abaw::{Annotations, write_annotation_dir};
 use wildfer_core::{Expression, LabelSet};
-use wildfer_face::{AlignedFace, Similarity2};
+use wildfer_face::{AlignedFace, CropSpec, Similarity2};
 
 #[derive(Debug, Clone, Default)]
 pub struct PseudoOptions {
@@ -87,7 +87,7 @@ pub fn pseudo_label(
             ));
         }
     }
-    let size = teacher.crop_size();
+    let want = teacher.crop();
     let mut train = Annotations::new(LabelSet::Seven);
     let mut val = Annotations::new(LabelSet::Seven);
     let mut sum = PseudoSummary::default();
@@ -102,15 +102,21 @@ pub fn pseudo_label(
                 .map(|(_, p)| {
                     // Bounded decoding: sizes are checked from the header first.
                     let (w, h, raw) = wildfer_video::images::read_rgb(p)?;
+                    // The folders hold ArcFace-aligned crops (Aff-Wild2's layout, `prepare`'s
+                    // output): made square at the teacher's size, then recut as it wants.
+                    let size = want.size;
                     let rgb = if w == size && h == size {
                         raw
                     } else {
                         wildfer_face::align::resize(&raw, w, h, size, size)
                     };
-                    Ok(AlignedFace {
-                        size,
+                    let face = AlignedFace {
+                        spec: CropSpec::arcface(size),
                         rgb,
                         transform: Similarity2::IDENTITY,
+                    };
+                    face.recrop(&want).ok_or_else(|| {
+                        PipelineError::Model(format!("the teacher's crop {want:?} is degenerate"))
                     })
                 })
                 .collect::<Result<Vec<_>, PipelineError>>()?;

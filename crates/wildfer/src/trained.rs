@@ -8,7 +8,7 @@ use crate::PipelineError;
 use crate::expression::{ExpressionModel, Probs};
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use wildfer_face::AlignedFace;
+use wildfer_face::{AlignedFace, CropSpec};
 use wildfer_nn::burn::module::Module;
 use wildfer_nn::burn::tensor::activation::softmax;
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
@@ -74,10 +74,10 @@ impl ExpressionModel for TrainedModel {
         &self.name
     }
 
-    fn crop_size(&self) -> usize {
-        // The layout `wildfer prepare` writes (and Aff-Wild2's crops): 112 px, resized to the
-        // network's input below.
-        112
+    fn crop(&self) -> CropSpec {
+        // The layout `wildfer prepare` writes (and Aff-Wild2's crops): ArcFace's at 112 px,
+        // resized to the network's input below.
+        CropSpec::arcface(112)
     }
 
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
@@ -110,7 +110,7 @@ impl ExpressionModel for TrainedModel {
         let frame = 3 * s * s;
         let mut px = vec![0f32; faces.len() * frame];
         for (f, out) in faces.iter().zip(px.chunks_exact_mut(frame)) {
-            prepare(&f.rgb, f.size, f.size, s, &AugDraw::IDENTITY, out);
+            prepare(&f.rgb, f.size(), f.size(), s, &AugDraw::IDENTITY, out);
         }
         let x = Tensor::<4>::from_data(TensorData::new(px, [faces.len(), 3, s, s]), &self.device);
         let feats = self.net.features(x);

@@ -41,7 +41,7 @@ fn model(dir: &Path, cfg: &TrainConfig) -> (TrainedModel, Net) {
 
 fn face(seed: u8) -> AlignedFace {
     AlignedFace {
-        size: 112,
+        spec: wildfer_face::CropSpec::arcface(112),
         rgb: (0..112 * 112 * 3)
             .map(|i| ((i as u32 * (seed as u32 * 7 + 3)) % 251) as u8)
             .collect(),
