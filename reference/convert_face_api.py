@@ -90,24 +90,29 @@ def run_reference(model_dir: pathlib.Path, inputs: dict) -> dict:
                 for name, x in inputs.items()}
 
 
-def media_inputs():
+def media_faces():
+    """(file, frame, rgb, box) of the most confident RetinaFace face on each media frame."""
+    import av
+
     boxes = {(c["file"], c["frame"]): c["faces"] for c in json.loads(RETINAFACE.read_text())["cases"]}
     wanted = {name: set(frames) for name, frames in MEDIA_FRAMES.items()}
     images = [s for s in stills() if s[0] in wanted]
-    import av
-
     for name in ["WolfgangLanger_Pexels.mp4", "single_face.mp4"]:
         with av.open(str(MEDIA / name)) as c:
             frames = sorted(c.decode(video=0), key=lambda f: f.pts)
             images += [(name, k, yuv420_to_rgb(f)) for k, f in enumerate(frames, start=1) if k in wanted[name]]
-    cases = []
     for name, frame, rgb in images:
         faces = boxes[(name, frame)]
         assert faces, (name, frame)
-        best = max(faces, key=lambda f: f["score"])
-        case = {"file": name, "frame": frame, "box": best["box"]}
+        yield name, frame, rgb, max(faces, key=lambda f: f["score"])["box"]
+
+
+def media_inputs():
+    cases = []
+    for name, frame, rgb, box in media_faces():
+        case = {"file": name, "frame": frame, "box": box}
         for net, size in NETS.items():
-            case[net] = crop(rgb, best["box"], size)
+            case[net] = crop(rgb, box, size)
         cases.append(case)
     return cases
 

