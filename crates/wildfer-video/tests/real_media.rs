@@ -203,6 +203,37 @@ fn timing_table_claiming_billions_of_frames_stays_bounded() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// A file big enough (sparse here) to hold the samples it claims is still capped: a constant
+/// sample size and a timing table claiming more than `MAX_SAMPLES` frames are refused at open.
+#[test]
+fn sample_count_beyond_the_hard_cap_is_refused() {
+    let d = tempfile_dir();
+    let mut bytes = std::fs::read(media("single_face.mp4")).unwrap();
+    // stsz: type, version/flags (4), constant sample size (4), count (4), sizes.
+    let stsz = box_at(&bytes, b"stsz");
+    bytes[stsz + 8..stsz + 12].copy_from_slice(&1000u32.to_be_bytes());
+    let stts = box_at(&bytes, b"stts");
+    let claimed = wildfer_video::MAX_SAMPLES as u32 + 1;
+    bytes[stts + 12..stts + 16].copy_from_slice(&claimed.to_be_bytes());
+    // A trailing `free` box larger than the claimed count, left sparse: the file's size
+    // exceeds the claim without using the disk.
+    let free = u64::from(claimed) + 1_000_000;
+    let end = bytes.len() as u64;
+    bytes.extend((free as u32).to_be_bytes());
+    bytes.extend(b"free");
+    let path = d.join("endless.mp4");
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(end + free)
+        .unwrap();
+    let e = Mp4H264Source::open(&path).err().expect("refused");
+    one_line(e, &["endless.mp4", "more than wildfer reads from one file"]);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 /// Fuzzing finding `timeout-5be616db` (mp4 target): a box inside `moov` whose size field says
 /// 0 or less than its own header made the former demuxer (the `mp4` crate) seek back to the
 /// same box forever. Every box of the real file's movie header, in turn given size 0, 4 and
