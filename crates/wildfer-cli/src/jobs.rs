@@ -80,6 +80,38 @@ fn ensure_out_dir(out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The inputs, with glob patterns (`*`, `?`, `[...]`: quoted, so the shell left them, or on a
+/// shell that does not expand them) replaced by the paths they match, sorted. A pattern that
+/// matches nothing, or is malformed, becomes a failed input; an existing path is never a
+/// pattern, whatever its characters. A path given or matched twice is processed once.
+pub(crate) fn expand_inputs(
+    inputs: &[PathBuf],
+    failed: &mut Vec<(PathBuf, String)>,
+) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let text = input.to_string_lossy();
+        if input.exists() || !text.contains(['*', '?', '[']) {
+            out.push(input.clone());
+            continue;
+        }
+        match glob::glob(&text) {
+            Err(e) => failed.push((input.clone(), format!("bad pattern: {e}"))),
+            Ok(paths) => {
+                let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+                matched.sort();
+                if matched.is_empty() {
+                    failed.push((input.clone(), "no file matches this pattern".into()));
+                }
+                out.extend(matched);
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.clone()));
+    out
+}
+
 fn finish(failed: &[(PathBuf, String)], total: usize) -> Result<()> {
     if failed.is_empty() {
         return Ok(());
@@ -119,7 +151,9 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
         ..PrepareOptions::default()
     };
     let mut failed = Vec::new();
-    for input in &a.inputs {
+    let inputs = expand_inputs(&a.inputs, &mut failed);
+    let total = inputs.len() + failed.len();
+    for input in &inputs {
         let t0 = Instant::now();
         let result = (|| -> Result<_> {
             let mut src = wildfer_video::open(input)?;
@@ -165,7 +199,7 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
             Err(e) => failed.push((input.clone(), e.to_string())),
         }
     }
-    finish(&failed, a.inputs.len())
+    finish(&failed, total)
 }
 
 pub struct AnalyzeArgs {
@@ -200,9 +234,11 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     let mut model = expression_model(a.model.as_deref())?;
     let mut done: Vec<AnalyzeSummary> = Vec::new();
     let mut failed = Vec::new();
+    let inputs = expand_inputs(&a.inputs, &mut failed);
+    let total = inputs.len() + failed.len();
     let t_all = Instant::now();
     let mut frames_all = 0;
-    for input in &a.inputs {
+    for input in &inputs {
         let t0 = Instant::now();
         let result = (|| -> Result<_> {
             let mut src = wildfer_video::open(input)?;
@@ -263,13 +299,13 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
         eprintln!(
             "wildfer analyze: {} of {} inputs, {frames_all} frames in {:.1} s; per-track summary in {}; report {}",
             done.len(),
-            a.inputs.len(),
+            total,
             t_all.elapsed().as_secs_f64(),
             path.display(),
             report.display()
         );
     }
-    finish(&failed, a.inputs.len())
+    finish(&failed, total)
 }
 
 pub fn run_pseudo_label(
@@ -318,4 +354,35 @@ pub fn run_pseudo_label(
         counts.join(", ")
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_expand_sorted_and_unmatched_ones_fail() {
+        let d = tempfile::tempdir().unwrap();
+        for name in ["b.jpg", "a.jpg", "c.png", "odd[1].jpg"] {
+            std::fs::write(d.path().join(name), b"x").unwrap();
+        }
+        let p = |s: &str| d.path().join(s);
+        let mut failed = Vec::new();
+        let got = expand_inputs(
+            &[
+                p("*.jpg"),
+                p("c.png"),
+                p("odd[1].jpg"),
+                p("none*.mp4"),
+                p("bad["),
+            ],
+            &mut failed,
+        );
+        // An existing path is taken as it is, even with pattern characters in its name.
+        assert_eq!(got, [p("a.jpg"), p("b.jpg"), p("odd[1].jpg"), p("c.png")]);
+        assert_eq!(failed.len(), 2);
+        assert_eq!(failed[0].0, p("none*.mp4"));
+        assert!(failed[0].1.contains("no file matches"));
+        assert!(failed[1].1.contains("bad pattern"));
+    }
 }

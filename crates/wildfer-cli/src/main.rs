@@ -55,7 +55,8 @@ enum Command {
     /// mini-Xception; nothing is downloaded. `--model` runs one of them alone or a trained
     /// wildfer run.
     Analyze {
-        /// Videos (MP4/MOV H.264), images (JPEG/PNG) or folders of images.
+        /// Videos (MP4/MOV H.264; other codecs through ffmpeg), images (JPEG/PNG), folders of
+        /// images, or quoted glob patterns (`"clips/*.mp4"`).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// Output folder.
@@ -83,7 +84,8 @@ enum Command {
     /// Aligned face crops of videos in the Aff-Wild2 layout:
     /// `OUT/cropped_aligned/<video>[_left|_right|_face<k>]/%05d.jpg`, numbered by source frame.
     Prepare {
-        /// Videos (MP4/MOV H.264), images or folders of images.
+        /// Videos (MP4/MOV H.264; other codecs through ffmpeg), images, folders of images, or
+        /// quoted glob patterns.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// Output folder (the dataset root).
