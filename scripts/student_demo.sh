@@ -12,7 +12,7 @@ make fetch build
 rm -rf "$OUT"
 mkdir -p "$OUT"
 $W prepare $M/WolfgangLanger_Pexels.mp4 $M/single_face.mp4 $M/face_noface.mov --out "$OUT/data"
-$W pseudo-label --data "$OUT/data" --val single_face
+$W pseudo-label --model mini-xception-fer2013 --data "$OUT/data" --val single_face
 sed "s#root = \"data/real\"#root = \"$OUT/data\"#" examples/train/student_pseudo.toml > "$OUT/student.toml"
 $W train --config "$OUT/student.toml" --out "$OUT/run"
 $W predict --model "$OUT/run" --data "$OUT/data" --out "$OUT/pred"
