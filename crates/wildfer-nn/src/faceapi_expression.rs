@@ -15,7 +15,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, softmax};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 /// The model's classes, in its output order.
 pub const FACE_API_CLASSES: [&str; 7] = [
@@ -35,8 +35,16 @@ pub const ABAW_FROM_FACE_API: [usize; 7] = [0, 3, 5, 4, 1, 2, 6];
 /// Input side in pixels.
 pub const INPUT_SIZE: usize = 112;
 
-/// face-api's input normalisation: RGB in 0..255 minus this mean, divided by 255.
+/// face-api's input normalisation (both networks): RGB in 0..255 minus this mean, divided by
+/// 255.
 pub const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
+
+/// face-api's input normalisation of both its networks: `[batch, 3, h, w]` RGB in 0..255
+/// minus [`MEAN_RGB`], divided by 255.
+pub(crate) fn normalise(x: Tensor<4>) -> Tensor<4> {
+    let mean = shape::per_channel(MEAN_RGB, &x.device());
+    (x - mean).div_scalar(255.0)
+}
 
 /// face-api's files, built into the binary (330 kB: weights stored as uint8).
 pub const MANIFEST: &[u8] =
@@ -196,11 +204,7 @@ impl FaceApiExpression {
             x.dims(),
             [None, Some(3), Some(INPUT_SIZE), Some(INPUT_SIZE)],
         );
-        let device = x.device();
-        let mean = Tensor::<1>::from_data(TensorData::new(MEAN_RGB.to_vec(), [3]), &device)
-            .reshape([1, 3, 1, 1]);
-        let x = (x - mean).div_scalar(255.0);
-        let x = self.dense0.forward(x);
+        let x = self.dense0.forward(normalise(x));
         let x = self.dense1.forward(x);
         let x = self.dense2.forward(x);
         // A 7x7 "valid" average pool of the 7x7 map: its mean.

@@ -18,14 +18,14 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use std::path::Path;
 
 /// Input side in pixels.
 pub const INPUT_SIZE: usize = 150;
 
-/// face-api's input normalisation: RGB in 0..255 minus this mean, divided by 255.
-pub const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
+/// face-api's input normalisation (shared with its expression network).
+pub use crate::faceapi_expression::MEAN_RGB;
 
 /// The file name of the manifest in face-api's `model/` folder.
 pub const MANIFEST_NAME: &str = "face_recognition_model-weights_manifest.json";
@@ -235,10 +235,7 @@ impl FaceApiRecognition {
             supported_side(h) && supported_side(w),
             "FaceApiRecognition: input sides must be at least {MIN_SIDE}, got {h}x{w}"
         );
-        let device = x.device();
-        let mean = Tensor::<1>::from_data(TensorData::new(MEAN_RGB.to_vec(), [3]), &device)
-            .reshape([1, 3, 1, 1]);
-        let x = (x - mean).div_scalar(255.0);
+        let x = crate::faceapi_expression::normalise(x);
         let x = self.pool.forward(relu(self.conv32_down.forward(x)));
         let layers = [
             &self.conv32_1,
@@ -265,11 +262,8 @@ impl FaceApiRecognition {
     /// The frames are turned back into the network's own input (RGB in 0..255) first.
     pub fn forward_features(&self, x: Tensor<4>) -> Tensor<2> {
         let device = x.device();
-        let per_channel = |v: [f32; 3]| {
-            Tensor::<1>::from_data(TensorData::new(v.to_vec(), [3]), &device).reshape([1, 3, 1, 1])
-        };
-        let std = per_channel(crate::IMAGENET_STD.map(|s| s * 255.0));
-        let mean = per_channel(crate::IMAGENET_MEAN.map(|m| m * 255.0));
+        let std = shape::per_channel(crate::IMAGENET_STD.map(|s| s * 255.0), &device);
+        let mean = shape::per_channel(crate::IMAGENET_MEAN.map(|m| m * 255.0), &device);
         self.forward_trunk(x * std + mean)
     }
 

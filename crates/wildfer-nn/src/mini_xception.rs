@@ -169,15 +169,12 @@ impl MiniXception {
         let luma = [0.299f32, 0.587, 0.114];
         let device = x.device();
         // grey = sum_c luma_c * (x_c * std_c + mean_c); then 2 * grey - 1.
-        let scale: Vec<f32> = (0..3)
-            .map(|k| 2.0 * luma[k] * crate::IMAGENET_STD[k])
-            .collect();
+        let scale: [f32; 3] = std::array::from_fn(|k| 2.0 * luma[k] * crate::IMAGENET_STD[k]);
         let offset: f32 = (0..3)
             .map(|k| 2.0 * luma[k] * crate::IMAGENET_MEAN[k])
             .sum::<f32>()
             - 1.0;
-        let scale = Tensor::<1>::from_data(burn::tensor::TensorData::new(scale, [3]), &device)
-            .reshape([1, 3, 1, 1]);
+        let scale = shape::per_channel(scale, &device);
         let grey = (x * scale).sum_dim(1).add_scalar(offset);
         shape::global_avg_pool(self.trunk(grey))
     }
@@ -198,7 +195,7 @@ impl MiniXception {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Distribution, TensorData};
+    use burn::tensor::Distribution;
 
     #[test]
     fn features_of_normalised_rgb_equal_the_grey_trunk() {
@@ -206,11 +203,8 @@ mod tests {
         let m = MiniXception::pretrained(&dev).unwrap();
         // A grey picture in [0, 1] as the training pipeline feeds it: R = G = B, normalised.
         let v = Tensor::<4>::random([2, 1, 48, 48], Distribution::Uniform(0.0, 1.0), &dev);
-        let mean =
-            Tensor::<1>::from_data(TensorData::new(crate::IMAGENET_MEAN.to_vec(), [3]), &dev)
-                .reshape([1, 3, 1, 1]);
-        let std = Tensor::<1>::from_data(TensorData::new(crate::IMAGENET_STD.to_vec(), [3]), &dev)
-            .reshape([1, 3, 1, 1]);
+        let mean = shape::per_channel(crate::IMAGENET_MEAN, &dev);
+        let std = shape::per_channel(crate::IMAGENET_STD, &dev);
         let rgb = (v.clone().repeat_dim(1, 3) - mean) / std;
         let got = m
             .forward_features(rgb)

@@ -61,3 +61,9 @@ pub(crate) fn tf_same_pad(
         burn::tensor::ops::PadMode::Constant(value),
     )
 }
+
+/// Three per-channel values as a `[1, 3, 1, 1]` tensor, to broadcast over `[batch, 3, h, w]`.
+pub(crate) fn per_channel(v: [f32; 3], device: &burn::tensor::Device) -> burn::tensor::Tensor<4> {
+    burn::tensor::Tensor::<1>::from_data(burn::tensor::TensorData::new(v.to_vec(), [3]), device)
+        .reshape([1, 3, 1, 1])
+}
