@@ -74,6 +74,12 @@ fn crop(f: &Frame, [x0, y0, side, factor]: [usize; 4]) -> Tensor<4> {
     Tensor::<4>::from_data(TensorData::new(v, [1, 3, s, s]), &wildfer_nn::cpu())
 }
 
+/// The largest absolute difference of two equally long vectors.
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0f32, |e, (x, y)| e.max((x - y).abs()))
+}
+
 fn argmax(v: &[f32]) -> usize {
     (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
 }
@@ -96,10 +102,7 @@ fn face_api_nets_reproduce_tfjs_on_real_faces() {
             .into_data()
             .try_to_vec::<f32>()
             .unwrap();
-        let err = p
-            .iter()
-            .zip(&case.probabilities)
-            .fold(0f32, |e, (a, b)| e.max((a - b).abs()));
+        let err = max_abs_diff(&p, &case.probabilities);
         assert!(err < 1e-3, "{what}: max abs probability error {err}");
         assert_eq!(argmax(&p), argmax(&case.probabilities), "{what}");
         winners.push(fx.classes[argmax(&p)].clone());
@@ -109,10 +112,7 @@ fn face_api_nets_reproduce_tfjs_on_real_faces() {
             .into_data()
             .try_to_vec::<f32>()
             .unwrap();
-        let err = d
-            .iter()
-            .zip(&case.descriptor)
-            .fold(0f32, |e, (a, b)| e.max((a - b).abs()));
+        let err = max_abs_diff(&d, &case.descriptor);
         assert!(err < 1e-3, "{what}: max abs descriptor error {err}");
     }
     // The real faces are not all one class.
@@ -156,10 +156,7 @@ fn mini_xception_reproduces_keras_on_real_faces() {
             .collect();
         let x = Tensor::<4>::from_data(TensorData::new(grey, [1, 1, 64, 64]), &dev);
         let p = m.forward(x).into_data().try_to_vec::<f32>().unwrap();
-        let err = p
-            .iter()
-            .zip(&case.probabilities)
-            .fold(0f32, |e, (a, b)| e.max((a - b).abs()));
+        let err = max_abs_diff(&p, &case.probabilities);
         assert!(err < 1e-3, "{what}: max abs probability error {err}");
         assert_eq!(argmax(&p), argmax(&case.probabilities), "{what}");
         winners.push(argmax(&p));
