@@ -10,6 +10,7 @@
 //! TensorFlow specifics kept here: "same" padding of the strided convolutions puts the extra
 //! row and column at the bottom/right.
 
+use crate::gemm_conv::ConvRun;
 use crate::{NnError, shape, tfjs};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -79,7 +80,7 @@ impl SeparableConv {
         } else {
             x
         };
-        self.pointwise.forward(self.depthwise.forward(x))
+        self.pointwise.run(self.depthwise.run(x))
     }
 }
 
@@ -117,7 +118,7 @@ impl FirstDenseBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out1 = relu(self.conv0.forward(shape::tf_same_pad(x, 3, 2, 0.0)));
+        let out1 = relu(self.conv0.run(shape::tf_same_pad(x, 3, 2, 0.0)));
         dense_tail(out1, [&self.conv1, &self.conv2, &self.conv3])
     }
 }

@@ -12,6 +12,7 @@
 //! tensors in PyTorch layouts. The weights are face-api's TensorFlow.js files (6.4 MB, not
 //! built in): [`FaceApiRecognition::from_tfjs`] reads them from face-api's `model/` folder.
 
+use crate::gemm_conv::ConvRun;
 use crate::{NnError, shape, tfjs};
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -95,7 +96,7 @@ impl ConvLayer {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.scale.forward(self.conv.forward(x))
+        self.scale.forward(self.conv.run(x))
     }
 }
 

@@ -33,6 +33,7 @@ pub mod ensemble;
 mod error;
 pub mod faceapi_expression;
 pub mod faceapi_recognition;
+pub mod gemm_conv;
 pub mod method_a;
 pub mod mini_xception;
 pub mod mtcnn;

@@ -7,6 +7,7 @@
 //! specifics kept here: BatchNorm epsilon 1e-3, TensorFlow "same" max-pooling (extra padding at
 //! the bottom/right).
 
+use crate::gemm_conv::ConvRun;
 use crate::norm::BatchNorm;
 use crate::shape;
 use burn::module::Module;
@@ -58,7 +59,7 @@ impl SeparableConv {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.pointwise.forward(self.depthwise.forward(x))
+        self.pointwise.run(self.depthwise.run(x))
     }
 }
 
@@ -90,7 +91,7 @@ impl XceptionBlock {
 
     /// `[batch, cin, h, w] -> [batch, cout, ceil(h/2), ceil(w/2)]`.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let residual = self.shortcut_bn.forward(self.shortcut.forward(x.clone()));
+        let residual = self.shortcut_bn.forward(self.shortcut.run(x.clone()));
         let y = relu(self.bn1.forward(self.sep1.forward(x)));
         let y = self.bn2.forward(self.sep2.forward(y));
         self.pool
@@ -150,7 +151,7 @@ impl MiniXception {
             x.dims(),
             [None, Some(1), None, None],
         );
-        shape::global_avg_pool(self.classifier.forward(self.trunk(x)))
+        shape::global_avg_pool(self.classifier.run(self.trunk(x)))
     }
 
     /// Per-frame embedding for use as a backbone: `[batch, 3, h, w]` RGB normalised with the
@@ -181,8 +182,8 @@ impl MiniXception {
 
     /// `[batch, 1, h, w]` grey in [-1, 1] -> the last block's maps `[batch, 128, h/16, w/16]`.
     fn trunk(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
-        let x = relu(self.bn2.forward(self.conv2.forward(x)));
+        let x = relu(self.bn1.forward(self.conv1.run(x)));
+        let x = relu(self.bn2.forward(self.conv2.run(x)));
         self.blocks.iter().fold(x, |x, b| b.forward(x))
     }
 

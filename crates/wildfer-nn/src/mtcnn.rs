@@ -6,6 +6,7 @@
 //! Inputs are RGB scaled as `(x - 127.5) / 128`. R-Net and O-Net flatten their last feature map
 //! in `[batch, w, h, c]` order (the Caffe models' layout, kept by facenet-pytorch's permute).
 
+use crate::gemm_conv::ConvRun;
 use crate::shape;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -86,15 +87,10 @@ impl PNet {
             x.dims(),
             [None, Some(3), None, None],
         );
-        let x = self
-            .pool1
-            .forward(self.prelu1.forward(self.conv1.forward(x)));
-        let x = self.prelu2.forward(self.conv2.forward(x));
-        let x = self.prelu3.forward(self.conv3.forward(x));
-        (
-            self.conv4_2.forward(x.clone()),
-            softmax(self.conv4_1.forward(x), 1),
-        )
+        let x = self.pool1.forward(self.prelu1.forward(self.conv1.run(x)));
+        let x = self.prelu2.forward(self.conv2.run(x));
+        let x = self.prelu3.forward(self.conv3.run(x));
+        (self.conv4_2.run(x.clone()), softmax(self.conv4_1.run(x), 1))
     }
 }
 
@@ -140,13 +136,9 @@ impl RNet {
             x.dims(),
             [None, Some(3), Some(24), Some(24)],
         );
-        let x = self
-            .pool1
-            .forward(self.prelu1.forward(self.conv1.forward(x)));
-        let x = self
-            .pool2
-            .forward(self.prelu2.forward(self.conv2.forward(x)));
-        let x = self.prelu3.forward(self.conv3.forward(x));
+        let x = self.pool1.forward(self.prelu1.forward(self.conv1.run(x)));
+        let x = self.pool2.forward(self.prelu2.forward(self.conv2.run(x)));
+        let x = self.prelu3.forward(self.conv3.run(x));
         let x = self.prelu4.forward(self.dense4.forward(flatten_whc(x)));
         (
             self.dense5_2.forward(x.clone()),
@@ -206,16 +198,10 @@ impl ONet {
             x.dims(),
             [None, Some(3), Some(48), Some(48)],
         );
-        let x = self
-            .pool1
-            .forward(self.prelu1.forward(self.conv1.forward(x)));
-        let x = self
-            .pool2
-            .forward(self.prelu2.forward(self.conv2.forward(x)));
-        let x = self
-            .pool3
-            .forward(self.prelu3.forward(self.conv3.forward(x)));
-        let x = self.prelu4.forward(self.conv4.forward(x));
+        let x = self.pool1.forward(self.prelu1.forward(self.conv1.run(x)));
+        let x = self.pool2.forward(self.prelu2.forward(self.conv2.run(x)));
+        let x = self.pool3.forward(self.prelu3.forward(self.conv3.run(x)));
+        let x = self.prelu4.forward(self.conv4.run(x));
         let x = self.prelu5.forward(self.dense5.forward(flatten_whc(x)));
         (
             self.dense6_2.forward(x.clone()),

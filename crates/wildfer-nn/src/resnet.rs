@@ -3,6 +3,7 @@
 //! branch before the addition.
 
 use crate::attention::{Attention, Cbam, Llam, SqueezeExcitation};
+use crate::gemm_conv::ConvRun;
 use crate::norm::BatchNorm;
 use crate::{NnError, shape};
 use burn::module::Module;
@@ -180,7 +181,7 @@ impl Downsample {
     /// `x` itself.
     pub fn shortcut(downsample: Option<&Downsample>, x: Tensor<4>) -> Tensor<4> {
         match downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x)),
+            Some(d) => d.bn.forward(d.conv.run(x)),
             None => x,
         }
     }
@@ -259,10 +260,10 @@ impl Block {
 
     /// `[batch, inplanes, h, w] -> [batch, planes * expansion, h / stride, w / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
-        out = self.bn2.forward(self.conv2.forward(out));
+        let mut out = relu(self.bn1.forward(self.conv1.run(x.clone())));
+        out = self.bn2.forward(self.conv2.run(out));
         if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
-            out = bn3.forward(conv3.forward(relu(out)));
+            out = bn3.forward(conv3.run(relu(out)));
         }
         if let Some(llam) = &self.llam {
             out = llam.forward(x.clone(), out);
@@ -303,7 +304,7 @@ impl ResNet {
             x.dims(),
             [None, c, None, None],
         );
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(self.bn1.forward(self.conv1.run(x)));
         let mut x = self.maxpool.forward(x);
         for block in self
             .layer1

@@ -6,6 +6,7 @@
 //! norm follows. `reference/convert_retinaface.py` writes the weights under these module paths
 //! (`weights/retinaface_mnet025.safetensors`). Anchor decoding and NMS live in `wildfer-face`.
 
+use crate::gemm_conv::ConvRun;
 use crate::shape;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
@@ -90,7 +91,7 @@ impl MobileNet {
     }
 
     fn run(stage: &[Conv2d], x: Tensor<4>) -> Tensor<4> {
-        stage.iter().fold(x, |x, c| leaky_relu(c.forward(x), LEAKY))
+        stage.iter().fold(x, |x, c| leaky_relu(c.run(x), LEAKY))
     }
 
     /// The three feature maps: strides 8 (64 channels), 16 (128) and 32 (256).
@@ -134,7 +135,7 @@ impl Fpn {
     }
 
     fn forward(&self, [c1, c2, c3]: [Tensor<4>; 3]) -> [Tensor<4>; 3] {
-        let act = |c: &Conv2d, x| leaky_relu(c.forward(x), LEAKY);
+        let act = |c: &Conv2d, x| leaky_relu(c.run(x), LEAKY);
         let o1 = act(&self.output1, c1);
         let o2 = act(&self.output2, c2);
         let o3 = act(&self.output3, c3);
@@ -167,12 +168,12 @@ impl Ssh {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let b3 = self.conv3x3.forward(x.clone());
-        let b5_1 = leaky_relu(self.conv5x5_1.forward(x), LEAKY);
-        let b5 = self.conv5x5_2.forward(b5_1.clone());
+        let b3 = self.conv3x3.run(x.clone());
+        let b5_1 = leaky_relu(self.conv5x5_1.run(x), LEAKY);
+        let b5 = self.conv5x5_2.run(b5_1.clone());
         let b7 = self
             .conv7x7_3
-            .forward(leaky_relu(self.conv7x7_2.forward(b5_1), LEAKY));
+            .run(leaky_relu(self.conv7x7_2.run(b5_1), LEAKY));
         relu(Tensor::cat(vec![b3, b5, b7], 1))
     }
 }
@@ -267,7 +268,7 @@ impl RetinaFace {
                 .iter()
                 .zip(feats.iter())
                 .map(|(c, f)| {
-                    let y = c.forward(f.clone());
+                    let y = c.run(f.clone());
                     let [b, _, h, w] = y.dims();
                     y.permute([0, 2, 3, 1])
                         .reshape([b, h * w * ANCHORS_PER_CELL, k])

@@ -4,6 +4,7 @@
 //! reduction 16, with bias) and `conv5` (up), the stem max-pool has no padding and rounds up
 //! (`ceil_mode`), and `fc` classifies the 8631 VGGFace2 identities (replace it for expressions).
 
+use crate::gemm_conv::ConvRun;
 use crate::norm::BatchNorm;
 use crate::resnet::{Downsample, conv};
 use crate::{NnError, shape};
@@ -130,11 +131,11 @@ impl SeBottleneck {
 
     /// `[batch, inplanes, h, w] -> [batch, 4 planes, h / stride, w / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
-        let out = relu(self.bn2.forward(self.conv2.forward(out)));
-        let out = self.bn3.forward(self.conv3.forward(out));
+        let out = relu(self.bn1.forward(self.conv1.run(x.clone())));
+        let out = relu(self.bn2.forward(self.conv2.run(out)));
+        let out = self.bn3.forward(self.conv3.run(out));
         let s = out.clone().mean_dims(&[2, 3]);
-        let s = sigmoid(self.conv5.forward(relu(self.conv4.forward(s))));
+        let s = sigmoid(self.conv5.run(relu(self.conv4.run(s))));
         let identity = Downsample::shortcut(self.downsample.as_ref(), x);
         relu(out * s + identity)
     }
@@ -165,7 +166,7 @@ impl SeNet {
         );
         let x = self
             .maxpool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
+            .forward(relu(self.bn1.forward(self.conv1.run(x))));
         let x = self
             .layer1
             .iter()

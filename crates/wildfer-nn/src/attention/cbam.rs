@@ -1,4 +1,5 @@
 use super::reduced;
+use crate::gemm_conv::ConvRun;
 use crate::norm::BatchNorm;
 use crate::shape;
 use burn::module::Module;
@@ -105,7 +106,7 @@ impl SpatialGate {
     /// `[batch, channels, h, w] -> [batch, channels, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let pooled = Tensor::cat(vec![x.clone().max_dim(1), x.clone().mean_dim(1)], 1);
-        let att = self.spatial.bn.forward(self.spatial.conv.forward(pooled));
+        let att = self.spatial.bn.forward(self.spatial.conv.run(pooled));
         x * sigmoid(att)
     }
 }

@@ -1,3 +1,4 @@
+use crate::gemm_conv::ConvRun;
 use crate::norm::BatchNorm;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
@@ -49,7 +50,7 @@ impl Llam {
 
     /// `x`: block input `[batch, c_in, h, w]`; `f`: residual branch `[batch, c_out, h/s, w/s]`.
     pub fn forward(&self, x: Tensor<4>, f: Tensor<4>) -> Tensor<4> {
-        let a = sigmoid(self.bn.forward(self.conv.forward(x)));
+        let a = sigmoid(self.bn.forward(self.conv.run(x)));
         assert_eq!(a.dims(), f.dims(), "Llam: map and feature shapes differ");
         f.clone() + f * a
     }

@@ -1,4 +1,5 @@
 use super::reduced;
+use crate::gemm_conv::ConvRun;
 use crate::shape;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -33,7 +34,7 @@ impl SqueezeExcitation {
             [None, Some(c), None, None],
         );
         let s = x.clone().mean_dims(&[2, 3]);
-        let s = sigmoid(self.fc2.forward(relu(self.fc1.forward(s))));
+        let s = sigmoid(self.fc2.run(relu(self.fc1.run(s))));
         x * s
     }
 }

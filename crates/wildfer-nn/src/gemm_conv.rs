@@ -1,0 +1,881 @@
+//! 2-D convolution as im2col + GEMM on NCHW `f32` slices, forward and backward.
+//!
+//! Why not the backend's own: burn-flex converts every input to NHWC on one thread, builds
+//! im2col in 512-pixel tiles per image and runs one small GEMM per tile, then scatters the
+//! result back to NCHW. For the ResNet shapes of wildfer (8 frames of 112x112) that left one
+//! of the two cores idle for much of each layer. Here the patch matrix of the whole batch is
+//! built in parallel straight from NCHW (rows are contiguous runs of the input), and one GEMM
+//! per image writes its output in place, so the only passes over memory are the im2col and the
+//! GEMM itself. Backward is the same idea (`dW = dY·colᵀ`, `dcol = Wᵀ·dY`, then col2im).
+//!
+//! Layouts: `x` `[batch, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]` (groups = 1), output
+//! `[batch, c_out, oh, ow]`, all contiguous row-major. The patch matrix `col` is
+//! `[c_in·kh·kw, batch·oh·ow]`: row `(ci·kh + i)·kw + j`, column `b·oh·ow + oy·ow + ox`.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{
+    Autodiff, Backend, DType, Dispatch, DispatchTensorKind, Flex, backend_extension,
+};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::{Bytes, Shape, Tensor};
+use burn_flex::{FlexTensor, Layout};
+use rayon::prelude::*;
+
+/// Shape of one convolution: input, kernel and the geometry options (padding may differ at the
+/// start and the end of an axis, as TensorFlow's "same" needs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub batch: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: [usize; 2],
+    pub dilation: [usize; 2],
+    pub pad_begin: [usize; 2],
+    pub pad_end: [usize; 2],
+}
+
+/// A [`ConvShape`] whose output size is known to be at least 1x1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub shape: ConvShape,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl std::ops::Deref for ConvGeom {
+    type Target = ConvShape;
+    fn deref(&self) -> &ConvShape {
+        &self.shape
+    }
+}
+
+impl ConvShape {
+    /// The geometry with its output size; `None` when the kernel does not fit, a stride is
+    /// zero or a size is zero.
+    pub fn plan(self) -> Option<ConvGeom> {
+        let (oh, ow) = self.out_hw()?;
+        Some(ConvGeom {
+            shape: self,
+            oh,
+            ow,
+        })
+    }
+
+    fn out_hw(&self) -> Option<(usize, usize)> {
+        let axis = |len: usize, k: usize, ax: usize| {
+            let span = self.dilation[ax].checked_mul(k.checked_sub(1)?)? + 1;
+            let padded = len + self.pad_begin[ax] + self.pad_end[ax];
+            if self.stride[ax] == 0 || span > padded {
+                return None;
+            }
+            Some((padded - span) / self.stride[ax] + 1)
+        };
+        if self.batch == 0 || self.c_in == 0 || self.c_out == 0 {
+            return None;
+        }
+        Some((axis(self.h, self.kh, 0)?, axis(self.w, self.kw, 1)?))
+    }
+
+    /// Rows of the patch matrix: `c_in·kh·kw`.
+    pub fn k(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// A 1x1, stride-1, unpadded convolution: each image is already its own patch matrix.
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1
+            && self.kw == 1
+            && self.stride == [1, 1]
+            && self.pad_begin == [0, 0]
+            && self.pad_end == [0, 0]
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.batch * self.c_in * self.h * self.w
+    }
+
+    pub fn weight_len(&self) -> usize {
+        self.c_out * self.k()
+    }
+}
+
+impl ConvGeom {
+    /// Output pixels per image.
+    fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    pub fn output_len(&self) -> usize {
+        self.batch * self.c_out * self.p()
+    }
+}
+
+/// For kernel offset `off` (already multiplied by the dilation), the output positions whose
+/// input coordinate `o·stride + off − pad` falls inside `[0, len)`: `lo..hi`.
+fn valid_range(len: usize, out: usize, stride: usize, off: usize, pad: usize) -> (usize, usize) {
+    // o·s + off >= pad  <=>  o >= ceil((pad - off) / s)
+    let lo = if off >= pad {
+        0
+    } else {
+        (pad - off).div_ceil(stride)
+    };
+    // o·s + off - pad < len  <=>  o·s < len + pad - off
+    let lim = len + pad;
+    let hi = if lim <= off {
+        0
+    } else {
+        (lim - off).div_ceil(stride)
+    };
+    (lo.min(out), hi.min(out).max(lo.min(out)))
+}
+
+/// Fill `col` (`[k, batch·p]`) with the input patches.
+fn im2col(x: &[f32], g: &ConvGeom, col: &mut [f32]) {
+    let (oh, ow) = (g.oh, g.ow);
+    let p = oh * ow;
+    let n = g.batch * p;
+    let plane = g.h * g.w;
+    col.par_chunks_mut(n).enumerate().for_each(|(r, row)| {
+        let j = r % g.kw;
+        let i = (r / g.kw) % g.kh;
+        let ci = r / (g.kw * g.kh);
+        let (x_lo, x_hi) = valid_range(g.w, ow, g.stride[1], j * g.dilation[1], g.pad_begin[1]);
+        let (y_lo, y_hi) = valid_range(g.h, oh, g.stride[0], i * g.dilation[0], g.pad_begin[0]);
+        for b in 0..g.batch {
+            let src = &x[(b * g.c_in + ci) * plane..][..plane];
+            let dst = &mut row[b * p..][..p];
+            for oy in 0..oh {
+                let out_row = &mut dst[oy * ow..][..ow];
+                if oy < y_lo || oy >= y_hi {
+                    out_row.fill(0.0);
+                    continue;
+                }
+                let iy = oy * g.stride[0] + i * g.dilation[0] - g.pad_begin[0];
+                if x_lo >= x_hi {
+                    out_row.fill(0.0);
+                    continue;
+                }
+                let in_row = &src[iy * g.w..][..g.w];
+                out_row[..x_lo].fill(0.0);
+                out_row[x_hi..].fill(0.0);
+                let ix0 = x_lo * g.stride[1] + j * g.dilation[1] - g.pad_begin[1];
+                if g.stride[1] == 1 {
+                    out_row[x_lo..x_hi].copy_from_slice(&in_row[ix0..ix0 + (x_hi - x_lo)]);
+                } else {
+                    for (k, o) in out_row[x_lo..x_hi].iter_mut().enumerate() {
+                        *o = in_row[ix0 + k * g.stride[1]];
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Add the patch gradients `dcol` (`[batch, k, p]`, as the GEMM leaves them) onto the input
+/// gradient `dx`.
+fn col2im(dcol: &[f32], g: &ConvGeom, dx: &mut [f32]) {
+    let (oh, ow) = (g.oh, g.ow);
+    let p = oh * ow;
+    let k = g.k();
+    let plane = g.h * g.w;
+    let kk = g.kh * g.kw;
+    // One task per input plane: the rows it receives are its own, so no two tasks write the
+    // same element.
+    dx.par_chunks_mut(plane).enumerate().for_each(|(bc, dst)| {
+        let b = bc / g.c_in;
+        let ci = bc % g.c_in;
+        for i in 0..g.kh {
+            let (y_lo, y_hi) = valid_range(g.h, oh, g.stride[0], i * g.dilation[0], g.pad_begin[0]);
+            for j in 0..g.kw {
+                let (x_lo, x_hi) =
+                    valid_range(g.w, ow, g.stride[1], j * g.dilation[1], g.pad_begin[1]);
+                if x_lo >= x_hi {
+                    continue;
+                }
+                let r = ci * kk + i * g.kw + j;
+                let src = &dcol[(b * k + r) * p..][..p];
+                for oy in y_lo..y_hi {
+                    let iy = oy * g.stride[0] + i * g.dilation[0] - g.pad_begin[0];
+                    let in_row = &mut dst[iy * g.w..][..g.w];
+                    let ix0 = x_lo * g.stride[1] + j * g.dilation[1] - g.pad_begin[1];
+                    let from = &src[oy * ow + x_lo..oy * ow + x_hi];
+                    if g.stride[1] == 1 {
+                        for (d, s) in in_row[ix0..ix0 + from.len()].iter_mut().zip(from) {
+                            *d += s;
+                        }
+                    } else {
+                        for (k, s) in from.iter().enumerate() {
+                            in_row[ix0 + k * g.stride[1]] += s;
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// On burn-flex tensors: the patch matrix is handed to flex's matmul (gemm, batch-parallel) as a
+// strided view, so no copy is made beyond im2col itself.
+// ---------------------------------------------------------------------------------------------
+
+fn f32_tensor(data: Vec<f32>, shape: Vec<usize>, strides: Vec<isize>) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(data),
+        Layout::new(Shape::from(shape), strides, 0),
+        DType::F32,
+    )
+}
+
+fn contiguous_f32(t: &FlexTensor) -> Option<FlexTensor> {
+    if t.dtype() != DType::F32 {
+        return None;
+    }
+    Some(t.to_contiguous())
+}
+
+/// The geometry of `conv(x, w)` when this module computes it: f32, 4-D, groups 1, and an
+/// output of at least one pixel; `None` sends the call to the backend's own convolution.
+fn plan(x: &[usize], w: &[usize], o: &ConvOptions<2>) -> Option<ConvGeom> {
+    let (&[batch, c_in, h, wd], &[c_out, w_in, kh, kw]) = (x, w) else {
+        return None;
+    };
+    if o.groups != 1 || w_in != c_in || kh == 0 || kw == 0 {
+        return None;
+    }
+    ConvShape {
+        batch,
+        c_in,
+        h,
+        w: wd,
+        c_out,
+        kh,
+        kw,
+        stride: o.stride,
+        dilation: o.dilation,
+        pad_begin: o.padding_begin(),
+        pad_end: o.padding_end(),
+    }
+    .plan()
+}
+
+fn flex_plan(x: &FlexTensor, w: &FlexTensor, o: &ConvOptions<2>) -> Option<ConvGeom> {
+    if x.dtype() != DType::F32 || w.dtype() != DType::F32 {
+        return None;
+    }
+    plan(x.layout().shape(), w.layout().shape(), o)
+}
+
+/// The patch matrix `[k, batch·p]` of `x`.
+fn patches(x: &FlexTensor, g: &ConvGeom) -> Option<Vec<f32>> {
+    let xc = contiguous_f32(x)?;
+    let xs = xc.as_slice::<f32>()?;
+    let mut col = vec![0.0f32; g.k() * g.batch * g.p()];
+    im2col(xs, g, &mut col);
+    Some(col)
+}
+
+/// `conv(x, w)` without bias: `[batch, c_out, oh, ow]`.
+fn flex_forward(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
+    let (k, p) = (g.k(), g.p());
+    let w = contiguous_f32(w)?.reshape(Shape::from(vec![1, g.c_out, k]));
+    let rhs = if g.is_pointwise() {
+        // Each image is already its own patch matrix.
+        contiguous_f32(x)?.reshape(Shape::from(vec![g.batch, g.c_in, p]))
+    } else {
+        // [k, batch·p] read as [batch, k, p]: image b's columns start at b·p.
+        let n = g.batch * p;
+        f32_tensor(
+            patches(x, g)?,
+            vec![g.batch, k, p],
+            vec![p as isize, n as isize, 1],
+        )
+    };
+    let y = Flex::float_matmul(w, rhs);
+    Some(y.reshape(Shape::from(vec![g.batch, g.c_out, g.oh, g.ow])))
+}
+
+/// Gradient of the input: `dcol = Wᵀ·dY` per image, then col2im.
+fn flex_backward_input(dy: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
+    if let Some(gt) = transposed(g) {
+        return flex_forward(dy, &flipped(w, g)?, &gt);
+    }
+    let (k, p) = (g.k(), g.p());
+    let wt = contiguous_f32(w)?
+        .reshape(Shape::from(vec![1, g.c_out, k]))
+        .transpose(1, 2);
+    let dy = contiguous_f32(dy)?.reshape(Shape::from(vec![g.batch, g.c_out, p]));
+    let dcol = Flex::float_matmul(wt, dy);
+    let x_shape = Shape::from(vec![g.batch, g.c_in, g.h, g.w]);
+    if g.is_pointwise() {
+        return Some(dcol.reshape(x_shape));
+    }
+    let dcol = contiguous_f32(&dcol)?;
+    let mut dx = vec![0.0f32; g.input_len()];
+    col2im(dcol.as_slice::<f32>()?, g, &mut dx);
+    Some(f32_tensor(
+        dx,
+        x_shape.to_vec(),
+        contiguous_strides(&x_shape),
+    ))
+}
+
+/// For a stride-1 convolution (other than pointwise) whose padding is at most the kernel's
+/// span, the input gradient is itself a convolution: of `dY` with the kernel flipped and its
+/// channel axes swapped, padded by `span − pad`. That form runs as one forward (a GEMM with
+/// `c_out·kh·kw` inner products) instead of a GEMM with only `c_out` of them and col2im.
+fn transposed(g: &ConvGeom) -> Option<ConvGeom> {
+    if g.stride != [1, 1] || g.is_pointwise() {
+        return None;
+    }
+    let span = [(g.kh - 1) * g.dilation[0], (g.kw - 1) * g.dilation[1]];
+    let pad = |a: usize, p: usize| span[a].checked_sub(p);
+    let gt = ConvShape {
+        batch: g.batch,
+        c_in: g.c_out,
+        h: g.oh,
+        w: g.ow,
+        c_out: g.c_in,
+        kh: g.kh,
+        kw: g.kw,
+        stride: [1, 1],
+        dilation: g.dilation,
+        pad_begin: [pad(0, g.pad_begin[0])?, pad(1, g.pad_begin[1])?],
+        pad_end: [pad(0, g.pad_end[0])?, pad(1, g.pad_end[1])?],
+    }
+    .plan()?;
+    (gt.oh == g.h && gt.ow == g.w).then_some(gt)
+}
+
+/// `w[co, ci, i, j]` as `[c_in, c_out, kh, kw]`, flipped in both spatial axes.
+fn flipped(w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
+    let wc = contiguous_f32(w)?;
+    let ws = wc.as_slice::<f32>()?;
+    let (kh, kw) = (g.kh, g.kw);
+    let mut out = vec![0.0f32; ws.len()];
+    out.chunks_mut(g.c_out * kh * kw)
+        .enumerate()
+        .for_each(|(ci, dst)| {
+            for co in 0..g.c_out {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        dst[(co * kh + i) * kw + j] =
+                            ws[((co * g.c_in + ci) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
+                    }
+                }
+            }
+        });
+    let shape = Shape::from(vec![g.c_in, g.c_out, kh, kw]);
+    let strides = contiguous_strides(&shape);
+    Some(f32_tensor(out, shape.to_vec(), strides))
+}
+
+/// Gradient of the weight: `dW = dY·colᵀ` over the whole batch in one GEMM.
+fn flex_backward_weight(x: &FlexTensor, dy: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
+    let (k, p) = (g.k(), g.p());
+    let n = g.batch * p;
+    let dyc = contiguous_f32(dy)?;
+    let dys = dyc.as_slice::<f32>()?;
+    // dY as [c_out, batch·p], the column order of the patch matrix.
+    let mut lhs = vec![0.0f32; g.c_out * n];
+    lhs.par_chunks_mut(n).enumerate().for_each(|(co, row)| {
+        for b in 0..g.batch {
+            row[b * p..][..p].copy_from_slice(&dys[(b * g.c_out + co) * p..][..p]);
+        }
+    });
+    let lhs = f32_tensor(lhs, vec![g.c_out, n], vec![n as isize, 1]);
+    // colᵀ: [batch·p, k] as a strided view of [k, batch·p].
+    let colt = f32_tensor(patches(x, g)?, vec![n, k], vec![1, n as isize]);
+    let dw = Flex::float_matmul(lhs, colt);
+    Some(dw.reshape(Shape::from(vec![g.c_out, g.c_in, g.kh, g.kw])))
+}
+
+fn contiguous_strides(shape: &Shape) -> Vec<isize> {
+    let mut strides = vec![1isize; shape.num_dims()];
+    for d in (0..shape.num_dims().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1] as isize;
+    }
+    strides
+}
+
+/// The convolution of this module as a burn backend extension: flex computes it with im2col +
+/// one batched GEMM, and autodiff on flex gets its matching backward; other backends (the
+/// default body) use their own `conv2d`.
+#[backend_extension(Flex, Autodiff)]
+pub trait GemmConvBackend: Backend {
+    /// `conv2d(x, weight)` without bias.
+    fn gemm_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, None, options)
+    }
+}
+
+impl GemmConvBackend for Flex {
+    fn gemm_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+        match flex_plan(&x, &weight, &options).and_then(|g| flex_forward(&x, &weight, &g)) {
+            Some(y) => y,
+            None => Flex::conv2d(x, weight, None, options),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct GemmConvBackward;
+
+impl Backward<Flex, 2> for GemmConvBackward {
+    type State = (FlexTensor, FlexTensor, ConvOptions<2>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x, w, options) = ops.state;
+        // The forward ran this module's kernel, so the geometry plans; the backend's own
+        // gradients stand in should it not.
+        let g = flex_plan(&x, &w, &options);
+        if let Some(node) = node_w {
+            let dw = g
+                .as_ref()
+                .and_then(|g| flex_backward_weight(&x, &dy, g))
+                .unwrap_or_else(|| {
+                    Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), options.clone())
+                });
+            grads.register::<Flex>(node.id, dw);
+        }
+        if let Some(node) = node_x {
+            let dx = g
+                .as_ref()
+                .and_then(|g| flex_backward_input(&dy, &w, g))
+                .unwrap_or_else(|| Flex::conv2d_x_backward(x, w, dy, options));
+            grads.register::<Flex>(node.id, dx);
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> GemmConvBackend for Autodiff<Flex, C> {
+    fn gemm_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        if flex_plan(x.primitive(), weight.primitive(), &options).is_none() {
+            return <Self as ModuleOps<Self>>::conv2d(x, weight, None, options);
+        }
+        match GemmConvBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (xp, wp) = (x.primitive().clone(), weight.primitive().clone());
+                let y = Flex::gemm_conv2d(xp.clone(), wp.clone(), options.clone());
+                prep.finish((xp, wp, options), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::gemm_conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                options,
+            )),
+        }
+    }
+}
+
+/// TensorFlow/burn "same" padding of one axis: `(begin, end)`.
+fn same_padding(kernel: usize, stride: usize, len: usize) -> (usize, usize) {
+    let out = len.div_ceil(stride);
+    let total = if out > 0 {
+        ((out - 1) * stride + kernel).saturating_sub(len)
+    } else {
+        0
+    };
+    (total / 2, total - total / 2)
+}
+
+/// Does this tensor live on burn-flex (with or without autodiff)?
+#[allow(unreachable_patterns)] // with flex alone, every tensor is on flex
+fn on_flex(x: &Tensor<4>) -> bool {
+    match x.clone().into_dispatch().kind {
+        DispatchTensorKind::Flex(_) => true,
+        DispatchTensorKind::Autodiff(inner) => matches!(*inner, DispatchTensorKind::Flex(_)),
+        _ => false,
+    }
+}
+
+static USE_BURN: std::sync::OnceLock<std::sync::atomic::AtomicBool> = std::sync::OnceLock::new();
+
+fn use_burn() -> &'static std::sync::atomic::AtomicBool {
+    USE_BURN.get_or_init(|| {
+        // Diagnostic switch for side-by-side timing of whole commands.
+        std::sync::atomic::AtomicBool::new(std::env::var_os("WILDFER_BURN_CONV").is_some())
+    })
+}
+
+/// Route every [`conv2d`] call to burn's own convolution (`true`) or back (`false`), process
+/// wide; the environment variable `WILDFER_BURN_CONV` (any value) sets it at start. For
+/// benchmarks and for bisecting a numerical difference.
+pub fn set_burn_conv(on: bool) {
+    use_burn().store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `layer.forward(x)`, computed by this module's im2col + GEMM convolution on the CPU (flex,
+/// f32, groups 1) and by burn's own everywhere else. Same result, same parameters.
+pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if layer.groups != 1 || use_burn().load(std::sync::atomic::Ordering::Relaxed) || !on_flex(&x) {
+        return layer.forward(x);
+    }
+    let [_, _, h, w] = x.dims();
+    let ((top, bottom), (left, right)) = match &layer.padding {
+        PaddingConfig2d::Valid => ((0, 0), (0, 0)),
+        PaddingConfig2d::Same => (
+            same_padding(layer.kernel_size[0], layer.stride[0], h),
+            same_padding(layer.kernel_size[1], layer.stride[1], w),
+        ),
+        PaddingConfig2d::Explicit(top, left, bottom, right) => ((*top, *bottom), (*left, *right)),
+    };
+    let options = ConvOptions::new_with_padding(
+        layer.stride,
+        [(top, bottom), (left, right)],
+        layer.dilation,
+        1,
+    );
+    let y = Tensor::<4>::from_dispatch(<Dispatch as GemmConvBackend>::gemm_conv2d(
+        x.into_dispatch(),
+        layer.weight.val().into_dispatch(),
+        options,
+    ));
+    match &layer.bias {
+        Some(b) => {
+            let c = b.dims()[0];
+            y + b.val().reshape([1, c, 1, 1])
+        }
+        None => y,
+    }
+}
+
+/// [`conv2d`] as a method: `self.conv1.run(x)` where `self.conv1.forward(x)` would use burn's.
+pub trait ConvRun {
+    fn run(&self, x: Tensor<4>) -> Tensor<4>;
+}
+
+impl ConvRun for Conv2d {
+    fn run(&self, x: Tensor<4>) -> Tensor<4> {
+        conv2d(self, x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::{Device, TensorData};
+
+    /// Direct 7-loop convolution: the independent computation the GEMM form is checked against.
+    fn naive(x: &[f32], w: &[f32], g: &ConvGeom) -> Vec<f32> {
+        let (oh, ow) = (g.oh, g.ow);
+        let mut out = vec![0.0f32; g.batch * g.c_out * oh * ow];
+        for b in 0..g.batch {
+            for co in 0..g.c_out {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut s = 0.0f64;
+                        for ci in 0..g.c_in {
+                            for i in 0..g.kh {
+                                for j in 0..g.kw {
+                                    let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize
+                                        - g.pad_begin[0] as isize;
+                                    let ix = (ox * g.stride[1] + j * g.dilation[1]) as isize
+                                        - g.pad_begin[1] as isize;
+                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xv = x[((b * g.c_in + ci) * g.h + iy as usize) * g.w
+                                        + ix as usize];
+                                    let wv = w[((co * g.c_in + ci) * g.kh + i) * g.kw + j];
+                                    s += (xv * wv) as f64;
+                                }
+                            }
+                        }
+                        out[((b * g.c_out + co) * oh + oy) * ow + ox] = s as f32;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2654435761).wrapping_add(12345);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn shapes() -> Vec<ConvShape> {
+        let base = ConvShape {
+            batch: 2,
+            c_in: 3,
+            h: 9,
+            w: 7,
+            c_out: 4,
+            kh: 3,
+            kw: 3,
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad_begin: [1, 1],
+            pad_end: [1, 1],
+        };
+        vec![
+            base,
+            ConvShape {
+                stride: [2, 2],
+                ..base
+            },
+            ConvShape {
+                kh: 7,
+                kw: 5,
+                stride: [2, 3],
+                pad_begin: [3, 2],
+                pad_end: [3, 2],
+                ..base
+            },
+            // Pointwise: no patch matrix in forward.
+            ConvShape {
+                kh: 1,
+                kw: 1,
+                pad_begin: [0, 0],
+                pad_end: [0, 0],
+                ..base
+            },
+            // ResNet's strided 1x1 shortcut.
+            ConvShape {
+                kh: 1,
+                kw: 1,
+                stride: [2, 2],
+                pad_begin: [0, 0],
+                pad_end: [0, 0],
+                ..base
+            },
+            // TensorFlow "same" with stride 2: padding only at the end.
+            ConvShape {
+                stride: [2, 2],
+                pad_begin: [0, 0],
+                pad_end: [1, 1],
+                ..base
+            },
+            ConvShape {
+                dilation: [2, 3],
+                pad_begin: [2, 3],
+                pad_end: [2, 3],
+                ..base
+            },
+            // A kernel wider than the input (CBAM's 7x7 on a 2x2 map): some kernel columns
+            // never meet the input.
+            ConvShape {
+                h: 2,
+                w: 2,
+                kh: 7,
+                kw: 7,
+                pad_begin: [3, 3],
+                pad_end: [3, 3],
+                ..base
+            },
+            // One image, valid padding, a single output row.
+            ConvShape {
+                batch: 1,
+                h: 3,
+                pad_begin: [0, 0],
+                pad_end: [0, 0],
+                ..base
+            },
+        ]
+    }
+
+    fn layer(s: &ConvShape, bias: bool, dev: &Device) -> Conv2d {
+        let mut conv = Conv2dConfig::new([s.c_in, s.c_out], [s.kh, s.kw])
+            .with_stride(s.stride)
+            .with_dilation(s.dilation)
+            .with_padding(PaddingConfig2d::Explicit(
+                s.pad_begin[0],
+                s.pad_begin[1],
+                s.pad_end[0],
+                s.pad_end[1],
+            ))
+            .with_bias(bias)
+            .init(dev);
+        let w = values(s.c_out * s.c_in * s.kh * s.kw, 2);
+        conv.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [s.c_out, s.c_in, s.kh, s.kw]),
+            dev,
+        ));
+        if bias {
+            conv.bias = Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(values(s.c_out, 3), [s.c_out]),
+                dev,
+            )));
+        }
+        conv
+    }
+
+    fn input(s: &ConvShape, dev: &Device) -> Tensor<4> {
+        Tensor::from_data(
+            TensorData::new(
+                values(s.batch * s.c_in * s.h * s.w, 1),
+                [s.batch, s.c_in, s.h, s.w],
+            ),
+            dev,
+        )
+    }
+
+    fn vec(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{what} [{i}]: {x} vs {y}"
+            );
+        }
+    }
+
+    #[test]
+    fn forward_matches_direct_convolution_and_burn() {
+        let dev = crate::cpu();
+        for s in shapes() {
+            let g = s.plan().unwrap();
+            let x = input(&s, &dev);
+            let conv = layer(&s, false, &dev);
+            let want = naive(&vec(x.clone()), &vec(conv.weight.val()), &g);
+            close(
+                &vec(conv2d(&conv, x.clone())),
+                &want,
+                1e-5,
+                &format!("{s:?}"),
+            );
+            close(&vec(conv.forward(x.clone())), &want, 1e-5, "burn");
+            let conv = layer(&s, true, &dev);
+            close(
+                &vec(conv2d(&conv, x.clone())),
+                &vec(conv.forward(x)),
+                1e-5,
+                &format!("bias {s:?}"),
+            );
+        }
+    }
+
+    /// Gradients of `sum(conv(x) · r)` with respect to input, weight and bias equal those of
+    /// burn's own convolution (its autodiff through `conv2d_x_backward` / `_weight_backward`).
+    #[test]
+    fn gradients_match_burn() {
+        let dev = crate::cpu().autodiff();
+        for s in shapes() {
+            let conv = layer(&s, true, &dev);
+            let g = s.plan().unwrap();
+            let r = Tensor::<4>::from_data(
+                TensorData::new(values(g.output_len(), 6), [s.batch, s.c_out, g.oh, g.ow]),
+                &dev,
+            );
+            let run = |ours: bool| {
+                let x = input(&s, &dev).require_grad();
+                let y = if ours {
+                    conv2d(&conv, x.clone())
+                } else {
+                    conv.forward(x.clone())
+                };
+                let grads = (y * r.clone()).sum().backward();
+                let gw = conv.weight.val().grad(&grads).unwrap();
+                let gb = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap();
+                let gx = x.grad(&grads).unwrap();
+                (
+                    gx.into_data().try_to_vec::<f32>().unwrap(),
+                    gw.into_data().try_to_vec::<f32>().unwrap(),
+                    gb.into_data().try_to_vec::<f32>().unwrap(),
+                )
+            };
+            let (ours, theirs) = (run(true), run(false));
+            close(&ours.0, &theirs.0, 1e-4, &format!("dx {s:?}"));
+            close(&ours.1, &theirs.1, 1e-4, &format!("dw {s:?}"));
+            close(&ours.2, &theirs.2, 1e-4, &format!("db {s:?}"));
+        }
+    }
+
+    #[test]
+    fn grouped_convolutions_use_burn() {
+        let dev = crate::cpu();
+        let conv = Conv2dConfig::new([4, 4], [3, 3])
+            .with_groups(4)
+            .with_padding(PaddingConfig2d::Same)
+            .init(&dev);
+        let x = Tensor::<4>::random([1, 4, 5, 6], burn::tensor::Distribution::Default, &dev);
+        close(
+            &vec(conv2d(&conv, x.clone())),
+            &vec(conv.forward(x)),
+            0.0,
+            "groups",
+        );
+    }
+
+    #[test]
+    fn same_padding_like_burn() {
+        let dev = crate::cpu();
+        for (k, stride, h, w) in [(3, 2, 8, 7), (3, 1, 5, 5), (4, 2, 9, 6), (1, 2, 5, 4)] {
+            let conv = Conv2dConfig::new([2, 3], [k, k])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Same)
+                .init(&dev);
+            let x = Tensor::<4>::random([2, 2, h, w], burn::tensor::Distribution::Default, &dev);
+            close(
+                &vec(conv2d(&conv, x.clone())),
+                &vec(conv.forward(x)),
+                1e-5,
+                "same",
+            );
+        }
+    }
+
+    #[test]
+    fn valid_ranges() {
+        // len 5, pad 1, kernel offset 0, stride 1, 5 outputs: o=0 reads -1 (pad) .. o=4 reads 3.
+        assert_eq!(valid_range(5, 5, 1, 0, 1), (1, 5));
+        // offset 2: o reads o+1; o=4 reads 5 (pad).
+        assert_eq!(valid_range(5, 5, 1, 2, 1), (0, 4));
+        // stride 2, 3 outputs, offset 0, pad 1: reads -1, 1, 3.
+        assert_eq!(valid_range(5, 3, 2, 0, 1), (1, 3));
+        // nothing valid.
+        assert_eq!(valid_range(1, 3, 1, 5, 0), (0, 0));
+        // stride 2, pad 3, offset 0, len 2: reads -3, -1, 1: only o=2.
+        assert_eq!(valid_range(2, 3, 2, 0, 3), (2, 3));
+    }
+
+    #[test]
+    fn plans() {
+        let o = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        assert!(plan(&[1, 3, 4, 4], &[2, 3, 3, 3], &o).is_some());
+        // kernel larger than the input, channel mismatch, groups.
+        assert!(plan(&[1, 3, 2, 4], &[2, 3, 3, 3], &o).is_none());
+        assert!(plan(&[1, 4, 4, 4], &[2, 3, 3, 3], &o).is_none());
+        let o = ConvOptions::new([1, 1], [0, 0], [1, 1], 3);
+        assert!(plan(&[1, 3, 4, 4], &[3, 1, 3, 3], &o).is_none());
+    }
+}
