@@ -253,6 +253,11 @@ fn plan(x: &[usize], w: &[usize], o: &ConvOptions<2>) -> Option<ConvGeom> {
     if o.groups != 1 || w_in != c_in || kh == 0 || kw == 0 {
         return None;
     }
+    // A GEMM with at most 4x16 channels is mostly overhead; flex convolves those directly
+    // (CBAM's 2 -> 1 spatial gate, MTCNN's and RetinaFace's first layers).
+    if c_in <= 4 && c_out <= 16 {
+        return None;
+    }
     ConvShape {
         batch,
         c_in,
@@ -287,20 +292,21 @@ fn patches(x: &FlexTensor, g: &ConvGeom) -> Option<Vec<f32>> {
 
 /// `conv(x, w)` without bias: `[batch, c_out, oh, ow]`.
 fn flex_forward(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
+    if g.is_pointwise() {
+        // No patches to build: flex's own 1x1 path (one GEMM per image, each parallel) is
+        // faster than the batch-parallel matmul here.
+        let o = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        return Some(Flex::conv2d(x.clone(), w.clone(), None, o));
+    }
     let (k, p) = (g.k(), g.p());
     let w = contiguous_f32(w)?.reshape(Shape::from(vec![1, g.c_out, k]));
-    let rhs = if g.is_pointwise() {
-        // Each image is already its own patch matrix.
-        contiguous_f32(x)?.reshape(Shape::from(vec![g.batch, g.c_in, p]))
-    } else {
-        // [k, batch·p] read as [batch, k, p]: image b's columns start at b·p.
-        let n = g.batch * p;
-        f32_tensor(
-            patches(x, g)?,
-            vec![g.batch, k, p],
-            vec![p as isize, n as isize, 1],
-        )
-    };
+    // [k, batch·p] read as [batch, k, p]: image b's columns start at b·p.
+    let n = g.batch * p;
+    let rhs = f32_tensor(
+        patches(x, g)?,
+        vec![g.batch, k, p],
+        vec![p as isize, n as isize, 1],
+    );
     let y = Flex::float_matmul(w, rhs);
     Some(y.reshape(Shape::from(vec![g.batch, g.c_out, g.oh, g.ow])))
 }
@@ -317,9 +323,6 @@ fn flex_backward_input(dy: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<
     let dy = contiguous_f32(dy)?.reshape(Shape::from(vec![g.batch, g.c_out, p]));
     let dcol = Flex::float_matmul(wt, dy);
     let x_shape = Shape::from(vec![g.batch, g.c_in, g.h, g.w]);
-    if g.is_pointwise() {
-        return Some(dcol.reshape(x_shape));
-    }
     let dcol = contiguous_f32(&dcol)?;
     let mut dx = vec![0.0f32; g.input_len()];
     col2im(dcol.as_slice::<f32>()?, g, &mut dx);
@@ -330,12 +333,12 @@ fn flex_backward_input(dy: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<
     ))
 }
 
-/// For a stride-1 convolution (other than pointwise) whose padding is at most the kernel's
+/// For a stride-1 convolution whose padding is at most the kernel's
 /// span, the input gradient is itself a convolution: of `dY` with the kernel flipped and its
 /// channel axes swapped, padded by `span − pad`. That form runs as one forward (a GEMM with
 /// `c_out·kh·kw` inner products) instead of a GEMM with only `c_out` of them and col2im.
 fn transposed(g: &ConvGeom) -> Option<ConvGeom> {
-    if g.stride != [1, 1] || g.is_pointwise() {
+    if g.stride != [1, 1] {
         return None;
     }
     let span = [(g.kh - 1) * g.dilation[0], (g.kw - 1) * g.dilation[1]];
@@ -632,10 +635,10 @@ mod tests {
     fn shapes() -> Vec<ConvShape> {
         let base = ConvShape {
             batch: 2,
-            c_in: 3,
+            c_in: 5,
             h: 9,
             w: 7,
-            c_out: 4,
+            c_out: 6,
             kh: 3,
             kw: 3,
             stride: [1, 1],
@@ -764,6 +767,24 @@ mod tests {
         let dev = crate::cpu();
         for s in shapes() {
             let g = s.plan().unwrap();
+            // The shapes are the GEMM path's, not flex's fallback.
+            let o = ConvOptions::new_with_padding(
+                s.stride,
+                [
+                    (s.pad_begin[0], s.pad_end[0]),
+                    (s.pad_begin[1], s.pad_end[1]),
+                ],
+                s.dilation,
+                1,
+            );
+            assert!(
+                plan(
+                    &[s.batch, s.c_in, s.h, s.w],
+                    &[s.c_out, s.c_in, s.kh, s.kw],
+                    &o
+                )
+                .is_some()
+            );
             let x = input(&s, &dev);
             let conv = layer(&s, false, &dev);
             let want = naive(&vec(x.clone()), &vec(conv.weight.val()), &g);
@@ -840,11 +861,11 @@ mod tests {
     fn same_padding_like_burn() {
         let dev = crate::cpu();
         for (k, stride, h, w) in [(3, 2, 8, 7), (3, 1, 5, 5), (4, 2, 9, 6), (1, 2, 5, 4)] {
-            let conv = Conv2dConfig::new([2, 3], [k, k])
+            let conv = Conv2dConfig::new([6, 8], [k, k])
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Same)
                 .init(&dev);
-            let x = Tensor::<4>::random([2, 2, h, w], burn::tensor::Distribution::Default, &dev);
+            let x = Tensor::<4>::random([2, 6, h, w], burn::tensor::Distribution::Default, &dev);
             close(
                 &vec(conv2d(&conv, x.clone())),
                 &vec(conv.forward(x)),
@@ -871,11 +892,14 @@ mod tests {
     #[test]
     fn plans() {
         let o = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-        assert!(plan(&[1, 3, 4, 4], &[2, 3, 3, 3], &o).is_some());
+        assert!(plan(&[1, 3, 4, 4], &[32, 3, 3, 3], &o).is_some());
+        assert!(plan(&[1, 8, 4, 4], &[2, 8, 3, 3], &o).is_some());
+        // tiny channel counts go to flex's direct convolution.
+        assert!(plan(&[1, 3, 4, 4], &[2, 3, 3, 3], &o).is_none());
         // kernel larger than the input, channel mismatch, groups.
-        assert!(plan(&[1, 3, 2, 4], &[2, 3, 3, 3], &o).is_none());
-        assert!(plan(&[1, 4, 4, 4], &[2, 3, 3, 3], &o).is_none());
-        let o = ConvOptions::new([1, 1], [0, 0], [1, 1], 3);
-        assert!(plan(&[1, 3, 4, 4], &[3, 1, 3, 3], &o).is_none());
+        assert!(plan(&[1, 8, 2, 4], &[32, 8, 3, 3], &o).is_none());
+        assert!(plan(&[1, 9, 4, 4], &[32, 8, 3, 3], &o).is_none());
+        let o = ConvOptions::new([1, 1], [0, 0], [1, 1], 8);
+        assert!(plan(&[1, 8, 4, 4], &[32, 1, 3, 3], &o).is_none());
     }
 }
