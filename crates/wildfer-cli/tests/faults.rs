@@ -85,7 +85,10 @@ fn killed_training_resumes_to_the_uninterrupted_result() {
         if resume {
             c.arg("--resume");
         }
-        c.stdout(std::process::Stdio::null())
+        // One compute thread: parallel reductions add in an order that depends on work
+        // stealing, so only single-threaded runs are bit-for-bit repeatable.
+        c.env("RAYON_NUM_THREADS", "1")
+            .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         c
     };

@@ -318,7 +318,8 @@ fn flex_forward(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTens
     Some(y.reshape(Shape::from(vec![g.batch, g.c_out, g.oh, g.ow])))
 }
 
-/// Gradient of the input: `dcol = Wᵀ·dY` per image, then col2im.
+/// Gradient of the input: a forward convolution when [`transposed`] allows it, otherwise
+/// `dcol = Wᵀ·dY` per image, then col2im.
 fn flex_backward_input(dy: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
     if let Some(gt) = transposed(g) {
         return flex_forward(dy, &flipped(w, g)?, &gt);
@@ -340,10 +341,10 @@ fn flex_backward_input(dy: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<
     ))
 }
 
-/// For a stride-1 convolution whose padding is at most the kernel's
-/// span, the input gradient is itself a convolution: of `dY` with the kernel flipped and its
-/// channel axes swapped, padded by `span − pad`. That form runs as one forward (a GEMM with
-/// `c_out·kh·kw` inner products) instead of a GEMM with only `c_out` of them and col2im.
+/// For a stride-1 convolution whose padding is at most the kernel's span, the input gradient
+/// is itself a convolution: of `dY` with the kernel flipped and its channel axes swapped,
+/// padded by `span − pad`. That form runs as one forward (a GEMM with `c_out·kh·kw` inner
+/// products) instead of a GEMM with only `c_out` of them and col2im.
 fn transposed(g: &ConvGeom) -> Option<ConvGeom> {
     if g.stride != [1, 1] {
         return None;

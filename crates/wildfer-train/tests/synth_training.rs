@@ -147,8 +147,24 @@ fn learns_synthetic_expressions() {
     );
 }
 
+/// Run `f` on a one-thread rayon pool. Parallel reductions (flex's sums, GEMMs split across
+/// threads) add in an order that depends on work stealing, so with two threads two identical
+/// runs may differ in the last bits; on one thread every run is bit-for-bit repeatable, which
+/// is what the resume test needs to compare runs exactly.
+fn serial<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
+    serial(resumed_run_equals_uninterrupted_run_serial);
+}
+
+fn resumed_run_equals_uninterrupted_run_serial() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     synth(&data, (3, 2), 30, 40);
