@@ -110,10 +110,6 @@ impl ConvShape {
     pub fn input_len(&self) -> usize {
         self.batch * self.c_in * self.h * self.w
     }
-
-    pub fn weight_len(&self) -> usize {
-        self.c_out * self.k()
-    }
 }
 
 impl ConvGeom {
@@ -244,6 +240,14 @@ fn f32_tensor(data: Vec<f32>, shape: Vec<usize>, strides: Vec<isize>) -> FlexTen
     )
 }
 
+fn f32_contiguous(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(data),
+        Layout::contiguous(Shape::from(shape)),
+        DType::F32,
+    )
+}
+
 fn contiguous_f32(t: &FlexTensor) -> Option<FlexTensor> {
     if t.dtype() != DType::F32 {
         return None;
@@ -330,15 +334,10 @@ fn flex_backward_input(dy: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<
         .transpose(1, 2);
     let dy = contiguous_f32(dy)?.reshape(Shape::from(vec![g.batch, g.c_out, p]));
     let dcol = Flex::float_matmul(wt, dy);
-    let x_shape = Shape::from(vec![g.batch, g.c_in, g.h, g.w]);
     let dcol = contiguous_f32(&dcol)?;
     let mut dx = vec![0.0f32; g.input_len()];
     col2im(dcol.as_slice::<f32>()?, g, &mut dx);
-    Some(f32_tensor(
-        dx,
-        x_shape.to_vec(),
-        contiguous_strides(&x_shape),
-    ))
+    Some(f32_contiguous(dx, vec![g.batch, g.c_in, g.h, g.w]))
 }
 
 /// For a stride-1 convolution whose padding is at most the kernel's span, the input gradient
@@ -386,9 +385,7 @@ fn flipped(w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
                 }
             }
         });
-    let shape = Shape::from(vec![g.c_in, g.c_out, kh, kw]);
-    let strides = contiguous_strides(&shape);
-    Some(f32_tensor(out, shape.to_vec(), strides))
+    Some(f32_contiguous(out, vec![g.c_in, g.c_out, kh, kw]))
 }
 
 /// Gradient of the weight: `dW = dY·colᵀ` over the whole batch in one GEMM.
@@ -404,19 +401,11 @@ fn flex_backward_weight(x: &FlexTensor, dy: &FlexTensor, g: &ConvGeom) -> Option
             row[b * p..][..p].copy_from_slice(&dys[(b * g.c_out + co) * p..][..p]);
         }
     });
-    let lhs = f32_tensor(lhs, vec![g.c_out, n], vec![n as isize, 1]);
+    let lhs = f32_contiguous(lhs, vec![g.c_out, n]);
     // colᵀ: [batch·p, k] as a strided view of [k, batch·p].
     let colt = f32_tensor(patches(x, g)?, vec![n, k], vec![1, n as isize]);
     let dw = Flex::float_matmul(lhs, colt);
     Some(dw.reshape(Shape::from(vec![g.c_out, g.c_in, g.kh, g.kw])))
-}
-
-fn contiguous_strides(shape: &Shape) -> Vec<isize> {
-    let mut strides = vec![1isize; shape.num_dims()];
-    for d in (0..shape.num_dims().saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1] as isize;
-    }
-    strides
 }
 
 /// The convolution of this module as a burn backend extension: flex computes it with im2col +
