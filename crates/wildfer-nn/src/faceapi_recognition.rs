@@ -13,6 +13,7 @@
 //! built in): [`FaceApiRecognition::from_tfjs`] reads them from face-api's `model/` folder.
 
 use crate::gemm_conv::ConvRun;
+use crate::max_pool::PoolRun;
 use crate::{NnError, shape, tfjs};
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -237,7 +238,7 @@ impl FaceApiRecognition {
             "FaceApiRecognition: input sides must be at least {MIN_SIDE}, got {h}x{w}"
         );
         let x = crate::faceapi_expression::normalise(x);
-        let x = self.pool.forward(relu(self.conv32_down.forward(x)));
+        let x = self.pool.run(relu(self.conv32_down.forward(x)));
         let layers = [
             &self.conv32_1,
             &self.conv32_2,

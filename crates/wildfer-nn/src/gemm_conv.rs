@@ -23,9 +23,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{
-    Autodiff, Backend, DType, Dispatch, DispatchTensorKind, Flex, backend_extension,
-};
+use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Bytes, Shape, Tensor};
@@ -503,36 +501,10 @@ fn same_padding(kernel: usize, stride: usize, len: usize) -> (usize, usize) {
     (total / 2, total - total / 2)
 }
 
-/// Does this tensor live on burn-flex (with or without autodiff)?
-#[allow(unreachable_patterns)] // with flex alone, every tensor is on flex
-fn on_flex(x: &Tensor<4>) -> bool {
-    match x.clone().into_dispatch().kind {
-        DispatchTensorKind::Flex(_) => true,
-        DispatchTensorKind::Autodiff(inner) => matches!(*inner, DispatchTensorKind::Flex(_)),
-        _ => false,
-    }
-}
-
-static USE_BURN: std::sync::OnceLock<std::sync::atomic::AtomicBool> = std::sync::OnceLock::new();
-
-fn use_burn() -> &'static std::sync::atomic::AtomicBool {
-    USE_BURN.get_or_init(|| {
-        // Diagnostic switch for side-by-side timing of whole commands.
-        std::sync::atomic::AtomicBool::new(std::env::var_os("WILDFER_BURN_CONV").is_some())
-    })
-}
-
-/// Route every [`conv2d`] call to burn's own convolution (`true`) or back (`false`), process
-/// wide; the environment variable `WILDFER_BURN_CONV` (any value) sets it at start. For
-/// benchmarks and for bisecting a numerical difference.
-pub fn set_burn_conv(on: bool) {
-    use_burn().store(on, std::sync::atomic::Ordering::Relaxed);
-}
-
 /// `layer.forward(x)`, computed by this module's im2col + GEMM convolution on the CPU (flex,
 /// f32, groups 1) and by burn's own everywhere else. Same result, same parameters.
 pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    if layer.groups != 1 || use_burn().load(std::sync::atomic::Ordering::Relaxed) || !on_flex(&x) {
+    if layer.groups != 1 || crate::flex_ops::use_burn() || !crate::flex_ops::on_flex(&x) {
         return layer.forward(x);
     }
     let [_, _, h, w] = x.dims();
@@ -578,6 +550,7 @@ impl ConvRun for Conv2d {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flex_ops::test_values as values;
     use burn::module::Param;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::{Device, TensorData};
@@ -615,18 +588,6 @@ mod tests {
             }
         }
         out
-    }
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2654435761).wrapping_add(12345);
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
     }
 
     fn shapes() -> Vec<ConvShape> {

@@ -8,6 +8,7 @@
 //! the bottom/right).
 
 use crate::gemm_conv::ConvRun;
+use crate::max_pool::PoolRun;
 use crate::norm::BatchNorm;
 use crate::shape;
 use burn::module::Module;
@@ -95,7 +96,7 @@ impl XceptionBlock {
         let y = relu(self.bn1.forward(self.sep1.forward(x)));
         let y = self.bn2.forward(self.sep2.forward(y));
         self.pool
-            .forward(shape::tf_same_pad(y, 3, 2, f32::NEG_INFINITY))
+            .run(shape::tf_same_pad(y, 3, 2, f32::NEG_INFINITY))
             + residual
     }
 }

@@ -7,6 +7,7 @@
 //! in `[batch, w, h, c]` order (the Caffe models' layout, kept by facenet-pytorch's permute).
 
 use crate::gemm_conv::ConvRun;
+use crate::max_pool::PoolRun;
 use crate::shape;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -87,7 +88,7 @@ impl PNet {
             x.dims(),
             [None, Some(3), None, None],
         );
-        let x = self.pool1.forward(self.prelu1.forward(self.conv1.run(x)));
+        let x = self.pool1.run(self.prelu1.forward(self.conv1.run(x)));
         let x = self.prelu2.forward(self.conv2.run(x));
         let x = self.prelu3.forward(self.conv3.run(x));
         (self.conv4_2.run(x.clone()), softmax(self.conv4_1.run(x), 1))
@@ -136,8 +137,8 @@ impl RNet {
             x.dims(),
             [None, Some(3), Some(24), Some(24)],
         );
-        let x = self.pool1.forward(self.prelu1.forward(self.conv1.run(x)));
-        let x = self.pool2.forward(self.prelu2.forward(self.conv2.run(x)));
+        let x = self.pool1.run(self.prelu1.forward(self.conv1.run(x)));
+        let x = self.pool2.run(self.prelu2.forward(self.conv2.run(x)));
         let x = self.prelu3.forward(self.conv3.run(x));
         let x = self.prelu4.forward(self.dense4.forward(flatten_whc(x)));
         (
@@ -198,9 +199,9 @@ impl ONet {
             x.dims(),
             [None, Some(3), Some(48), Some(48)],
         );
-        let x = self.pool1.forward(self.prelu1.forward(self.conv1.run(x)));
-        let x = self.pool2.forward(self.prelu2.forward(self.conv2.run(x)));
-        let x = self.pool3.forward(self.prelu3.forward(self.conv3.run(x)));
+        let x = self.pool1.run(self.prelu1.forward(self.conv1.run(x)));
+        let x = self.pool2.run(self.prelu2.forward(self.conv2.run(x)));
+        let x = self.pool3.run(self.prelu3.forward(self.conv3.run(x)));
         let x = self.prelu4.forward(self.conv4.run(x));
         let x = self.prelu5.forward(self.dense5.forward(flatten_whc(x)));
         (

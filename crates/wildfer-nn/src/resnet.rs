@@ -4,6 +4,7 @@
 
 use crate::attention::{Attention, Cbam, Llam, SqueezeExcitation};
 use crate::gemm_conv::ConvRun;
+use crate::max_pool::PoolRun;
 use crate::norm::BatchNorm;
 use crate::{NnError, shape};
 use burn::module::Module;
@@ -305,7 +306,7 @@ impl ResNet {
             [None, c, None, None],
         );
         let x = relu(self.bn1.forward(self.conv1.run(x)));
-        let mut x = self.maxpool.forward(x);
+        let mut x = self.maxpool.run(x);
         for block in self
             .layer1
             .iter()

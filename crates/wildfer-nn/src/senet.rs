@@ -5,6 +5,7 @@
 //! (`ceil_mode`), and `fc` classifies the 8631 VGGFace2 identities (replace it for expressions).
 
 use crate::gemm_conv::ConvRun;
+use crate::max_pool::PoolRun;
 use crate::norm::BatchNorm;
 use crate::resnet::{Downsample, conv};
 use crate::{NnError, shape};
@@ -164,9 +165,7 @@ impl SeNet {
             x.dims(),
             [None, Some(3), None, None],
         );
-        let x = self
-            .maxpool
-            .forward(relu(self.bn1.forward(self.conv1.run(x))));
+        let x = self.maxpool.run(relu(self.bn1.forward(self.conv1.run(x))));
         let x = self
             .layer1
             .iter()

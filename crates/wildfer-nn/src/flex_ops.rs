@@ -1,0 +1,53 @@
+//! What wildfer's own flex kernels ([`crate::gemm_conv`], [`crate::max_pool`]) share: the test
+//! for a tensor living on flex, and the process-wide switch back to burn's own operations.
+
+use burn::backend::DispatchTensorKind;
+use burn::tensor::Tensor;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Does this tensor live on burn-flex (with or without autodiff)?
+#[allow(unreachable_patterns)] // with flex alone, every tensor is on flex
+pub(crate) fn on_flex(x: &Tensor<4>) -> bool {
+    match x.clone().into_dispatch().kind {
+        DispatchTensorKind::Flex(_) => true,
+        DispatchTensorKind::Autodiff(inner) => matches!(*inner, DispatchTensorKind::Flex(_)),
+        _ => false,
+    }
+}
+
+static USE_BURN: OnceLock<AtomicBool> = OnceLock::new();
+
+fn switch() -> &'static AtomicBool {
+    USE_BURN.get_or_init(|| {
+        // Diagnostic switch for side-by-side timing of whole commands.
+        AtomicBool::new(std::env::var_os("WILDFER_BURN_OPS").is_some())
+    })
+}
+
+/// Is every call routed to burn's own operations?
+pub(crate) fn use_burn() -> bool {
+    switch().load(Ordering::Relaxed)
+}
+
+/// Route every convolution and max pooling of the networks to burn's own operations (`true`)
+/// or back to wildfer's kernels (`false`), process wide; the environment variable
+/// `WILDFER_BURN_OPS` (any value) sets it at start. For benchmarks and for bisecting a
+/// numerical difference.
+pub fn set_burn_ops(on: bool) {
+    switch().store(on, Ordering::Relaxed);
+}
+
+/// Deterministic values in [-1, 1] (xorshift) for the kernels' tests.
+#[cfg(test)]
+pub(crate) fn test_values(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2654435761).wrapping_add(12345);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s % 2001) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
