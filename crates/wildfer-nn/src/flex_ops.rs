@@ -1,5 +1,6 @@
-//! What wildfer's own flex kernels ([`crate::gemm_conv`], [`crate::max_pool`]) share: the test
-//! for a tensor living on flex, and the process-wide switch back to burn's own operations.
+//! What wildfer's own flex kernels ([`crate::gemm_conv`], [`crate::max_pool`],
+//! [`crate::cbam_pool`]) share: the test for a tensor living on flex, PyTorch's NaN-propagating
+//! maximum, and the process-wide switch back to burn's own operations.
 
 use burn::backend::DispatchTensorKind;
 use burn::tensor::Tensor;
@@ -16,6 +17,13 @@ pub(crate) fn on_flex(x: &Tensor<4>) -> bool {
     }
 }
 
+/// `max(m, v)` as PyTorch's max pooling and reductions take it: a larger value or a NaN
+/// replaces, so NaN propagates and ties keep the first.
+#[inline(always)]
+pub(crate) fn pmax(m: f32, v: f32) -> f32 {
+    if v > m || v.is_nan() { v } else { m }
+}
+
 static USE_BURN: OnceLock<AtomicBool> = OnceLock::new();
 
 fn switch() -> &'static AtomicBool {
@@ -30,7 +38,7 @@ pub(crate) fn use_burn() -> bool {
     switch().load(Ordering::Relaxed)
 }
 
-/// Route every convolution and max pooling of the networks to burn's own operations (`true`)
+/// Route every convolution, max pooling and CBAM pooling of the networks to burn's own operations (`true`)
 /// or back to wildfer's kernels (`false`), process wide; the environment variable
 /// `WILDFER_BURN_OPS` (any value) sets it at start. For benchmarks and for bisecting a
 /// numerical difference.

@@ -28,6 +28,7 @@
 
 pub mod attention;
 pub mod bench;
+pub mod cbam_pool;
 pub mod detparams;
 pub mod ensemble;
 mod error;

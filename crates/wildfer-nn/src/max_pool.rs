@@ -11,6 +11,7 @@
 //!
 //! Layouts: `x` `[batch, channels, h, w]`, output `[batch, channels, oh, ow]`, contiguous.
 
+use crate::flex_ops::pmax;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -115,13 +116,6 @@ fn taps(o: usize, len: usize, k: usize, s: usize, d: usize, pad: usize) -> (usiz
     };
     let (lo, hi) = (lo.min(k), hi.min(k));
     (lo, hi.saturating_sub(lo))
-}
-
-/// `max(m, v)` as PyTorch pools: a larger value or a NaN replaces, so NaN propagates and
-/// ties keep the first.
-#[inline(always)]
-fn pmax(m: f32, v: f32) -> f32 {
-    if v > m || v.is_nan() { v } else { m }
 }
 
 /// Pool every plane of `x` into `y`.

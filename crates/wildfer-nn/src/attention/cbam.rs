@@ -88,9 +88,9 @@ impl ChannelGate {
     /// `[batch, channels, h, w] -> [batch, channels, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, _, _] = x.dims();
-        let avg = shape::global_avg_pool(x.clone());
-        let max = x.clone().max_dims(&[2, 3]).reshape([b, c]);
-        let att = self.mlp.forward(avg) + self.mlp.forward(max);
+        // Mean- and max-pooled features through the shared MLP as one batch of 2·b.
+        let pooled = crate::cbam_pool::spatial_pool(x.clone()).reshape([2 * b, c]);
+        let att = self.mlp.forward(pooled).reshape([2, b, c]).sum_dim(0);
         x * sigmoid(att).reshape([b, c, 1, 1])
     }
 }
@@ -105,7 +105,7 @@ impl CbamMlp {
 impl SpatialGate {
     /// `[batch, channels, h, w] -> [batch, channels, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let pooled = Tensor::cat(vec![x.clone().max_dim(1), x.clone().mean_dim(1)], 1);
+        let pooled = crate::cbam_pool::channel_pool(x.clone());
         let att = self.spatial.bn.forward(self.spatial.conv.run(pooled));
         x * sigmoid(att)
     }
