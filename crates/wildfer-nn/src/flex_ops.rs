@@ -1,6 +1,7 @@
 //! What wildfer's own flex kernels ([`crate::gemm_conv`], [`crate::max_pool`],
-//! [`crate::cbam_pool`]) share: the test for a tensor living on flex, PyTorch's NaN-propagating
-//! maximum, and the process-wide switch back to burn's own operations.
+//! [`crate::cbam_pool`], [`crate::fused_norm`]) share: the test for a tensor living on flex,
+//! PyTorch's NaN-propagating maximum, and the process-wide switch back to burn's own
+//! operations.
 
 use burn::backend::DispatchTensorKind;
 use burn::tensor::Tensor;
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Does this tensor live on burn-flex (with or without autodiff)?
 #[allow(unreachable_patterns)] // with flex alone, every tensor is on flex
-pub(crate) fn on_flex(x: &Tensor<4>) -> bool {
+pub(crate) fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
     match x.clone().into_dispatch().kind {
         DispatchTensorKind::Flex(_) => true,
         DispatchTensorKind::Autodiff(inner) => matches!(*inner, DispatchTensorKind::Flex(_)),
@@ -38,9 +39,9 @@ pub(crate) fn use_burn() -> bool {
     switch().load(Ordering::Relaxed)
 }
 
-/// Route every convolution, max pooling and CBAM pooling of the networks to burn's own operations (`true`)
-/// or back to wildfer's kernels (`false`), process wide; the environment variable
-/// `WILDFER_BURN_OPS` (any value) sets it at start. For benchmarks and for bisecting a
+/// Route every convolution, max pooling, CBAM pooling and batch norm of the networks to burn's
+/// own operations (`true`) or back to wildfer's kernels (`false`), process wide; the
+/// environment variable `WILDFER_BURN_OPS` (any value) sets it at start. For benchmarks and for bisecting a
 /// numerical difference.
 pub fn set_burn_ops(on: bool) {
     switch().store(on, Ordering::Relaxed);
@@ -58,4 +59,16 @@ pub(crate) fn test_values(n: usize, seed: u32) -> Vec<f32> {
             (s % 2001) as f32 / 1000.0 - 1.0
         })
         .collect()
+}
+
+/// Elementwise `|a − b| <= tol·(1 + |b|)`, naming the first index that is not.
+#[cfg(test)]
+pub(crate) fn test_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "{what} [{i}]: {x} vs {y}"
+        );
+    }
 }

