@@ -14,15 +14,15 @@
 //! holding it (the first NaN when it is NaN), found again from the input and the pooled
 //! maximum.
 
-use crate::flex_ops::pmax;
+use crate::flex_ops::{f32_contiguous, pmax};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata, backend_extension};
-use burn::tensor::{Bytes, Shape, Tensor};
-use burn_flex::{FlexTensor, Layout};
+use burn::tensor::{Shape, Tensor};
+use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 /// Pixels per task: a block's running maximum and sum stay in L1 while the channels stream by.
@@ -197,11 +197,7 @@ fn flex_forward(p: Pooling, x: &FlexTensor, d: [usize; 3]) -> FlexTensor {
         Pooling::Channel => channel_forward(xc.storage::<f32>(), d, &mut y),
         Pooling::Spatial => spatial_forward(xc.storage::<f32>(), d, &mut y),
     }
-    FlexTensor::new(
-        Bytes::from_elems(y),
-        Layout::contiguous(p.out_shape(d, x)),
-        DType::F32,
-    )
+    f32_contiguous(y, p.out_shape(d, x))
 }
 
 /// The tensors are the forward pass's f32 input and output and the output's gradient (f32:
@@ -224,11 +220,7 @@ fn flex_backward(
         Pooling::Channel => channel_backward(xs, ys, dys, d, &mut dx),
         Pooling::Spatial => spatial_backward(ys, dys, xs, d, &mut dx),
     }
-    FlexTensor::new(
-        Bytes::from_elems(dx),
-        Layout::contiguous(x.layout().shape().clone()),
-        DType::F32,
-    )
+    f32_contiguous(dx, x.layout().shape().clone())
 }
 
 fn flex_pool(p: Pooling, x: FlexTensor) -> FlexTensor {
@@ -311,15 +303,11 @@ impl<C: CheckpointStrategy> CbamPoolBackend for Autodiff<Flex, C> {
     }
 }
 
-fn ours(x: &Tensor<4>) -> bool {
-    !crate::flex_ops::use_burn() && crate::flex_ops::on_flex(x)
-}
-
 /// `[batch, c, h, w] -> [batch, 2, h, w]`: the maximum over the channels of every pixel, then
 /// their mean (CBAM's spatial gate input), computed by this module on the CPU (flex, f32) and
 /// by burn's own reductions everywhere else.
 pub fn channel_pool(x: Tensor<4>) -> Tensor<4> {
-    if !ours(&x) {
+    if !crate::flex_ops::use_ours(&x) {
         return Tensor::cat(vec![x.clone().max_dim(1), x.mean_dim(1)], 1);
     }
     Tensor::from_dispatch(<Dispatch as CbamPoolBackend>::channel_max_mean(
@@ -331,7 +319,7 @@ pub fn channel_pool(x: Tensor<4>) -> Tensor<4> {
 /// maximum (CBAM's channel gate input), computed by this module on the CPU (flex, f32) and by
 /// burn's own reductions everywhere else.
 pub fn spatial_pool(x: Tensor<4>) -> Tensor<3> {
-    if !ours(&x) {
+    if !crate::flex_ops::use_ours(&x) {
         let [b, c, h, w] = x.dims();
         let rows = x.reshape([1, b, c, h * w]);
         return Tensor::cat(vec![rows.clone().mean_dim(3), rows.max_dim(3)], 0).reshape([2, b, c]);

@@ -1,16 +1,17 @@
 //! What wildfer's own flex kernels ([`crate::gemm_conv`], [`crate::max_pool`],
-//! [`crate::cbam_pool`], [`crate::fused_norm`]) share: the test for a tensor living on flex,
-//! PyTorch's NaN-propagating maximum, and the process-wide switch back to burn's own
-//! operations.
+//! [`crate::cbam_pool`], [`crate::fused_norm`]) share: whether a tensor goes to them (it lives
+//! on flex and the process-wide switch back to burn's own operations is off), contiguous f32
+//! results, and PyTorch's NaN-propagating maximum.
 
-use burn::backend::DispatchTensorKind;
-use burn::tensor::Tensor;
+use burn::backend::{DType, DispatchTensorKind};
+use burn::tensor::{Bytes, Shape, Tensor};
+use burn_flex::{FlexTensor, Layout};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Does this tensor live on burn-flex (with or without autodiff)?
 #[allow(unreachable_patterns)] // with flex alone, every tensor is on flex
-pub(crate) fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
+fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
     match x.clone().into_dispatch().kind {
         DispatchTensorKind::Flex(_) => true,
         DispatchTensorKind::Autodiff(inner) => matches!(*inner, DispatchTensorKind::Flex(_)),
@@ -34,15 +35,25 @@ fn switch() -> &'static AtomicBool {
     })
 }
 
-/// Is every call routed to burn's own operations?
-pub(crate) fn use_burn() -> bool {
-    switch().load(Ordering::Relaxed)
+/// Do wildfer's kernels compute this tensor's operation: it lives on flex and the switch
+/// ([`set_burn_ops`]) is off? Otherwise the caller uses burn's own operation.
+pub(crate) fn use_ours<const D: usize>(x: &Tensor<D>) -> bool {
+    !switch().load(Ordering::Relaxed) && on_flex(x)
+}
+
+/// A contiguous f32 flex tensor of `data` in `shape`.
+pub(crate) fn f32_contiguous(data: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(data),
+        Layout::contiguous(shape.into()),
+        DType::F32,
+    )
 }
 
 /// Route every convolution, max pooling, CBAM pooling and batch norm of the networks to burn's
 /// own operations (`true`) or back to wildfer's kernels (`false`), process wide; the
-/// environment variable `WILDFER_BURN_OPS` (any value) sets it at start. For benchmarks and for bisecting a
-/// numerical difference.
+/// environment variable `WILDFER_BURN_OPS` (any value) sets it at start. For benchmarks and for
+/// bisecting a numerical difference.
 pub fn set_burn_ops(on: bool) {
     switch().store(on, Ordering::Relaxed);
 }

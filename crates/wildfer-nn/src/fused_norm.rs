@@ -13,14 +13,15 @@
 //! Layout: `x` `[batch, c, ...]` contiguous, read as `[batch, c, n]` runs of `n` (the product
 //! of the trailing sizes); statistics `[2, c]`: mean, then biased variance.
 
+use crate::flex_ops::f32_contiguous;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata, backend_extension};
-use burn::tensor::{Bytes, Shape, Tensor};
-use burn_flex::{FlexTensor, Layout};
+use burn::tensor::{Shape, Tensor};
+use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 /// `[batch, c, n]` of a non-empty f32 tensor of rank >= 2.
@@ -33,17 +34,34 @@ fn dims(x: &FlexTensor) -> Option<[usize; 3]> {
     (s[0] * s[1] * n > 0).then_some([s[0], s[1], n])
 }
 
-/// Sum of a run in eight lanes (vectorised), then `f64`.
-fn run_sum(run: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+/// `[batch, c, n]` when the normalisation is this module's: `x` as [`dims`], and the
+/// per-channel tensors f32 too.
+fn norm_dims(x: &FlexTensor, per_channel: [&FlexTensor; 3]) -> Option<[usize; 3]> {
+    per_channel
+        .iter()
+        .all(|t| t.dtype() == DType::F32)
+        .then(|| dims(x))
+        .flatten()
+}
+
+/// `Σ f(a[i], b[i])` over a run in eight lanes (vectorised), then `f64`.
+fn run_sum2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     let mut acc = [0.0f32; 8];
-    let lanes = run.chunks_exact(8);
-    let rest = lanes.remainder();
-    for v in lanes {
+    let (al, bl) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest: f64 = (al.remainder().iter().zip(bl.remainder()))
+        .map(|(&u, &v)| f(u, v) as f64)
+        .sum();
+    for (u, v) in al.zip(bl) {
         for l in 0..8 {
-            acc[l] += f(v[l]);
+            acc[l] += f(u[l], v[l]);
         }
     }
-    acc.iter().map(|&a| a as f64).sum::<f64>() + rest.iter().map(|&v| f(v) as f64).sum::<f64>()
+    acc.iter().map(|&a| a as f64).sum::<f64>() + rest
+}
+
+/// `Σ f(v)` over a run, as [`run_sum2`].
+fn run_sum(run: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    run_sum2(run, run, |v, _| f(v))
 }
 
 /// Per channel: mean and biased variance (two passes over the channel's runs, the second on
@@ -116,20 +134,7 @@ fn backward(
                 let at = (i * c + ch) * n;
                 let (xr, dr) = (&x[at..][..n], &dy[at..][..n]);
                 s[0] += run_sum(dr, |g| g);
-                let mut acc = [0.0f32; 8];
-                let (xl, dl) = (xr.chunks_exact(8), dr.chunks_exact(8));
-                let tail: f64 = xl
-                    .remainder()
-                    .iter()
-                    .zip(dl.remainder())
-                    .map(|(&v, &g)| (g * (v - m)) as f64)
-                    .sum();
-                for (xv, gv) in xl.zip(dl) {
-                    for l in 0..8 {
-                        acc[l] += gv[l] * (xv[l] - m);
-                    }
-                }
-                s[1] += acc.iter().map(|&a| a as f64).sum::<f64>() + tail;
+                s[1] += run_sum2(xr, dr, |v, g| g * (v - m));
             }
             s
         })
@@ -168,14 +173,6 @@ fn backward(
     (dgamma, dbeta)
 }
 
-fn f32_tensor(data: Vec<f32>, shape: Shape) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(data),
-        Layout::contiguous(shape),
-        DType::F32,
-    )
-}
-
 fn f32_vec(t: &FlexTensor) -> Vec<f32> {
     t.to_contiguous().storage::<f32>().to_vec()
 }
@@ -193,7 +190,7 @@ fn flex_stats(x: &FlexTensor, d: [usize; 3]) -> FlexTensor {
         .map(|p| p[0])
         .chain(s.iter().map(|p| p[1]))
         .collect();
-    f32_tensor(data, Shape::from(vec![2, d[1]]))
+    f32_contiguous(data, Shape::from(vec![2, d[1]]))
 }
 
 /// The normalisation of `x`, written over `x`'s own buffer when nothing else holds it
@@ -215,7 +212,7 @@ fn flex_normalise(
     }
     let mut y = vec![0.0f32; len];
     normalise(Some(x.to_contiguous().storage::<f32>()), &coef, d, &mut y);
-    f32_tensor(y, x.layout().shape().clone())
+    f32_contiguous(y, x.layout().shape().clone())
 }
 
 /// Statistics with the backend's own operations (what burn's `batch_norm_train` computes).
@@ -301,7 +298,7 @@ impl FusedNormBackend for Flex {
         epsilon: f64,
         batch_stats: bool,
     ) -> FlexTensor {
-        match dims(&x) {
+        match norm_dims(&x, [&gamma, &beta, &stats]) {
             Some(d) => flex_normalise(x, &gamma, &beta, &stats, epsilon, d),
             None => backend_norm::<Flex>(x, gamma, beta, stats, epsilon, batch_stats),
         }
@@ -352,13 +349,13 @@ impl Backward<Flex, 3> for NormBackward {
         );
         let c = Shape::new([d[1]]);
         if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, f32_tensor(dx, st.x.layout().shape().clone()));
+            grads.register::<Flex>(node.id, f32_contiguous(dx, st.x.layout().shape().clone()));
         }
         if let Some(node) = node_gamma {
-            grads.register::<Flex>(node.id, f32_tensor(dgamma, c.clone()));
+            grads.register::<Flex>(node.id, f32_contiguous(dgamma, c.clone()));
         }
         if let Some(node) = node_beta {
-            grads.register::<Flex>(node.id, f32_tensor(dbeta, c));
+            grads.register::<Flex>(node.id, f32_contiguous(dbeta, c));
         }
     }
 }
@@ -381,10 +378,8 @@ impl<C: CheckpointStrategy> FusedNormBackend for Autodiff<Flex, C> {
         epsilon: f64,
         batch_stats: bool,
     ) -> FloatTensor<Self> {
-        let (Some(d), true) = (
-            dims(x.primitive()),
-            gamma.primitive().dtype() == DType::F32 && beta.primitive().dtype() == DType::F32,
-        ) else {
+        let per_channel = [gamma.primitive(), beta.primitive(), stats.primitive()];
+        let Some(d) = norm_dims(x.primitive(), per_channel) else {
             return backend_norm::<Self>(x, gamma, beta, stats, epsilon, batch_stats);
         };
         let stats = stats.primitive().clone();
@@ -422,7 +417,7 @@ impl<C: CheckpointStrategy> FusedNormBackend for Autodiff<Flex, C> {
 }
 
 fn ours<const D: usize>(x: &Tensor<D>) -> bool {
-    D >= 2 && !crate::flex_ops::use_burn() && crate::flex_ops::on_flex(x)
+    D >= 2 && crate::flex_ops::use_ours(x)
 }
 
 /// Batch normalisation with the batch's own statistics: output, per-channel mean and biased

@@ -17,6 +17,7 @@
 //! `[batch, c_out, oh, ow]`, all contiguous row-major. The patch matrix `col` is
 //! `[c_in·kh·kw, batch·oh·ow]`: row `(ci·kh + i)·kw + j`, column `b·oh·ow + oy·ow + ox`.
 
+use crate::flex_ops::f32_contiguous;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -234,14 +235,6 @@ fn f32_tensor(data: Vec<f32>, shape: Vec<usize>, strides: Vec<isize>) -> FlexTen
     FlexTensor::new(
         Bytes::from_elems(data),
         Layout::new(Shape::from(shape), strides, 0),
-        DType::F32,
-    )
-}
-
-fn f32_contiguous(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(data),
-        Layout::contiguous(Shape::from(shape)),
         DType::F32,
     )
 }
@@ -504,7 +497,7 @@ fn same_padding(kernel: usize, stride: usize, len: usize) -> (usize, usize) {
 /// `layer.forward(x)`, computed by this module's im2col + GEMM convolution on the CPU (flex,
 /// f32, groups 1) and by burn's own everywhere else. Same result, same parameters.
 pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    if layer.groups != 1 || crate::flex_ops::use_burn() || !crate::flex_ops::on_flex(&x) {
+    if layer.groups != 1 || !crate::flex_ops::use_ours(&x) {
         return layer.forward(x);
     }
     let [_, _, h, w] = x.dims();

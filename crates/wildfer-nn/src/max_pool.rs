@@ -11,18 +11,17 @@
 //!
 //! Layouts: `x` `[batch, channels, h, w]`, output `[batch, channels, oh, ow]`, contiguous.
 
-use crate::flex_ops::pmax;
+use crate::flex_ops::{f32_contiguous, pmax};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, IntDType, backend_extension};
+use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
-use burn::tensor::{Bytes, Shape, Tensor};
-use burn_flex::{FlexTensor, Layout};
+use burn::tensor::Tensor;
+use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 /// One pooling: window, stride, dilation and padding (the same at both ends of an axis, as
@@ -190,14 +189,6 @@ fn backward(x: &[f32], y: &[f32], dy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
         });
 }
 
-fn f32_contiguous(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(data),
-        Layout::contiguous(Shape::from(shape)),
-        DType::F32,
-    )
-}
-
 fn flex_plan(x: &FlexTensor, o: &PoolOptions) -> Option<PoolGeom> {
     if x.dtype() != DType::F32 {
         return None;
@@ -205,32 +196,30 @@ fn flex_plan(x: &FlexTensor, o: &PoolOptions) -> Option<PoolGeom> {
     o.plan(x.layout().shape())
 }
 
-fn flex_forward(x: &FlexTensor, g: &PoolGeom) -> Option<FlexTensor> {
+/// `x` is f32 ([`flex_plan`] checked it).
+fn flex_forward(x: &FlexTensor, g: &PoolGeom) -> FlexTensor {
     let xc = x.to_contiguous();
     let mut y = vec![0.0f32; g.planes * g.oh * g.ow];
-    forward(xc.as_slice::<f32>()?, g, &mut y);
+    forward(xc.storage::<f32>(), g, &mut y);
     let mut shape = xc.layout().shape().to_vec();
     shape[2] = g.oh;
     shape[3] = g.ow;
-    Some(f32_contiguous(y, shape))
+    f32_contiguous(y, shape)
 }
 
-fn flex_backward(
-    x: &FlexTensor,
-    y: &FlexTensor,
-    dy: &FlexTensor,
-    g: &PoolGeom,
-) -> Option<FlexTensor> {
+/// The forward pass's f32 input and output and the output's gradient (f32: autodiff keeps a
+/// gradient in its tensor's dtype).
+fn flex_backward(x: &FlexTensor, y: &FlexTensor, dy: &FlexTensor, g: &PoolGeom) -> FlexTensor {
     let (xc, yc, dyc) = (x.to_contiguous(), y.to_contiguous(), dy.to_contiguous());
     let mut dx = vec![0.0f32; g.planes * g.h * g.w];
     backward(
-        xc.as_slice::<f32>()?,
-        yc.as_slice::<f32>()?,
-        dyc.as_slice::<f32>()?,
+        xc.storage::<f32>(),
+        yc.storage::<f32>(),
+        dyc.storage::<f32>(),
         g,
         &mut dx,
     );
-    Some(f32_contiguous(dx, xc.layout().shape().to_vec()))
+    f32_contiguous(dx, xc.layout().shape().clone())
 }
 
 /// The backend's own pooling, for what this module does not compute.
@@ -250,8 +239,8 @@ pub trait MaxPoolBackend: Backend {
 
 impl MaxPoolBackend for Flex {
     fn fast_max_pool2d(x: FlexTensor, options: PoolOptions) -> FlexTensor {
-        match flex_plan(&x, &options).and_then(|g| flex_forward(&x, &g)) {
-            Some(y) => y,
+        match flex_plan(&x, &options) {
+            Some(g) => flex_forward(&x, &g),
             None => backend_pool::<Flex>(x, &options),
         }
     }
@@ -269,24 +258,7 @@ impl Backward<Flex, 1> for MaxPoolBackward {
         let dy = grads.consume::<Flex>(&ops.node);
         let (x, y, g) = ops.state;
         if let Some(node) = node_x {
-            // Planned and computed in forward, so the slices are f32; flex's own pooling with
-            // indices stands in should they not be.
-            let dx = flex_backward(&x, &y, &dy, &g).unwrap_or_else(|| {
-                let o = g.o;
-                let (k, s, p, d) = (o.kernel, o.stride, o.padding, o.dilation);
-                let with = Flex::max_pool2d_with_indices(
-                    x.clone(),
-                    k,
-                    s,
-                    p,
-                    d,
-                    o.ceil_mode,
-                    IntDType::I64,
-                );
-                Flex::max_pool2d_with_indices_backward(x, k, s, p, d, o.ceil_mode, dy, with.indices)
-                    .x_grad
-            });
-            grads.register::<Flex>(node.id, dx);
+            grads.register::<Flex>(node.id, flex_backward(&x, &y, &dy, &g));
         }
     }
 }
@@ -323,7 +295,7 @@ pub fn max_pool2d(layer: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         }
         _ => return layer.forward(x),
     };
-    if crate::flex_ops::use_burn() || !crate::flex_ops::on_flex(&x) {
+    if !crate::flex_ops::use_ours(&x) {
         return layer.forward(x);
     }
     let options = PoolOptions {
