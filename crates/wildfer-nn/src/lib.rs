@@ -27,6 +27,7 @@
 //!   the networks' convolutions, poolings and batch norms (burn backend extensions on flex,
 //!   with their backward passes); [`flex_ops`]: what they share.
 //! - [`bench`]: the model benchmark cases of `wildfer bench models`.
+//! - [`rng`]: seeded random draws that other threads of the process cannot interleave with.
 //! - [`detparams`]: deterministic parameters shared with the reference scripts.
 
 pub mod attention;
@@ -47,6 +48,7 @@ pub mod mtcnn;
 pub mod norm;
 pub mod resnet;
 pub mod retinaface;
+pub mod rng;
 pub mod rnn;
 pub mod senet;
 mod shape;

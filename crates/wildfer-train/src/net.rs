@@ -53,14 +53,18 @@ impl WindowSpec {
 }
 
 impl Net {
-    pub fn init(cfg: &ModelConfig, device: &Device) -> Result<Net, TrainError> {
-        Ok(match cfg {
-            ModelConfig::MethodA(c) => Net::MethodA(c.init(device)?),
-            ModelConfig::Clip(c) => Net::Clip(c.init(device)?),
-            ModelConfig::Ensemble { .. } => {
-                WindowSpec::of(cfg)?;
-                unreachable!("WindowSpec::of refuses ensembles")
-            }
+    /// A freshly initialised network whose every parameter is a function of `seed` alone,
+    /// whatever else the process draws meanwhile ([`wildfer_nn::rng`]).
+    pub fn init(cfg: &ModelConfig, device: &Device, seed: u64) -> Result<Net, TrainError> {
+        WindowSpec::of(cfg)?;
+        wildfer_nn::rng::seeded(device, seed, || {
+            let net = match cfg {
+                ModelConfig::MethodA(c) => Net::MethodA(c.init(device)?),
+                ModelConfig::Clip(c) => Net::Clip(c.init(device)?),
+                ModelConfig::Ensemble { .. } => unreachable!("WindowSpec::of refuses ensembles"),
+            };
+            wildfer_nn::rng::initialize(&net);
+            Ok(net)
         })
     }
 

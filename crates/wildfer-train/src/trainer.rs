@@ -271,7 +271,7 @@ pub fn train(
                 "differs from the configuration given; resume with the run's own config.toml",
             ));
         }
-        let mut net = Net::init(&net_cfg, &device)?;
+        let mut net = Net::init(&net_cfg, &device, cfg.seed)?;
         checkpoint::load_model_into(&mut net, &dir.join(checkpoint::MODEL_FILE))?;
         let path = dir.join(checkpoint::OPTIM_FILE);
         let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
@@ -294,8 +294,7 @@ pub fn train(
         std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
         write_atomic(&run.config(), cfg.to_toml().as_bytes())?;
         let _ = std::fs::remove_file(run.metrics());
-        device.seed(cfg.seed);
-        let mut net = Net::init(&net_cfg, &device)?;
+        let mut net = Net::init(&net_cfg, &device, cfg.seed)?;
         if let Some(init) = &cfg.model.init {
             net.load_init(init)?;
         }
@@ -346,12 +345,13 @@ pub fn train(
         let it = state.iteration;
         debug_assert_eq!(batch.step, it);
         state.bad_frames += batch.bad_frames;
-        // Dropout and other randomness of this step depend on the step alone.
-        device.seed(stream(cfg.seed, it as u64, 2).next_u64());
         let (b, t, s) = (batch.b, batch.t, batch.size);
         let x = Tensor::<5>::from_data(TensorData::new(batch.pixels, [b, t, 3, s, s]), &device);
         let mask = Tensor::<2>::from_data(TensorData::new(batch.mask, [b, t]), &device);
-        let logits = net.forward(x, Some(mask)).reshape([b * outputs, classes]);
+        // Dropout and other randomness of this step depend on the step alone.
+        let step_seed = stream(cfg.seed, it as u64, 2).next_u64();
+        let logits = wildfer_nn::rng::seeded(&device, step_seed, || net.forward(x, Some(mask)))
+            .reshape([b * outputs, classes]);
         let lr = lr_at(&cfg.schedule, cfg.optim.lr, total, it);
         if let Some(loss) = loss_fn.forward(logits, &batch.targets) {
             let value = f64::from(loss.clone().into_scalar::<f32>());

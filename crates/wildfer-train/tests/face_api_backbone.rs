@@ -91,7 +91,7 @@ fn model_init_starts_the_trunk_from_face_api_and_a_run_reloads_without_it() {
     let cfg = config(&root, "method_b_cnn_faceapi", 112, &face_api_dir()).unwrap();
 
     // The initialised backbone computes face-api's trunk features.
-    let mut net = Net::init(&cfg.network().unwrap(), &dev).unwrap();
+    let mut net = Net::init(&cfg.network().unwrap(), &dev, cfg.seed).unwrap();
     net.load_init(&face_api_dir()).unwrap();
     let reference = FaceApiRecognition::from_tfjs(&face_api_dir(), &dev).unwrap();
     let (normalised, raw) = inputs(112);
@@ -127,12 +127,12 @@ fn face_api_init_and_sizes_are_checked() {
         &face_api_dir(),
     )
     .unwrap();
-    let mut net = Net::init(&cfg.network().unwrap(), &dev).unwrap();
+    let mut net = Net::init(&cfg.network().unwrap(), &dev, cfg.seed).unwrap();
     let e = net.load_init(&face_api_dir()).unwrap_err().to_string();
     assert!(e.contains("face_api_resnet34") && !e.contains('\n'), "{e}");
     // A folder without face-api's files.
     let cfg = config(tmp.path(), "method_b_cnn_faceapi", 112, tmp.path()).unwrap();
-    let mut net = Net::init(&cfg.network().unwrap(), &dev).unwrap();
+    let mut net = Net::init(&cfg.network().unwrap(), &dev, cfg.seed).unwrap();
     let e = net.load_init(tmp.path()).unwrap_err().to_string();
     assert!(
         e.contains("face_recognition_model-weights_manifest.json") && e.contains("cannot read"),

@@ -303,7 +303,7 @@ fn checkpoint_of_another_architecture_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dev = burn::tensor::Device::default();
     let a = method_a_config(tmp.path(), "[run]\niterations = 1\n");
-    let net = wildfer_train::Net::init(&a.network().unwrap(), &dev).unwrap();
+    let net = wildfer_train::Net::init(&a.network().unwrap(), &dev, a.seed).unwrap();
     let state = checkpoint::RunState {
         iteration: 0,
         best_score: None,
@@ -321,7 +321,7 @@ fn checkpoint_of_another_architecture_is_refused() {
         Path::new("b.toml"),
     )
     .unwrap();
-    let mut other = wildfer_train::Net::init(&b.network().unwrap(), &dev).unwrap();
+    let mut other = wildfer_train::Net::init(&b.network().unwrap(), &dev, b.seed).unwrap();
     let e = checkpoint::load_model_into(&mut other, &dir.join(checkpoint::MODEL_FILE))
         .unwrap_err()
         .to_string();
@@ -330,7 +330,7 @@ fn checkpoint_of_another_architecture_is_refused() {
     let path = dir.join(checkpoint::MODEL_FILE);
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    let mut same = wildfer_train::Net::init(&a.network().unwrap(), &dev).unwrap();
+    let mut same = wildfer_train::Net::init(&a.network().unwrap(), &dev, a.seed).unwrap();
     let e = checkpoint::load_model_into(&mut same, &path)
         .unwrap_err()
         .to_string();

@@ -24,8 +24,7 @@ fn config(head: &str, window: usize) -> TrainConfig {
 /// Save a randomly initialised network as a checkpoint and load it as an expression model.
 fn model(dir: &Path, cfg: &TrainConfig) -> (TrainedModel, Net) {
     let dev = Device::default();
-    dev.seed(5);
-    let net = Net::init(&cfg.network().unwrap(), &dev).unwrap();
+    let net = Net::init(&cfg.network().unwrap(), &dev, 5).unwrap();
     let state = RunState {
         iteration: 1,
         best_score: None,
