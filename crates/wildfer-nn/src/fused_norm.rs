@@ -1,7 +1,6 @@
 //! Batch normalisation on burn-flex tensors in fused passes, forward and backward, as a burn
 //! backend extension ([`FusedNormBackend`]) reached through [`batch_norm_train`] and
-//! [`batch_norm`] (not yet called by [`crate::norm::BatchNorm`]: with it, the exact-resume
-//! training test fails about half the time; cause not found).
+//! [`batch_norm`], which every [`crate::norm::BatchNorm`] calls.
 //!
 //! Why not burn's: flex has no batch norm of its own, so burn's generic one runs — in training
 //! a channel-first copy of the input (`swap_dims` + `reshape`) for the mean, another of the

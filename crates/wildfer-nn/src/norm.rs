@@ -6,7 +6,6 @@
 //! names so that burn's PyTorch adapters map `weight`/`bias` to `gamma`/`beta` as usual.
 
 use burn::module::{Flag, Module, Param, RunningState};
-use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Tensor};
 
 #[derive(Module, Debug)]
@@ -52,7 +51,7 @@ impl BatchNorm {
         );
         let device = input.device();
         if !(device.is_autodiff() && self.training.is_enabled()) {
-            return batch_norm(
+            return crate::fused_norm::batch_norm(
                 input,
                 self.gamma.val(),
                 self.beta.val(),
@@ -62,18 +61,23 @@ impl BatchNorm {
             );
         }
         let n = dims.iter().product::<usize>() / channels;
-        let r = batch_norm_train(input, self.gamma.val(), self.beta.val(), self.epsilon);
+        let (output, batch_mean, batch_var) = crate::fused_norm::batch_norm_train(
+            input,
+            self.gamma.val(),
+            self.beta.val(),
+            self.epsilon,
+        );
         let unbiased = if n > 1 {
-            r.variance.mul_scalar(n as f64 / (n - 1) as f64)
+            batch_var.mul_scalar(n as f64 / (n - 1) as f64)
         } else {
-            r.variance
+            batch_var
         };
         let m = self.momentum;
         let mean = self.running_mean.value_sync().to_device(&device);
         let var = self.running_var.value_sync().to_device(&device);
         self.running_mean.update(
             mean.mul_scalar(1.0 - m)
-                .add(r.mean.detach().mul_scalar(m))
+                .add(batch_mean.detach().mul_scalar(m))
                 .detach(),
         );
         self.running_var.update(
@@ -81,6 +85,6 @@ impl BatchNorm {
                 .add(unbiased.detach().mul_scalar(m))
                 .detach(),
         );
-        r.output
+        output
     }
 }
