@@ -16,7 +16,12 @@ thread_local! {
 fn net() -> Net {
     let text = include_str!("../../examples/train/synth_small.toml");
     let cfg = TrainConfig::from_toml(text, Path::new("synth_small.toml")).expect("example config");
-    Net::init(&cfg.network().expect("network"), &Device::default(), cfg.seed).expect("net")
+    Net::init(
+        &cfg.network().expect("network"),
+        &Device::default(),
+        cfg.seed,
+    )
+    .expect("net")
 }
 
 fuzz_target!(|data: &[u8]| {
