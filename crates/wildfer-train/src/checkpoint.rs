@@ -255,9 +255,8 @@ pub fn load(
     let state: RunState =
         serde_json::from_slice(&std::fs::read(&state_path).map_err(io(&state_path))?)
             .map_err(|e| TrainError::checkpoint(&state_path, e.to_string()))?;
-    // The checkpoint sets every parameter: no pretrained weights to read first, and the
-    // initial draws do not matter.
-    let mut net = Net::init(&cfg.network()?.without_pretrained(), device, cfg.seed)?;
+    // The checkpoint sets every parameter: no pretrained weights to read first.
+    let mut net = Net::for_checkpoint(&cfg.network()?.without_pretrained(), device)?;
     load_model_into(&mut net, &dir.join(MODEL_FILE))?;
     Ok((cfg, net, state, dir))
 }

@@ -271,7 +271,7 @@ pub fn train(
                 "differs from the configuration given; resume with the run's own config.toml",
             ));
         }
-        let mut net = Net::init(&net_cfg, &device, cfg.seed)?;
+        let mut net = Net::for_checkpoint(&net_cfg, &device)?;
         checkpoint::load_model_into(&mut net, &dir.join(checkpoint::MODEL_FILE))?;
         let path = dir.join(checkpoint::OPTIM_FILE);
         let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
