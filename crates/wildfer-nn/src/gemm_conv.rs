@@ -360,23 +360,33 @@ fn transposed(g: &ConvGeom) -> Option<ConvGeom> {
 
 /// `w[co, ci, i, j]` as `[c_in, c_out, kh, kw]`, flipped in both spatial axes.
 fn flipped(w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
+    // Input channels in blocks: each output channel's run of a block's kernels is read in one
+    // contiguous piece and the block's output stays in cache. Reading one input channel at a
+    // time strode through the whole weight per channel: for ResNet's 512x512x3x3 that made
+    // the flip ~1.5x slower (2.9 against 2.0 ms here).
+    const BLOCK: usize = 16;
     let wc = contiguous_f32(w)?;
     let ws = wc.as_slice::<f32>()?;
-    let (kh, kw) = (g.kh, g.kw);
+    let kk = g.kh * g.kw;
+    let row = g.c_out * kk;
     let mut out = vec![0.0f32; ws.len()];
-    out.chunks_mut(g.c_out * kh * kw)
+    out.par_chunks_mut(BLOCK * row)
         .enumerate()
-        .for_each(|(ci, dst)| {
+        .for_each(|(blk, dst)| {
+            let ci0 = blk * BLOCK;
+            let nci = dst.len() / row;
             for co in 0..g.c_out {
-                for i in 0..kh {
-                    for j in 0..kw {
-                        dst[(co * kh + i) * kw + j] =
-                            ws[((co * g.c_in + ci) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
+                let src = &ws[(co * g.c_in + ci0) * kk..][..nci * kk];
+                for (c, kern) in src.chunks_exact(kk).enumerate() {
+                    // Both spatial axes flipped: the kh·kw kernel read backwards.
+                    let d = &mut dst[(c * g.c_out + co) * kk..][..kk];
+                    for (o, v) in d.iter_mut().zip(kern.iter().rev()) {
+                        *o = *v;
                     }
                 }
             }
         });
-    Some(f32_contiguous(out, vec![g.c_in, g.c_out, kh, kw]))
+    Some(f32_contiguous(out, vec![g.c_in, g.c_out, g.kh, g.kw]))
 }
 
 /// Gradient of the weight: `dW = dY·colᵀ` over the whole batch in one GEMM.
@@ -653,6 +663,8 @@ mod tests {
                 pad_end: [3, 3],
                 ..base
             },
+            // More input channels than one block of the flipped kernel (16), not a multiple.
+            ConvShape { c_in: 20, ..base },
             // One image, valid padding, a single output row.
             ConvShape {
                 batch: 1,
