@@ -8,10 +8,11 @@
 //! parallel straight from NCHW (its rows are contiguous runs of the input) and flex's own
 //! matmul reads it as a strided view, one GEMM per image writing the output in place (maps
 //! under [`MERGED_BELOW`] pixels: one GEMM over the batch, then a reorder). The
-//! weight gradient is one GEMM over the batch (`dW = dY·colᵀ`); the input gradient of a
-//! stride-1 convolution is the forward convolution of `dY` with the flipped kernel, of the
-//! others `dcol = Wᵀ·dY` then col2im. 1x1 stride-1 convolutions and those with at most 4x16
-//! channels keep flex's own fast paths; grouped convolutions, other dtypes and other backends
+//! weight gradient is one GEMM over the batch (`dW = dY·colᵀ`; per image and summed for maps of
+//! [`PER_IMAGE_DW_FROM`] pixels and up); the input gradient of a stride-1 convolution is the
+//! forward convolution of `dY` with the flipped kernel, of the others and of small maps
+//! `dcol = Wᵀ·dY` then col2im. 1x1 stride-1 convolutions (but on small maps) and those with at
+//! most 4x16 channels keep flex's own fast paths; grouped convolutions, other dtypes and other backends
 //! use burn's `conv2d`. No unsafe code: the GEMMs are flex's matmul.
 //!
 //! Layouts: `x` `[batch, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]` (groups = 1), output
@@ -184,12 +185,12 @@ fn im2col(x: &[f32], g: &ConvGeom, col: &mut [f32]) {
     });
 }
 
-/// Add the patch gradients `dcol` (`[batch, k, p]`, as the GEMM leaves them) onto the input
-/// gradient `dx`.
-fn col2im(dcol: &[f32], g: &ConvGeom, dx: &mut [f32]) {
+/// Add the patch gradients `dcol` onto the input gradient `dx`. The `p` values of image `b`,
+/// patch row `r` start at `b·step_b + r·step_r`: `[batch, k, p]` is `(k·p, p)`, `[k, batch·p]`
+/// is `(p, batch·p)`.
+fn col2im(dcol: &[f32], g: &ConvGeom, step_b: usize, step_r: usize, dx: &mut [f32]) {
     let (oh, ow) = (g.oh, g.ow);
     let p = oh * ow;
-    let k = g.k();
     let plane = g.h * g.w;
     let kk = g.kh * g.kw;
     // One task per input plane: the rows it receives are its own, so no two tasks write the
@@ -206,7 +207,7 @@ fn col2im(dcol: &[f32], g: &ConvGeom, dx: &mut [f32]) {
                     continue;
                 }
                 let r = ci * kk + i * g.kw + j;
-                let src = &dcol[(b * k + r) * p..][..p];
+                let src = &dcol[b * step_b + r * step_r..][..p];
                 for oy in y_lo..y_hi {
                     let iy = oy * g.stride[0] + i * g.dilation[0] - g.pad_begin[0];
                     let in_row = &mut dst[iy * g.w..][..g.w];
@@ -353,18 +354,31 @@ fn flex_forward_merged(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<F
 /// Gradient of the input: a forward convolution when [`transposed`] allows it, otherwise
 /// `dcol = Wᵀ·dY` per image, then col2im.
 fn flex_backward_input(dy: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
-    if let Some(gt) = transposed(g) {
+    let (k, p) = (g.k(), g.p());
+    let n = g.batch * p;
+    let merged = p < MERGED_BELOW;
+    if !merged && let Some(gt) = transposed(g) {
         return flex_forward(dy, &flipped(w, g)?, &gt);
     }
-    let (k, p) = (g.k(), g.p());
-    let wt = contiguous_f32(w)?
-        .reshape(Shape::from(vec![1, g.c_out, k]))
-        .transpose(1, 2);
+    let w = contiguous_f32(w)?.reshape(Shape::from(vec![g.c_out, k]));
     let dy = contiguous_f32(dy)?.reshape(Shape::from(vec![g.batch, g.c_out, p]));
-    let dcol = Flex::float_matmul(wt, dy);
+    // Rows of `dcol` are indexed by (image b, patch row r): start `b·step_b + r·step_r`.
+    let (dcol, step_b, step_r) = if merged {
+        // Small maps: one GEMM over the batch, `dcol = Wᵀ·dY` with `dY` as `[c_out, batch·p]`
+        // (as in the forward). It also spares the flipped copy of the weight, which for
+        // 512x512x3x3 costs as much as the GEMM itself.
+        let dy = dy
+            .transpose(0, 1)
+            .to_contiguous()
+            .reshape(Shape::from(vec![g.c_out, n]));
+        (Flex::float_matmul(w.transpose(0, 1), dy), p, n)
+    } else {
+        let wt = w.reshape(Shape::from(vec![1, g.c_out, k])).transpose(1, 2);
+        (Flex::float_matmul(wt, dy), k * p, p)
+    };
     let dcol = contiguous_f32(&dcol)?;
     let mut dx = vec![0.0f32; g.input_len()];
-    col2im(dcol.as_slice::<f32>()?, g, &mut dx);
+    col2im(dcol.as_slice::<f32>()?, g, step_b, step_r, &mut dx);
     Some(f32_contiguous(dx, vec![g.batch, g.c_in, g.h, g.w]))
 }
 
@@ -430,6 +444,9 @@ fn flipped(w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
 fn flex_backward_weight(x: &FlexTensor, dy: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
     let (k, p) = (g.k(), g.p());
     let n = g.batch * p;
+    if p >= PER_IMAGE_DW_FROM {
+        return flex_backward_weight_per_image(x, dy, g);
+    }
     let dyc = contiguous_f32(dy)?;
     let dys = dyc.as_slice::<f32>()?;
     // dY as [c_out, batch·p], the column order of the patch matrix.
@@ -444,6 +461,45 @@ fn flex_backward_weight(x: &FlexTensor, dy: &FlexTensor, g: &ConvGeom) -> Option
     let colt = f32_tensor(patches(x, g)?, vec![n, k], vec![1, n as isize]);
     let dw = Flex::float_matmul(lhs, colt);
     Some(dw.reshape(Shape::from(vec![g.c_out, g.c_in, g.kh, g.kw])))
+}
+
+/// Output maps of at least this many pixels get their weight gradient per image.
+///
+/// The one GEMM over the batch reduces over `batch·p` (6272 for ResNet's 28x28 layer1 on 8
+/// frames) into a `[c_out, k]` result too small to keep both cores busy: measured per call,
+/// layer1's 64->64 3x3 took 4.1-4.6 ms against 2.3-2.4 ms for its forward. Per image (batch
+/// parallel, each GEMM on one core), then summed: 2.6-3.0 ms, and the 7x7 stem 8.7-9.7 ->
+/// 5.3-6.0 ms. At 14x14 (196 pixels) the two tie.
+const PER_IMAGE_DW_FROM: usize = 400;
+
+/// [`flex_backward_weight`] for large maps: `dW_b = dY_b·col_bᵀ` per image, then `Σ_b dW_b`.
+fn flex_backward_weight_per_image(
+    x: &FlexTensor,
+    dy: &FlexTensor,
+    g: &ConvGeom,
+) -> Option<FlexTensor> {
+    let (k, p) = (g.k(), g.p());
+    let n = g.batch * p;
+    let dy = contiguous_f32(dy)?.reshape(Shape::from(vec![g.batch, g.c_out, p]));
+    // col_bᵀ: [batch, p, k] as a strided view of [k, batch·p].
+    let colt = f32_tensor(
+        patches(x, g)?,
+        vec![g.batch, p, k],
+        vec![p as isize, 1, n as isize],
+    );
+    let per = contiguous_f32(&Flex::float_matmul(dy, colt))?;
+    let per = per.as_slice::<f32>()?;
+    let len = g.c_out * k;
+    const CHUNK: usize = 4096;
+    let mut dw = vec![0.0f32; len];
+    dw.par_chunks_mut(CHUNK).enumerate().for_each(|(i, d)| {
+        for b in 0..g.batch {
+            for (o, v) in d.iter_mut().zip(&per[b * len + i * CHUNK..]) {
+                *o += v;
+            }
+        }
+    });
+    Some(f32_contiguous(dw, vec![g.c_out, g.c_in, g.kh, g.kw]))
 }
 
 /// The convolution of this module as a burn backend extension: flex computes it with im2col +
@@ -631,8 +687,9 @@ mod tests {
         out
     }
 
-    /// Shapes covering both GEMM forms: per image (63-pixel maps and up) and merged over the
-    /// batch (under [`MERGED_BELOW`] pixels).
+    /// Shapes covering every GEMM form: per image (63-pixel maps and up) and merged over the
+    /// batch (under [`MERGED_BELOW`] pixels), the weight gradient in one GEMM and per image
+    /// (from [`PER_IMAGE_DW_FROM`] pixels).
     fn shapes() -> Vec<ConvShape> {
         let base = ConvShape {
             batch: 2,
@@ -667,6 +724,12 @@ mod tests {
                 kw: 1,
                 pad_begin: [0, 0],
                 pad_end: [0, 0],
+                ..base
+            },
+            // A map large enough for the per-image weight gradient.
+            ConvShape {
+                h: 21,
+                w: 20,
                 ..base
             },
             // Pointwise on a small map: one GEMM over the batch.
