@@ -29,7 +29,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::tensor::{Bytes, Shape, Tensor};
+use burn::tensor::{Shape, Tensor};
 use burn_flex::{FlexTensor, Layout};
 use rayon::prelude::*;
 
@@ -233,14 +233,6 @@ fn col2im(dcol: &[f32], g: &ConvGeom, step_b: usize, step_r: usize, dx: &mut [f3
 // strided view, so no copy is made beyond im2col itself.
 // ---------------------------------------------------------------------------------------------
 
-fn f32_tensor(data: Vec<f32>, shape: Vec<usize>, strides: Vec<isize>) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(data),
-        Layout::new(Shape::from(shape), strides, 0),
-        DType::F32,
-    )
-}
-
 fn contiguous_f32(t: &FlexTensor) -> Option<FlexTensor> {
     if t.dtype() != DType::F32 {
         return None;
@@ -285,13 +277,68 @@ fn flex_plan(x: &FlexTensor, w: &FlexTensor, o: &ConvOptions<2>) -> Option<ConvG
     plan(x.layout().shape(), w.layout().shape(), o)
 }
 
-/// The patch matrix `[k, batch·p]` of `x`.
-fn patches(x: &FlexTensor, g: &ConvGeom) -> Option<Vec<f32>> {
+/// The patch matrix `[k, batch·p]` of `x`, in a recycled buffer.
+fn patches(x: &FlexTensor, g: &ConvGeom) -> Option<Patches> {
     let xc = contiguous_f32(x)?;
     let xs = xc.as_slice::<f32>()?;
-    let mut col = vec![0.0f32; g.k() * g.batch * g.p()];
-    im2col(xs, g, &mut col);
-    Some(col)
+    let len = g.k() * g.batch * g.p();
+    let mut buf = Patches::take(len);
+    let storage = buf.0.as_mut()?.try_storage_mut::<f32>()?;
+    im2col(xs, g, &mut storage[..len]);
+    Some(buf)
+}
+
+/// Buffers of patch matrices, kept for the next convolution: a patch matrix is large (ResNet's
+/// layer1 on 8 frames of 112 px: 14 MB) and built twice per convolution in training, and a
+/// fresh buffer is zero-filled by the allocator only for im2col to overwrite every value.
+static PATCH_POOL: std::sync::Mutex<Vec<FlexTensor>> = std::sync::Mutex::new(Vec::new());
+
+/// How many buffers the pool keeps (the largest): one convolution uses one at a time.
+const PATCH_POOL_KEEP: usize = 2;
+
+/// A 1-D f32 buffer from [`PATCH_POOL`] (at least the length asked for; its values are
+/// whatever the last user left), handed back when dropped if nothing else still holds it.
+struct Patches(Option<FlexTensor>);
+
+impl Patches {
+    fn take(len: usize) -> Self {
+        let mut pool = PATCH_POOL.lock().unwrap_or_else(|e| e.into_inner());
+        // The smallest buffer that fits, and that no view still holds.
+        let fit = (0..pool.len())
+            .filter(|&i| pool[i].is_unique() && pool[i].layout().num_elements() >= len)
+            .min_by_key(|&i| pool[i].layout().num_elements());
+        match fit {
+            Some(i) => Self(Some(pool.swap_remove(i))),
+            None => Self(Some(f32_contiguous(vec![0.0f32; len], vec![len]))),
+        }
+    }
+
+    /// The buffer's first values as a tensor of `shape` with `strides` (no copy).
+    fn view(&self, shape: Vec<usize>, strides: Vec<isize>) -> Option<FlexTensor> {
+        let buf = self.0.as_ref()?;
+        Some(FlexTensor::from_arc(
+            buf.data_arc(),
+            Layout::new(Shape::from(shape), strides, 0),
+            DType::F32,
+        ))
+    }
+}
+
+impl Drop for Patches {
+    fn drop(&mut self) {
+        let Some(buf) = self.0.take() else { return };
+        if !buf.is_unique() {
+            return;
+        }
+        let mut pool = PATCH_POOL.lock().unwrap_or_else(|e| e.into_inner());
+        pool.push(buf);
+        if pool.len() > PATCH_POOL_KEEP {
+            // Drop the smallest.
+            if let Some(i) = (0..pool.len()).min_by_key(|&i| pool[i].layout().num_elements()) {
+                pool.swap_remove(i);
+            }
+        }
+    }
 }
 
 /// Output maps with fewer pixels than this are convolved in one GEMM over the whole batch.
@@ -319,11 +366,8 @@ fn flex_forward(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTens
     let w = contiguous_f32(w)?.reshape(Shape::from(vec![1, g.c_out, k]));
     // [k, batch·p] read as [batch, k, p]: image b's columns start at b·p.
     let n = g.batch * p;
-    let rhs = f32_tensor(
-        patches(x, g)?,
-        vec![g.batch, k, p],
-        vec![p as isize, n as isize, 1],
-    );
+    let col = patches(x, g)?;
+    let rhs = col.view(vec![g.batch, k, p], vec![p as isize, n as isize, 1])?;
     let y = Flex::float_matmul(w, rhs);
     Some(y.reshape(Shape::from(vec![g.batch, g.c_out, g.oh, g.ow])))
 }
@@ -333,6 +377,7 @@ fn flex_forward(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTens
 fn flex_forward_merged(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
     let (k, p) = (g.k(), g.p());
     let n = g.batch * p;
+    let mut col = None;
     let cols = if g.is_pointwise() {
         // Each image is its own `[c_in, p]` patch matrix: the batch side by side.
         contiguous_f32(x)?
@@ -341,7 +386,8 @@ fn flex_forward_merged(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<F
             .to_contiguous()
             .reshape(Shape::from(vec![k, n]))
     } else {
-        f32_tensor(patches(x, g)?, vec![k, n], vec![n as isize, 1])
+        col.insert(patches(x, g)?)
+            .view(vec![k, n], vec![n as isize, 1])?
     };
     let w = contiguous_f32(w)?.reshape(Shape::from(vec![g.c_out, k]));
     let y = Flex::float_matmul(w, cols)
@@ -458,7 +504,8 @@ fn flex_backward_weight(x: &FlexTensor, dy: &FlexTensor, g: &ConvGeom) -> Option
     });
     let lhs = f32_contiguous(lhs, vec![g.c_out, n]);
     // colᵀ: [batch·p, k] as a strided view of [k, batch·p].
-    let colt = f32_tensor(patches(x, g)?, vec![n, k], vec![1, n as isize]);
+    let col = patches(x, g)?;
+    let colt = col.view(vec![n, k], vec![1, n as isize])?;
     let dw = Flex::float_matmul(lhs, colt);
     Some(dw.reshape(Shape::from(vec![g.c_out, g.c_in, g.kh, g.kw])))
 }
@@ -482,11 +529,8 @@ fn flex_backward_weight_per_image(
     let n = g.batch * p;
     let dy = contiguous_f32(dy)?.reshape(Shape::from(vec![g.batch, g.c_out, p]));
     // col_bᵀ: [batch, p, k] as a strided view of [k, batch·p].
-    let colt = f32_tensor(
-        patches(x, g)?,
-        vec![g.batch, p, k],
-        vec![p as isize, 1, n as isize],
-    );
+    let col = patches(x, g)?;
+    let colt = col.view(vec![g.batch, p, k], vec![p as isize, 1, n as isize])?;
     let per = contiguous_f32(&Flex::float_matmul(dy, colt))?;
     let per = per.as_slice::<f32>()?;
     let len = g.c_out * k;
@@ -953,6 +997,50 @@ mod tests {
         assert_eq!(valid_range(1, 3, 1, 5, 0), (0, 0));
         // stride 2, pad 3, offset 0, len 2: reads -3, -1, 1: only o=2.
         assert_eq!(valid_range(2, 3, 2, 0, 3), (2, 3));
+    }
+
+    /// A recycled patch buffer holds the last user's values: im2col must overwrite every one,
+    /// padding zeros included. Buffers poisoned with NaN, then every shape's forward and
+    /// gradients against the direct convolution / burn's.
+    #[test]
+    fn recycled_patch_buffers_are_fully_overwritten() {
+        let poison = || {
+            // All taken at once, so that each is a different buffer; back to the pool on drop.
+            let mut held: Vec<Patches> = (0..PATCH_POOL_KEEP)
+                .map(|_| Patches::take(1 << 16))
+                .collect();
+            for b in &mut held {
+                if let Some(v) = b.0.as_mut().and_then(|t| t.try_storage_mut::<f32>()) {
+                    v.fill(f32::NAN);
+                }
+            }
+        };
+        let dev = crate::cpu();
+        for s in shapes() {
+            poison();
+            let g = s.plan().unwrap();
+            let x = input(&s, &dev);
+            let conv = layer(&s, false, &dev);
+            let want = naive(&vec(x.clone()), &vec(conv.weight.val()), &g);
+            close(&vec(conv2d(&conv, x)), &want, 1e-5, &format!("{s:?}"));
+        }
+        let dev = crate::cpu().autodiff();
+        for s in shapes() {
+            poison();
+            let conv = layer(&s, false, &dev);
+            let grads = |ours: bool| {
+                let x = input(&s, &dev).require_grad();
+                let y = if ours {
+                    conv2d(&conv, x.clone())
+                } else {
+                    conv.forward(x.clone())
+                };
+                let g = y.sum().backward();
+                let gw = conv.weight.val().grad(&g).unwrap().into_data();
+                gw.try_to_vec::<f32>().unwrap()
+            };
+            close(&grads(true), &grads(false), 1e-4, &format!("dw {s:?}"));
+        }
     }
 
     #[test]
