@@ -240,6 +240,21 @@ fn contiguous_f32(t: &FlexTensor) -> Option<FlexTensor> {
     Some(t.to_contiguous())
 }
 
+/// `t` (`[batch, c, p]`) as `[c, batch·p]`: each channel's maps of the whole batch side by
+/// side, the column order of the patch matrix.
+fn channel_major(t: &FlexTensor, batch: usize, c: usize, p: usize) -> Option<FlexTensor> {
+    let tc = contiguous_f32(t)?;
+    let ts = tc.as_slice::<f32>()?;
+    let n = batch * p;
+    let mut out = vec![0.0f32; c * n];
+    out.par_chunks_mut(n).enumerate().for_each(|(ch, row)| {
+        for b in 0..batch {
+            row[b * p..][..p].copy_from_slice(&ts[(b * c + ch) * p..][..p]);
+        }
+    });
+    Some(f32_contiguous(out, vec![c, n]))
+}
+
 /// The geometry of `conv(x, w)` when this module computes it: f32, 4-D, groups 1, and an
 /// output of at least one pixel; `None` sends the call to the backend's own convolution.
 fn plan(x: &[usize], w: &[usize], o: &ConvOptions<2>) -> Option<ConvGeom> {
@@ -380,11 +395,7 @@ fn flex_forward_merged(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<F
     let mut col = None;
     let cols = if g.is_pointwise() {
         // Each image is its own `[c_in, p]` patch matrix: the batch side by side.
-        contiguous_f32(x)?
-            .reshape(Shape::from(vec![g.batch, k, p]))
-            .transpose(0, 1)
-            .to_contiguous()
-            .reshape(Shape::from(vec![k, n]))
+        channel_major(x, g.batch, k, p)?
     } else {
         col.insert(patches(x, g)?)
             .view(vec![k, n], vec![n as isize, 1])?
@@ -398,7 +409,8 @@ fn flex_forward_merged(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<F
 }
 
 /// Gradient of the input: a forward convolution when [`transposed`] allows it, otherwise
-/// `dcol = Wᵀ·dY` per image, then col2im.
+/// `dcol = Wᵀ·dY` (per image; over the batch for maps under [`MERGED_BELOW`] pixels), then
+/// col2im.
 fn flex_backward_input(dy: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
     let (k, p) = (g.k(), g.p());
     let n = g.batch * p;
@@ -407,18 +419,15 @@ fn flex_backward_input(dy: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<
         return flex_forward(dy, &flipped(w, g)?, &gt);
     }
     let w = contiguous_f32(w)?.reshape(Shape::from(vec![g.c_out, k]));
-    let dy = contiguous_f32(dy)?.reshape(Shape::from(vec![g.batch, g.c_out, p]));
     // Rows of `dcol` are indexed by (image b, patch row r): start `b·step_b + r·step_r`.
     let (dcol, step_b, step_r) = if merged {
         // Small maps: one GEMM over the batch, `dcol = Wᵀ·dY` with `dY` as `[c_out, batch·p]`
         // (as in the forward). It also spares the flipped copy of the weight, which for
         // 512x512x3x3 costs as much as the GEMM itself.
-        let dy = dy
-            .transpose(0, 1)
-            .to_contiguous()
-            .reshape(Shape::from(vec![g.c_out, n]));
+        let dy = channel_major(dy, g.batch, g.c_out, p)?;
         (Flex::float_matmul(w.transpose(0, 1), dy), p, n)
     } else {
+        let dy = contiguous_f32(dy)?.reshape(Shape::from(vec![g.batch, g.c_out, p]));
         let wt = w.reshape(Shape::from(vec![1, g.c_out, k])).transpose(1, 2);
         (Flex::float_matmul(wt, dy), k * p, p)
     };
@@ -493,16 +502,7 @@ fn flex_backward_weight(x: &FlexTensor, dy: &FlexTensor, g: &ConvGeom) -> Option
     if p >= PER_IMAGE_DW_FROM {
         return flex_backward_weight_per_image(x, dy, g);
     }
-    let dyc = contiguous_f32(dy)?;
-    let dys = dyc.as_slice::<f32>()?;
-    // dY as [c_out, batch·p], the column order of the patch matrix.
-    let mut lhs = vec![0.0f32; g.c_out * n];
-    lhs.par_chunks_mut(n).enumerate().for_each(|(co, row)| {
-        for b in 0..g.batch {
-            row[b * p..][..p].copy_from_slice(&dys[(b * g.c_out + co) * p..][..p]);
-        }
-    });
-    let lhs = f32_contiguous(lhs, vec![g.c_out, n]);
+    let lhs = channel_major(dy, g.batch, g.c_out, p)?;
     // colᵀ: [batch·p, k] as a strided view of [k, batch·p].
     let col = patches(x, g)?;
     let colt = col.view(vec![n, k], vec![1, n as isize])?;
