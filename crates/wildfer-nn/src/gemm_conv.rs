@@ -303,12 +303,30 @@ fn patches(x: &FlexTensor, g: &ConvGeom) -> Option<Patches> {
     Some(buf)
 }
 
+/// Image `b`'s patch matrix `[k, p]` (`xs`: the whole batch, contiguous), in a recycled
+/// buffer.
+fn image_patches(xs: &[f32], g: &ConvGeom, b: usize) -> Option<Patches> {
+    let one = ConvGeom {
+        shape: ConvShape {
+            batch: 1,
+            ..g.shape
+        },
+        ..*g
+    };
+    let image = g.c_in * g.h * g.w;
+    let len = g.k() * g.p();
+    let mut col = Patches::take(len);
+    let buf = col.0.as_mut()?.try_storage_mut::<f32>()?;
+    im2col(&xs[b * image..][..image], &one, &mut buf[..len]);
+    Some(col)
+}
+
 /// Buffers of patch matrices, kept for the next convolution: a patch matrix is large (ResNet's
 /// layer1 on 8 frames of 112 px: 14 MB) and built twice per convolution in training, and a
 /// fresh buffer is zero-filled by the allocator only for im2col to overwrite every value.
 static PATCH_POOL: std::sync::Mutex<Vec<FlexTensor>> = std::sync::Mutex::new(Vec::new());
 
-/// How many buffers the pool keeps (the largest): one convolution uses one at a time.
+/// How many buffers the pool keeps (the largest): a convolution holds one per thread.
 const PATCH_POOL_KEEP: usize = 2;
 
 /// A 1-D f32 buffer from [`PATCH_POOL`] (at least the length asked for; its values are
@@ -377,14 +395,31 @@ fn flex_forward(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTens
         let o = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
         return Some(Flex::conv2d(x.clone(), w.clone(), None, o));
     }
+    flex_forward_per_image(x, w, g)
+}
+
+/// [`flex_forward`] for larger maps: images in parallel, each one's patch matrix `[k, p]`
+/// built just before its GEMM reads it, while it is still in cache. Building the whole
+/// batch's patches first (ResNet's stem on 8 frames of 112 px: 15 MB) and then multiplying
+/// read them back from memory: measured per call, the stem took 8.5 -> 6.9 ms this way, the
+/// 64->64 3x3 on 28x28 maps 5.4 -> 4.1 ms, 14x14 maps ~10% less, 7x7 maps the same.
+fn flex_forward_per_image(x: &FlexTensor, w: &FlexTensor, g: &ConvGeom) -> Option<FlexTensor> {
     let (k, p) = (g.k(), g.p());
-    let w = contiguous_f32(w)?.reshape(Shape::from(vec![1, g.c_out, k]));
-    // [k, batch·p] read as [batch, k, p]: image b's columns start at b·p.
-    let n = g.batch * p;
-    let col = patches(x, g)?;
-    let rhs = col.view(vec![g.batch, k, p], vec![p as isize, n as isize, 1])?;
-    let y = Flex::float_matmul(w, rhs);
-    Some(y.reshape(Shape::from(vec![g.batch, g.c_out, g.oh, g.ow])))
+    let xc = contiguous_f32(x)?;
+    let xs = xc.as_slice::<f32>()?;
+    let w = contiguous_f32(w)?.reshape(Shape::from(vec![g.c_out, k]));
+    let mut y = vec![0.0f32; g.output_len()];
+    let done = y
+        .par_chunks_mut(g.c_out * p)
+        .enumerate()
+        .map(|(b, yb)| {
+            let col = image_patches(xs, g, b)?;
+            let yi = Flex::float_matmul(w.clone(), col.view(vec![k, p], vec![p as isize, 1])?);
+            yb.copy_from_slice(yi.as_slice::<f32>()?);
+            Some(())
+        })
+        .all(|r| r.is_some());
+    done.then(|| f32_contiguous(y, vec![g.batch, g.c_out, g.oh, g.ow]))
 }
 
 /// [`flex_forward`] for small maps: `Y = W·col` with `col` `[k, batch·p]` as one GEMM, then
@@ -526,23 +561,44 @@ fn flex_backward_weight_per_image(
     g: &ConvGeom,
 ) -> Option<FlexTensor> {
     let (k, p) = (g.k(), g.p());
-    let n = g.batch * p;
-    let dy = contiguous_f32(dy)?.reshape(Shape::from(vec![g.batch, g.c_out, p]));
-    // col_bᵀ: [batch, p, k] as a strided view of [k, batch·p].
-    let col = patches(x, g)?;
-    let colt = col.view(vec![g.batch, p, k], vec![p as isize, 1, n as isize])?;
-    let per = contiguous_f32(&Flex::float_matmul(dy, colt))?;
-    let per = per.as_slice::<f32>()?;
+    let xc = contiguous_f32(x)?;
+    let xs = xc.as_slice::<f32>()?;
+    let dy = contiguous_f32(dy)?;
     let len = g.c_out * k;
-    const CHUNK: usize = 4096;
-    let mut dw = vec![0.0f32; len];
-    dw.par_chunks_mut(CHUNK).enumerate().for_each(|(i, d)| {
-        for b in 0..g.batch {
-            for (o, v) in d.iter_mut().zip(&per[b * len + i * CHUNK..]) {
-                *o += v;
-            }
-        }
-    });
+    // Images in parallel, each one's patches built just before its GEMM (as in
+    // [`flex_forward_per_image`]); each thread sums its images' `dY_b·col_bᵀ`.
+    let dw = (0..g.batch)
+        .into_par_iter()
+        .try_fold(
+            || vec![0.0f32; len],
+            |mut acc, b| {
+                let col = image_patches(xs, g, b)?;
+                let colt = col.view(vec![p, k], vec![1, p as isize])?;
+                let dyb = FlexTensor::from_arc(
+                    dy.data_arc(),
+                    Layout::new(
+                        Shape::from(vec![g.c_out, p]),
+                        vec![p as isize, 1],
+                        b * g.c_out * p,
+                    ),
+                    DType::F32,
+                );
+                let per = Flex::float_matmul(dyb, colt);
+                for (a, v) in acc.iter_mut().zip(per.as_slice::<f32>()?) {
+                    *a += v;
+                }
+                Some(acc)
+            },
+        )
+        .try_reduce(
+            || vec![0.0f32; len],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(&b) {
+                    *x += y;
+                }
+                Some(a)
+            },
+        )?;
     Some(f32_contiguous(dw, vec![g.c_out, g.c_in, g.kh, g.kw]))
 }
 
@@ -791,6 +847,17 @@ mod tests {
                 kh: 1,
                 kw: 1,
                 stride: [2, 2],
+                pad_begin: [0, 0],
+                pad_end: [0, 0],
+                ..base
+            },
+            // A column stride wider than the input.
+            ConvShape {
+                h: 3,
+                w: 2,
+                kh: 1,
+                kw: 1,
+                stride: [1, 4],
                 pad_begin: [0, 0],
                 pad_end: [0, 0],
                 ..base
