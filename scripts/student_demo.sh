@@ -13,7 +13,8 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 $W prepare $M/WolfgangLanger_Pexels.mp4 $M/single_face.mp4 $M/face_noface.mov --out "$OUT/data"
 $W pseudo-label --model mini-xception-fer2013 --data "$OUT/data" --val single_face
-sed "s#root = \"data/real\"#root = \"$OUT/data\"#" examples/train/student_pseudo.toml > "$OUT/student.toml"
+# An absolute root: relative paths in a run file are relative to the file.
+sed "s#^root = .*#root = \"$(cd "$OUT/data" && pwd)\"#" examples/train/student_pseudo.toml > "$OUT/student.toml"
 $W train --config "$OUT/student.toml" --out "$OUT/run"
 $W predict --model "$OUT/run" --data "$OUT/data" --out "$OUT/pred"
 echo "agreement with the teacher on the held-out video: $OUT/pred/scores.json (accuracy, per-class F1)"

@@ -8,6 +8,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod eval_images;
 mod jobs;
 mod train;
 
@@ -53,6 +54,40 @@ enum Command {
         /// Also write the JSON to this file (atomically).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// Score an expression model on a labelled still-image set; prints `wildfer eval`'s JSON
+    /// plus the images where no face was found (counted as wrong).
+    ///
+    /// DATA is a folder with a folder per class (`happy/`, `Happiness/`, `4/`, ...) or a list
+    /// file of `path label` lines. Faces are found and aligned as `analyze` does (the largest
+    /// face of each image), or, with `--crops`, each image is one face crop: its largest
+    /// centred square, resized to the model's crop.
+    EvalImages {
+        /// A folder of class folders, or a `path label` list file.
+        #[arg(long, value_name = "DIR|LIST")]
+        data: PathBuf,
+        /// Only images whose file name matches this pattern (`*`, `?`), e.g. `PrivateTest_*`.
+        #[arg(long, value_name = "PATTERN")]
+        files: Option<String>,
+        /// Expression model: a built-in name (default: `default`), a run directory or a
+        /// checkpoint folder.
+        #[arg(long, value_name = "NAME|RUN_DIR|CHECKPOINT")]
+        model: Option<PathBuf>,
+        /// Every image is already one face crop: no detection.
+        #[arg(long)]
+        crops: bool,
+        /// Count images that cannot be read as wrong (and list them) instead of failing.
+        #[arg(long)]
+        skip_unreadable: bool,
+        #[command(flatten)]
+        detect: DetectFlags,
+        /// Also write `images.csv` (path, truth, prediction, the seven probabilities, note) and
+        /// `scores.json` in this folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Compute threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Every face's expression in every frame of videos, images or image folders:
     /// `<stem>.csv` and `<stem>.json` per input and `summary.csv` in --out.
@@ -439,6 +474,29 @@ fn run(cli: Cli) -> Result<()> {
             smooth,
             gaussian,
         }),
+        Command::EvalImages {
+            data,
+            files,
+            model,
+            crops,
+            skip_unreadable,
+            detect,
+            out,
+            threads,
+        } => {
+            if let Some(n) = threads {
+                set_threads(n)?;
+            }
+            eval_images::run_eval_images(eval_images::EvalImagesArgs {
+                data,
+                files,
+                model,
+                crops,
+                skip_unreadable,
+                detect: detect.args(),
+                out,
+            })
+        }
         Command::Analyze {
             inputs,
             out,

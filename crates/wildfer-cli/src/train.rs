@@ -3,6 +3,7 @@
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use wildfer_core::abaw::{Annotations, write_annotation_dir, write_predictions_txt};
 use wildfer_core::fsutil::write_atomic;
@@ -20,6 +21,16 @@ pub struct TrainArgs {
     pub device: burn::tensor::Device,
 }
 
+/// A line above the progress bar, or on plain stderr where no bar is drawn (indicatif drops
+/// its lines when stderr is not a terminal).
+fn say(bar: &ProgressBar, plain: bool, line: String) {
+    if plain {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 pub fn run_train(a: TrainArgs) -> Result<()> {
     let cfg = TrainConfig::load(&a.config)?;
     let out = a.out.unwrap_or_else(|| {
@@ -34,6 +45,8 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
         ProgressStyle::with_template("train [{bar:30}] {pos}/{len} steps {msg} ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let plain = !std::io::stderr().is_terminal();
+    let mut last_line = std::time::Instant::now();
     let mut loss_ema: Option<f64> = None;
     let mut evals = Vec::new();
     let summary = wildfer_train::train(
@@ -48,12 +61,13 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
             Event::Started {
                 first,
                 iterations,
-                train_videos,
-                val_videos,
+                train_items,
+                val_items,
+                unit,
                 params,
             } => {
-                bar.println(format!(
-                    "wildfer train: {} ({params} parameters), {train_videos} training / {val_videos} validation videos, steps {}..{iterations} -> {}",
+                say(&bar, plain, format!(
+                    "wildfer train: {} ({params} parameters), {train_items} training / {val_items} validation {unit}, steps {}..{iterations} -> {}",
                     cfg.network().map(|n| n.describe()).unwrap_or_default(),
                     first + 1,
                     out.display()
@@ -64,17 +78,28 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
             Event::Step(s) => {
                 let l = loss_ema.map_or(s.loss, |m| 0.9 * m + 0.1 * s.loss);
                 loss_ema = Some(l);
-                bar.set_message(format!(
-                    "loss {l:.4} lr {:.2e} {:.1} frames/s",
-                    s.lr, s.frames_per_s
-                ));
+                let msg = format!(
+                    "loss {l:.4} lr {:.2e} {:.1} frames/s, {:.0} ms waiting for data",
+                    s.lr,
+                    s.frames_per_s,
+                    s.wait_s * 1e3
+                );
+                // Batch jobs (stderr not a terminal) get a plain line every 30 s instead.
+                if plain && last_line.elapsed().as_secs() >= 30 {
+                    last_line = std::time::Instant::now();
+                    eprintln!(
+                        "wildfer train: step {}/{} {msg}",
+                        s.iteration, cfg.run.iterations
+                    );
+                }
+                bar.set_message(msg);
                 bar.set_position(s.iteration as u64);
             }
             Event::Evaluating { done, total } => {
-                bar.set_message(format!("evaluating {done}/{total} videos"));
+                bar.set_message(format!("evaluating {done}/{total}"));
             }
             Event::Evaluated(e) => {
-                bar.println(format!(
+                say(&bar, plain, format!(
                     "step {}: {} {:.4} (macro F1 {:.4}, accuracy {:.4}, {} frames){}",
                     e.iteration,
                     e.metric,

@@ -146,6 +146,21 @@ impl fmt::Display for LabelSet {
     }
 }
 
+/// The winning class of a probability (or score) vector: the first of the largest values, as
+/// NumPy's and PyTorch's `argmax` (NaN never wins); 0 for an empty vector.
+pub fn argmax<T: PartialOrd>(p: &[T]) -> usize {
+    // `x != x` only for NaN.
+    #[allow(clippy::eq_op)]
+    let nan = |x: &T| x != x;
+    (0..p.len()).fold(0, |b, k| {
+        if p[k] > p[b] || (nan(&p[b]) && !nan(&p[k])) {
+            k
+        } else {
+            b
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,4 +11,4 @@ mod expression;
 pub mod fsutil;
 
 pub use error::{Error, Result};
-pub use expression::{Expression, LabelSet};
+pub use expression::{Expression, LabelSet, argmax};

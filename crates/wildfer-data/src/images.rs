@@ -115,6 +115,29 @@ impl ImageSet {
         Ok(ImageSet { images })
     }
 
+    /// Only the images whose file name matches `pattern` (glob syntax: `*`, `?`, `[...]`), e.g.
+    /// `PublicTest_*`; `source` names the set in errors.
+    pub fn matching(self, pattern: &str, source: Option<&Path>) -> Result<Self, DataError> {
+        let src = source.unwrap_or(Path::new(pattern));
+        let pat = glob::Pattern::new(pattern)
+            .map_err(|e| DataError::invalid(src, format!("file pattern {pattern:?}: {e}")))?;
+        let images: Vec<_> = self
+            .images
+            .into_iter()
+            .filter(|(p, _)| {
+                p.file_name()
+                    .is_some_and(|n| pat.matches(&n.to_string_lossy()))
+            })
+            .collect();
+        if images.is_empty() {
+            return Err(DataError::invalid(
+                src,
+                format!("no image file name matches {pattern:?}"),
+            ));
+        }
+        Ok(ImageSet { images })
+    }
+
     /// Images per ABAW class.
     pub fn class_counts(&self, label_set: LabelSet) -> Vec<usize> {
         let mut c = vec![0; label_set.num_classes()];
@@ -170,5 +193,32 @@ mod tests {
             .to_string();
         assert!(e.contains("line 2") && e.contains("other"), "{e}");
         assert!(ImageSet::open_list(&list, LabelSet::Eight).is_ok());
+    }
+
+    #[test]
+    fn file_name_patterns_select_a_part() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("sad");
+        std::fs::create_dir_all(&d).unwrap();
+        for n in ["PublicTest_1.jpg", "PrivateTest_2.jpg", "PublicTest_3.jpg"] {
+            std::fs::write(d.join(n), b"x").unwrap();
+        }
+        let s = ImageSet::open_folders(tmp.path(), LabelSet::Seven).unwrap();
+        let public = s.clone().matching("PublicTest_*", None).unwrap();
+        assert_eq!(public.images.len(), 2);
+        assert!(
+            public
+                .images
+                .iter()
+                .all(|(p, _)| p.to_string_lossy().contains("PublicTest_"))
+        );
+        let e = s
+            .matching("Nope_*", Some(tmp.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("Nope_*") && e.contains(&*tmp.path().to_string_lossy()),
+            "{e}"
+        );
     }
 }

@@ -199,37 +199,51 @@ pub fn evaluate(
         });
     }
 
-    let classes = set.classes();
-    let per = |f: &dyn Fn(usize) -> f64| {
-        PerClass(classes.iter().map(|e| (e.key(), f(e.index()))).collect())
-    };
-    let f1_macro = total.f1_macro();
-    let accuracy = total.accuracy();
     Ok(EvalReport {
-        classes: n,
-        class_names: classes.iter().map(|e| e.key()).collect(),
         videos: truth.videos.len(),
-        frames: total.total(),
-        accuracy,
-        f1_macro,
-        f1_per_class: per(&|c| total.f1(c)),
-        precision_per_class: per(&|c| total.precision(c)),
-        recall_per_class: per(&|c| total.recall(c)),
-        support_per_class: PerClass(
-            classes
-                .iter()
-                .map(|e| (e.key(), total.support(e.index())))
-                .collect(),
-        ),
-        abaw2020_score: abaw2020_score(f1_macro, accuracy),
-        abaw2022_score: (set == LabelSet::Eight).then_some(f1_macro),
-        confusion: total.rows(),
         skipped_frames: skipped,
-        missing_frames: total.missing(),
         missing_videos,
         per_video,
-        confusion_matrix: total,
+        ..EvalReport::from_confusion(total, set)
     })
+}
+
+impl EvalReport {
+    /// The report of one confusion matrix (no videos: e.g. a set of still images, one
+    /// prediction each; `missing` predictions count as wrong).
+    pub fn from_confusion(total: Confusion, set: LabelSet) -> EvalReport {
+        let classes = set.classes();
+        let per = |f: &dyn Fn(usize) -> f64| {
+            PerClass(classes.iter().map(|e| (e.key(), f(e.index()))).collect())
+        };
+        let f1_macro = total.f1_macro();
+        let accuracy = total.accuracy();
+        EvalReport {
+            classes: set.num_classes(),
+            class_names: classes.iter().map(|e| e.key()).collect(),
+            videos: 0,
+            frames: total.total(),
+            accuracy,
+            f1_macro,
+            f1_per_class: per(&|c| total.f1(c)),
+            precision_per_class: per(&|c| total.precision(c)),
+            recall_per_class: per(&|c| total.recall(c)),
+            support_per_class: PerClass(
+                classes
+                    .iter()
+                    .map(|e| (e.key(), total.support(e.index())))
+                    .collect(),
+            ),
+            abaw2020_score: abaw2020_score(f1_macro, accuracy),
+            abaw2022_score: (set == LabelSet::Eight).then_some(f1_macro),
+            confusion: total.rows(),
+            skipped_frames: 0,
+            missing_frames: total.missing(),
+            missing_videos: Vec::new(),
+            per_video: BTreeMap::new(),
+            confusion_matrix: total,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! template, and bilinear warping of the crop.
 
 use crate::geometry::{Point2, Similarity2};
+use wildfer_video::Frame;
 
 /// The ArcFace/InsightFace five-point template for a 112x112 crop (eyes, nose tip, mouth
 /// corners); other crop sizes scale it.
@@ -76,6 +77,27 @@ pub struct AlignedFace {
 impl AlignedFace {
     pub fn size(&self) -> usize {
         self.spec.size
+    }
+
+    /// An image that already is one face crop (FER2013's 48x48 faces, SFEW's aligned faces),
+    /// fitted to `spec` by one rule: its largest centred square, resized to `spec.size`. The
+    /// crop's own framing is taken as `spec`'s; no landmarks are involved.
+    pub fn from_crop(crop: &Frame, spec: &CropSpec) -> AlignedFace {
+        let (width, height) = (crop.width, crop.height);
+        let side = width.min(height).max(1);
+        let (x0, y0) = ((width - side) / 2, (height - side) / 2);
+        let mut square = Vec::with_capacity(side * side * 3);
+        for y in y0..y0 + side {
+            let row = 3 * (y * width + x0);
+            square.extend_from_slice(&crop.rgb[row..row + 3 * side]);
+        }
+        let n = spec.size;
+        let scale = n as f32 / side as f32;
+        AlignedFace {
+            spec: *spec,
+            rgb: resize(&square, side, side, n, n),
+            transform: Similarity2::new(scale, 0.0, -(x0 as f32) * scale, -(y0 as f32) * scale),
+        }
     }
 
     /// The same face cut as `to` says, from this crop (what falls outside it is black, so cut
@@ -224,6 +246,45 @@ fn box_shrink(rgb: &[u8], width: usize, height: usize, k: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_crop_takes_the_centred_square() {
+        // 4 wide, 2 high: columns 1..3 are the square; each pixel's red = its column * 50.
+        let rgb: Vec<u8> = (0..2)
+            .flat_map(|_| (0..4u8).flat_map(|x| [x * 50, 0, 0]))
+            .collect();
+        let frame = Frame {
+            index: 1,
+            time_s: 0.0,
+            width: 4,
+            height: 2,
+            rgb,
+        };
+        let f = AlignedFace::from_crop(&frame, &CropSpec::arcface(2));
+        assert_eq!(f.rgb, vec![50, 0, 0, 100, 0, 0, 50, 0, 0, 100, 0, 0]);
+        // Source pixel (1, 0) is crop pixel (0, 0); the inverse maps back.
+        let p = f.transform.apply(Point2::new(1.0, 0.0));
+        assert!(p.x.abs() < 1e-6 && p.y.abs() < 1e-6, "{p:?}");
+        let back = f.transform.inverse().unwrap().apply(Point2::new(1.0, 1.0));
+        assert!((back.x - 2.0).abs() < 1e-6 && (back.y - 1.0).abs() < 1e-6);
+        // A tall crop keeps its middle rows, scaled to the spec's side.
+        let tall = Frame {
+            width: 2,
+            height: 4,
+            rgb: (0..4u8)
+                .flat_map(|y| [y * 50, 0, 0, y * 50, 0, 0])
+                .collect(),
+            ..frame
+        };
+        let t = AlignedFace::from_crop(&tall, &CropSpec::arcface(4));
+        assert_eq!(t.size(), 4);
+        assert_eq!(t.rgb.len(), 4 * 4 * 3);
+        assert!(
+            t.rgb[0] >= 50 && t.rgb[t.rgb.len() - 3] <= 100,
+            "{:?}",
+            t.rgb
+        );
+    }
 
     /// A smooth test image whose value at (x, y) is known.
     fn ramp(w: usize, h: usize) -> Vec<u8> {

@@ -88,10 +88,12 @@ impl SplitName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sampling {
-    /// Method A: a video uniformly at random, then a random run of T frames with crops.
+    /// Method A: a video uniformly at random, then a random run of T frames with crops. In a
+    /// still-image run: every image once per epoch, in a new shuffled order each epoch.
     #[default]
     Video,
-    /// A class uniformly at random, then a random frame of that class, the clip around it.
+    /// A class uniformly at random, then a random frame (or image) of that class, the clip
+    /// around it.
     Balanced,
     /// Method B: every video cut into windows `data.stride` frames apart, visited in a
     /// shuffled order, epoch after epoch (windows without a usable frame are skipped).
@@ -101,8 +103,10 @@ pub enum Sampling {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
-    /// The Aff-Wild2 root (holding `annotations/` and `cropped_aligned/`).
-    pub root: PathBuf,
+    /// The Aff-Wild2 root (holding `annotations/` and `cropped_aligned/`). Absent: a still-image
+    /// run, trained on `[data.images]` and validated on `[data.val_images]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<PathBuf>,
     #[serde(default = "train_split")]
     pub train_split: SplitName,
     #[serde(default = "val_split")]
@@ -120,13 +124,26 @@ pub struct DataSection {
     /// Threads decoding and augmenting crops ahead of the model.
     #[serde(default = "two")]
     pub workers: usize,
-    /// Still images (AffectNet/RAF-DB style) mixed into every step.
+    /// Still images (AffectNet/RAF-DB/FER2013 style): mixed into every step of a video run, or
+    /// the whole training set of a still-image run (no `root`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<ImagesSection>,
+    /// The validation images of a still-image run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_images: Option<ImagesSection>,
 }
 
-/// A still-image dataset mixed into the clip batches: each image is shown as a static clip
-/// (the image at every position of the window), labelled at every position.
+/// What a run learns from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Aff-Wild2 videos (`data.root`), optionally with still images mixed into each step.
+    Videos,
+    /// Still images only: each step a batch of `run.batch_size` images.
+    Images,
+}
+
+/// A still-image dataset. Each image is shown to the network as a static clip (the image at
+/// every position of the window), labelled at every position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImagesSection {
@@ -136,9 +153,54 @@ pub struct ImagesSection {
     /// Or a list file of `path label` lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<PathBuf>,
-    /// Static clips added to every step, besides `run.batch_size` video clips.
-    #[serde(default = "four")]
-    pub per_step: usize,
+    /// Only files whose name matches this pattern (`*`, `?`, `[...]`), e.g. `"PublicTest_*"`
+    /// for FER2013's validation part of its test folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<String>,
+    /// Static clips added to every step of a video run, besides `run.batch_size` video clips
+    /// (default 4). A still-image run's steps hold `run.batch_size` images instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_step: Option<usize>,
+}
+
+impl ImagesSection {
+    /// Images mixed into each step of a video run.
+    pub fn per_step(&self) -> usize {
+        self.per_step.unwrap_or(4)
+    }
+
+    /// Read the set (classes named as [`wildfer_data::images`] reads them).
+    pub fn open(&self, label_set: LabelSet) -> Result<wildfer_data::ImageSet, TrainError> {
+        let set = match (&self.folders, &self.list) {
+            (Some(f), None) => wildfer_data::ImageSet::open_folders(f, label_set)?,
+            (None, Some(l)) => wildfer_data::ImageSet::open_list(l, label_set)?,
+            _ => {
+                return Err(TrainError::Invalid(
+                    "an images section needs exactly one of `folders` and `list`".into(),
+                ));
+            }
+        };
+        let source = self.folders.as_ref().or(self.list.as_ref());
+        match &self.files {
+            None => Ok(set),
+            Some(p) => Ok(set.matching(p, source.map(PathBuf::as_path))?),
+        }
+    }
+
+    /// Relative paths made relative to `base` (the config file's folder).
+    fn resolve(&mut self, base: &Path) {
+        for p in [&mut self.folders, &mut self.list].into_iter().flatten() {
+            *p = resolve_path(base, p);
+        }
+    }
+}
+
+fn resolve_path(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() || base.as_os_str().is_empty() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -435,9 +497,38 @@ impl TrainConfig {
         Ok(cfg)
     }
 
+    /// Read `path`; relative data and weight paths in it are relative to its folder, so a run
+    /// file works from any working directory (they are saved resolved beside checkpoints).
     pub fn load(path: &Path) -> Result<Self, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        Self::from_toml(&text, path)
+        let mut cfg = Self::from_toml(&text, path)?;
+        cfg.resolve_paths(path.parent().unwrap_or(Path::new("")));
+        Ok(cfg)
+    }
+
+    /// Relative paths made relative to `base`.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        if let Some(r) = &mut self.data.root {
+            *r = resolve_path(base, r);
+        }
+        for im in [&mut self.data.images, &mut self.data.val_images]
+            .into_iter()
+            .flatten()
+        {
+            im.resolve(base);
+        }
+        if let Some(i) = &mut self.model.init {
+            *i = resolve_path(base, i);
+        }
+    }
+
+    /// Videos or still images.
+    pub fn task(&self) -> Task {
+        if self.data.root.is_some() {
+            Task::Videos
+        } else {
+            Task::Images
+        }
     }
 
     pub fn to_toml(&self) -> String {
@@ -578,12 +669,40 @@ impl TrainConfig {
                 "run.metric abaw2022 is the 8-class macro F1: set model.classes = 8".into(),
             );
         }
-        if let Some(im) = &self.data.images
-            && (im.folders.is_some() == im.list.is_some() || im.per_step == 0)
-        {
-            return bad(
-                "[data.images] needs exactly one of `folders` and `list`, and per_step >= 1".into(),
-            );
+        for (name, im) in [
+            ("data.images", &self.data.images),
+            ("data.val_images", &self.data.val_images),
+        ] {
+            if let Some(im) = im
+                && (im.folders.is_some() == im.list.is_some() || im.per_step == Some(0))
+            {
+                return bad(format!(
+                    "[{name}] needs exactly one of `folders` and `list`, and per_step >= 1"
+                ));
+            }
+        }
+        match self.task() {
+            Task::Videos if self.data.val_images.is_some() => {
+                return bad("data.val_images is for still-image runs (no data.root); a video run validates on the Aff-Wild2 validation split".into());
+            }
+            Task::Images => {
+                let Some(im) = &self.data.images else {
+                    return bad("[data] needs `root` (Aff-Wild2) or a [data.images] set".into());
+                };
+                if im.per_step.is_some() {
+                    return bad("data.images.per_step mixes images into video steps; a still-image run's steps hold run.batch_size images".into());
+                }
+                if self.data.val_images.is_none() {
+                    return bad(
+                        "a still-image run needs [data.val_images] to pick its best checkpoint"
+                            .into(),
+                    );
+                }
+                if self.data.sampling == Sampling::Sequential {
+                    return bad("data.sampling = \"sequential\" cuts videos into windows; a still-image run takes \"video\" (every image once per epoch) or \"balanced\"".into());
+                }
+            }
+            Task::Videos => {}
         }
         if self.data.stride == Some(0) {
             return bad("data.stride must be positive".into());

@@ -169,16 +169,8 @@ impl WindowSampler {
     /// sequential sampling, else a random one drawn with `rng`.
     pub fn sample(&self, position: u64, rng: &mut Rng) -> Window {
         if self.sampling == Sampling::Sequential && !self.sequential.is_empty() {
-            let n = self.sequential.len() as u64;
-            let (epoch, k) = (position / n, position % n);
-            // A different order every epoch: k -> (a k + b) mod n with a coprime to n.
-            let mut r = stream(self.seed, epoch, 3);
-            let mut a = 1 + r.next_u64() % n.max(2);
-            while gcd(a, n) != 1 {
-                a += 1;
-            }
-            let b = r.next_u64() % n;
-            let (vi, start) = self.sequential[((a * k + b) % n) as usize];
+            let k = epoch_order(self.seed, position, self.sequential.len());
+            let (vi, start) = self.sequential[k];
             let (vi, start) = (vi as usize, start as usize);
             let n_frames = self.data.videos[vi].frames();
             // Padding past the end shows the last frame (masked: `real` is false there).
@@ -234,6 +226,20 @@ fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
+/// The item of `n` visited at running `position`: every item once per epoch, in a different
+/// order every epoch (k -> (a k + b) mod n with a coprime to n, drawn from the epoch).
+fn epoch_order(seed: u64, position: u64, n: usize) -> usize {
+    let n = n as u64;
+    let (epoch, k) = (position / n, position % n);
+    let mut r = stream(seed, epoch, 3);
+    let mut a = 1 + r.next_u64() % n.max(2);
+    while gcd(a, n) != 1 {
+        a += 1;
+    }
+    let b = r.next_u64() % n;
+    ((a % n * k + b) % n) as usize
+}
+
 /// Mix a seed and a step into an independent stream.
 pub fn stream(seed: u64, step: u64, salt: u64) -> Rng {
     Rng::new(
@@ -260,7 +266,7 @@ pub struct Batch {
 
 /// Decode windows into a batch (in parallel on the current rayon pool).
 pub fn load_windows(
-    data: &AffWild2,
+    data: Option<&AffWild2>,
     windows: &[Window],
     draws: &[AugDraw],
     size: usize,
@@ -281,7 +287,9 @@ pub fn load_windows(
                     .err()
                     .map(|e| (i, e.to_string()));
             }
-            let v = &data.videos[w.video];
+            let Some(v) = data.map(|d| &d.videos[w.video]) else {
+                return Some((i, "a video window without video data".to_string()));
+            };
             if w.crops[pi] == 0 {
                 return Some((i, format!("{}: no crop in the video", v.name)));
             }
@@ -321,13 +329,104 @@ pub fn load_windows(
 
 /// A random still image as a static clip, labelled at every output.
 pub fn still_window(set: &ImageSet, spec: WindowSpec, rng: &mut Rng) -> Window {
-    let (path, class) = &set.images[rng.below(set.images.len())];
+    image_window(set, rng.below(set.images.len()), spec)
+}
+
+/// Image `i` of `set` as a static clip, labelled at every output.
+fn image_window(set: &ImageSet, i: usize, spec: WindowSpec) -> Window {
+    let (path, class) = &set.images[i];
     Window {
         video: 0,
         image: Some(path.clone()),
         crops: vec![0; spec.len],
         real: vec![true; spec.len],
         targets: vec![Some(class.index()); spec.outputs()],
+    }
+}
+
+/// Draws the images of a still-image run.
+pub struct ImageSampler {
+    pub set: Arc<ImageSet>,
+    spec: WindowSpec,
+    balanced: bool,
+    /// Per class, the indices of its images.
+    by_class: Vec<Vec<u32>>,
+    seed: u64,
+}
+
+impl ImageSampler {
+    /// `Video` sampling visits every image once per epoch (shuffled per epoch), `Balanced` draws
+    /// a class uniformly, then one of its images.
+    pub fn new(set: Arc<ImageSet>, spec: WindowSpec, sampling: Sampling, seed: u64) -> Self {
+        let classes = set
+            .images
+            .iter()
+            .map(|(_, e)| e.index() + 1)
+            .max()
+            .unwrap_or(0);
+        let mut by_class = vec![Vec::new(); classes];
+        for (i, (_, e)) in set.images.iter().enumerate() {
+            by_class[e.index()].push(i as u32);
+        }
+        ImageSampler {
+            set,
+            spec,
+            balanced: sampling == Sampling::Balanced,
+            by_class,
+            seed,
+        }
+    }
+
+    /// The image at running `position` (step * batch + index), or a balanced draw from `rng`.
+    pub fn sample(&self, position: u64, rng: &mut Rng) -> Window {
+        let i = if self.balanced {
+            let present: Vec<&Vec<u32>> = self.by_class.iter().filter(|c| !c.is_empty()).collect();
+            let class = present[rng.below(present.len())];
+            class[rng.below(class.len())] as usize
+        } else {
+            epoch_order(self.seed, position, self.set.images.len())
+        };
+        image_window(&self.set, i, self.spec)
+    }
+}
+
+/// Where a run's training windows come from.
+#[derive(Clone)]
+pub enum Draw {
+    /// Aff-Wild2 clips, with still images mixed into every step (`LoaderConfig::images`).
+    Clips(Arc<WindowSampler>),
+    /// Still images only.
+    Images(Arc<ImageSampler>),
+}
+
+impl Draw {
+    fn spec(&self) -> WindowSpec {
+        match self {
+            Draw::Clips(s) => s.spec,
+            Draw::Images(s) => s.spec,
+        }
+    }
+
+    fn sample(&self, position: u64, rng: &mut Rng) -> Window {
+        match self {
+            Draw::Clips(s) => s.sample(position, rng),
+            Draw::Images(s) => s.sample(position, rng),
+        }
+    }
+
+    /// Training videos, or images of a still-image run.
+    pub fn items(&self) -> usize {
+        match self {
+            Draw::Clips(s) => s.data.videos.len(),
+            Draw::Images(s) => s.set.images.len(),
+        }
+    }
+
+    fn data(&self) -> Option<&AffWild2> {
+        match self {
+            Draw::Clips(s) => Some(&s.data),
+            Draw::Images(_) => None,
+        }
     }
 }
 
@@ -344,7 +443,7 @@ pub struct LoaderConfig {
 
 /// Start producing the batches of steps `first..last` on a background thread.
 pub fn spawn(
-    sampler: Arc<WindowSampler>,
+    sampler: Draw,
     cfg: LoaderConfig,
     first: usize,
     last: usize,
@@ -365,7 +464,7 @@ pub fn spawn(
                     .collect();
                 if let Some((set, n)) = &cfg.images {
                     for _ in 0..*n {
-                        windows.push(still_window(set, sampler.spec, &mut rng));
+                        windows.push(still_window(set, sampler.spec(), &mut rng));
                     }
                 }
                 let draws: Vec<AugDraw> = (0..windows.len())
@@ -373,11 +472,11 @@ pub fn spawn(
                     .collect();
                 let mut batch = pool.install(|| {
                     load_windows(
-                        &sampler.data,
+                        sampler.data(),
                         &windows,
                         &draws,
                         cfg.size,
-                        sampler.spec.outputs(),
+                        sampler.spec().outputs(),
                     )
                 });
                 batch.step = step;
@@ -512,7 +611,7 @@ mod tests {
         };
         let w = still_window(&set, spec, &mut Rng::new(1));
         assert_eq!(w.targets, vec![Some(4); 3]);
-        let b = load_windows(&data(), &[w], &[AugDraw::IDENTITY], 8, 3);
+        let b = load_windows(Some(&data()), &[w], &[AugDraw::IDENTITY], 8, 3);
         let frame = 3 * 8 * 8;
         assert_eq!(b.bad_frames, 0);
         assert_eq!(&b.pixels[..frame], &b.pixels[frame..2 * frame]);

@@ -14,9 +14,10 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use wildfer_core::abaw::Annotations;
+use wildfer_core::argmax;
 use wildfer_core::{Expression, LabelSet};
-use wildfer_data::AffWild2;
-use wildfer_eval::{EvalOptions, EvalReport, evaluate};
+use wildfer_data::{AffWild2, ImageSet};
+use wildfer_eval::{Confusion, EvalOptions, EvalReport, evaluate};
 
 /// Per-frame class probabilities of one video (`None`: the video has no crop at all, so no
 /// prediction).
@@ -169,6 +170,91 @@ pub fn predict(
     Ok(out)
 }
 
+/// Probabilities of every image of a still-image set, each shown as a static clip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageProbs {
+    /// Per image of the set, in order (`None`: the image could not be decoded).
+    pub probs: Vec<Option<Vec<f32>>>,
+    /// Undecodable images (counted as wrong by [`ImageProbs::report`]), the first error kept.
+    pub bad: usize,
+    pub first_error: Option<String>,
+}
+
+impl ImageProbs {
+    /// The arg-max class of image `i`, if it was decoded.
+    pub fn label(&self, i: usize) -> Option<usize> {
+        self.probs[i].as_deref().map(argmax)
+    }
+
+    /// Scores against the set's labels; undecodable images count as wrong.
+    pub fn report(&self, set: &ImageSet, label_set: LabelSet) -> EvalReport {
+        let mut c = Confusion::new(label_set.num_classes());
+        for (i, (_, truth)) in set.images.iter().enumerate() {
+            c.add(truth.index(), self.label(i));
+        }
+        EvalReport::from_confusion(c, label_set)
+    }
+}
+
+/// Class probabilities of every image of `set`, `batch` images per forward pass (the backbone
+/// once per image; its features repeated over the head's window); `progress(done, total)` after
+/// each batch. `net` should be in validation mode.
+pub fn predict_images(
+    net: &Net,
+    spec: WindowSpec,
+    set: &ImageSet,
+    size: usize,
+    batch: usize,
+    device: &Device,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<ImageProbs, TrainError> {
+    let (n, frame) = (set.images.len(), 3 * size * size);
+    let mut out = ImageProbs {
+        probs: Vec::with_capacity(n),
+        bad: 0,
+        first_error: None,
+    };
+    for chunk in set.images.chunks(batch.clamp(1, FRAME_CHUNK)) {
+        let mut px = vec![0f32; chunk.len() * frame];
+        let errors: Vec<Option<String>> = px
+            .par_chunks_mut(frame)
+            .zip(chunk.par_iter())
+            .map(|(o, (path, _))| {
+                load_crop(path, size, &AugDraw::IDENTITY, o)
+                    .err()
+                    .map(|e| e.to_string())
+            })
+            .collect();
+        let b = chunk.len();
+        let x = Tensor::<4>::from_data(TensorData::new(px, [b, 3, size, size]), device);
+        let feats = net.features(x);
+        let d = feats.dims()[1];
+        let clips = feats.unsqueeze_dim::<3>(1).repeat_dim(1, spec.len);
+        let logits = net.head(clips.reshape([b, spec.len, d]), None);
+        let [_, o, c] = logits.dims();
+        let p = softmax(logits, 2).into_data();
+        let p = p
+            .as_slice::<f32>()
+            .map_err(|e| TrainError::Invalid(format!("probabilities: {e:?}")))?;
+        for (i, err) in errors.into_iter().enumerate() {
+            match err {
+                Some(e) => {
+                    out.bad += 1;
+                    out.first_error.get_or_insert(e);
+                    out.probs.push(None);
+                }
+                None => {
+                    // A static clip: every output sees the same frames; take the middle one.
+                    let s = (i * o + o / 2) * c;
+                    out.probs.push(Some(p[s..s + c].to_vec()));
+                }
+            }
+        }
+        progress(out.probs.len(), n);
+    }
+    Ok(out)
+}
+
 /// Centred smoothing over `window` frames (the window shrinks at the ends, weights
 /// renormalised); 0 or 1: unchanged.
 pub fn smooth(probs: &[Vec<f32>], window: usize, kind: SmoothKind) -> Vec<Vec<f32>> {
@@ -197,13 +283,6 @@ pub fn smooth(probs: &[Vec<f32>], window: usize, kind: SmoothKind) -> Vec<Vec<f3
             s.iter().map(|x| x / total).collect()
         })
         .collect()
-}
-
-fn argmax(p: &[f32]) -> usize {
-    p.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i)
 }
 
 /// Arg-max labels of (smoothed) probabilities, as annotations in `label_set`.

@@ -4,11 +4,11 @@
 
 use crate::TrainError;
 use crate::checkpoint::{self, RunDir, RunState, iter_name};
-use crate::config::{Metric, OptimKind, OptimSection, TrainConfig};
-use crate::loader::{self, LoaderConfig, WindowSampler, stream};
+use crate::config::{Metric, OptimKind, OptimSection, Task, TrainConfig};
+use crate::loader::{self, Draw, ImageSampler, LoaderConfig, WindowSampler, stream};
 use crate::loss::Loss;
 use crate::net::{Net, WindowSpec};
-use crate::predict::{predict, score, to_annotations};
+use crate::predict::{predict, predict_images, score, to_annotations};
 use crate::schedule::lr_at;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
@@ -30,8 +30,10 @@ pub enum Event {
     Started {
         first: usize,
         iterations: usize,
-        train_videos: usize,
-        val_videos: usize,
+        /// Training and validation videos, or images of a still-image run (`unit`).
+        train_items: usize,
+        val_items: usize,
+        unit: &'static str,
         params: usize,
     },
     Step(StepLog),
@@ -170,6 +172,28 @@ struct Tagged<'a, T: Serialize> {
     inner: &'a T,
 }
 
+/// What a run is validated on.
+enum Validation {
+    Videos(AffWild2),
+    Images(ImageSet),
+}
+
+impl Validation {
+    fn len(&self) -> usize {
+        match self {
+            Validation::Videos(v) => v.videos.len(),
+            Validation::Images(s) => s.images.len(),
+        }
+    }
+
+    fn unit(&self) -> &'static str {
+        match self {
+            Validation::Videos(_) => "videos",
+            Validation::Images(_) => "images",
+        }
+    }
+}
+
 /// Evaluate `net` on `val`: the report and the number of undecodable crops.
 pub fn evaluate_split(
     net: &Net,
@@ -209,47 +233,69 @@ pub fn train(
     let net_cfg = cfg.network()?;
     let spec = WindowSpec::of(&net_cfg)?;
     let label_set = cfg.label_set();
-    let open = |split: crate::config::SplitName| -> Result<AffWild2, TrainError> {
-        let d = AffWild2::open(&cfg.data.root, split.split())?;
-        if d.label_set != label_set {
-            return Err(TrainError::Invalid(format!(
-                "{}: the {:?} annotations have {} classes but model.classes = {}",
-                cfg.data.root.display(),
-                split,
-                d.label_set.num_classes(),
-                cfg.model.classes
-            )));
-        }
-        Ok(d)
-    };
-    let train_data = Arc::new(open(cfg.data.train_split)?);
-    let val_data = open(cfg.data.val_split)?;
-    let images = match &cfg.data.images {
-        None => None,
-        Some(im) => {
-            let set = match (&im.folders, &im.list) {
-                (Some(f), _) => ImageSet::open_folders(f, label_set)?,
-                (None, Some(l)) => ImageSet::open_list(l, label_set)?,
-                (None, None) => unreachable!("validated: one of folders and list"),
+    let (draw, val_data, images, counts) = match cfg.task() {
+        Task::Videos => {
+            let root = cfg.data.root.as_deref().unwrap_or(Path::new("."));
+            let open = |split: crate::config::SplitName| -> Result<AffWild2, TrainError> {
+                let d = AffWild2::open(root, split.split())?;
+                if d.label_set != label_set {
+                    return Err(TrainError::Invalid(format!(
+                        "{}: the {:?} annotations have {} classes but model.classes = {}",
+                        root.display(),
+                        split,
+                        d.label_set.num_classes(),
+                        cfg.model.classes
+                    )));
+                }
+                Ok(d)
             };
-            Some((Arc::new(set), im.per_step))
+            let train_data = Arc::new(open(cfg.data.train_split)?);
+            let val_data = open(cfg.data.val_split)?;
+            let images = match &cfg.data.images {
+                None => None,
+                Some(im) => Some((Arc::new(im.open(label_set)?), im.per_step())),
+            };
+            let mut counts = train_data.class_counts();
+            if let Some((set, _)) = &images {
+                for (c, n) in counts.iter_mut().zip(set.class_counts(label_set)) {
+                    *c += n;
+                }
+            }
+            let sampler = Arc::new(WindowSampler::new(
+                train_data,
+                spec,
+                cfg.data.sampling,
+                cfg.data.max_gap,
+                cfg.data.stride,
+                cfg.seed,
+            )?);
+            (
+                Draw::Clips(sampler),
+                Validation::Videos(val_data),
+                images,
+                counts,
+            )
+        }
+        Task::Images => {
+            let open = |im: &Option<crate::config::ImagesSection>| match im {
+                Some(im) => im.open(label_set),
+                None => Err(TrainError::Invalid(
+                    "a still-image run needs [data.images] and [data.val_images]".into(),
+                )),
+            };
+            let set = Arc::new(open(&cfg.data.images)?);
+            let val = open(&cfg.data.val_images)?;
+            let counts = set.class_counts(label_set);
+            let sampler = ImageSampler::new(set, spec, cfg.data.sampling, cfg.seed);
+            (
+                Draw::Images(Arc::new(sampler)),
+                Validation::Images(val),
+                None,
+                counts,
+            )
         }
     };
-    let mut counts = train_data.class_counts();
-    if let Some((set, _)) = &images {
-        for (c, n) in counts.iter_mut().zip(set.class_counts(label_set)) {
-            *c += n;
-        }
-    }
     let loss_fn = Loss::new(&cfg.loss, cfg.model.classes, &counts);
-    let sampler = Arc::new(WindowSampler::new(
-        train_data.clone(),
-        spec,
-        cfg.data.sampling,
-        cfg.data.max_gap,
-        cfg.data.stride,
-        cfg.seed,
-    )?);
 
     let device = opts
         .device
@@ -313,12 +359,13 @@ pub fn train(
     on_event(Event::Started {
         first: state.iteration,
         iterations: total,
-        train_videos: train_data.videos.len(),
-        val_videos: val_data.videos.len(),
+        train_items: draw.items(),
+        val_items: val_data.len(),
+        unit: val_data.unit(),
         params: net.num_params(),
     });
     let batches = loader::spawn(
-        sampler,
+        draw,
         LoaderConfig {
             seed: cfg.seed,
             images,
@@ -390,10 +437,24 @@ pub fn train(
         let eval_now = state.iteration == total
             || (cfg.run.eval_every > 0 && state.iteration % cfg.run.eval_every == 0);
         if eval_now {
-            let (report, bad_crops) =
-                evaluate_split(&net, spec, cfg, &val_data, &device, &mut |done, total| {
-                    on_event(Event::Evaluating { done, total })
-                })?;
+            let mut progress = |done, total| on_event(Event::Evaluating { done, total });
+            let (report, bad_crops) = match &val_data {
+                Validation::Videos(v) => {
+                    evaluate_split(&net, spec, cfg, v, &device, &mut progress)?
+                }
+                Validation::Images(set) => {
+                    let p = predict_images(
+                        &net.valid(),
+                        spec,
+                        set,
+                        cfg.model.input_size,
+                        cfg.eval.batch,
+                        &device,
+                        &mut progress,
+                    )?;
+                    (p.report(set, label_set), p.bad)
+                }
+            };
             let value = metric_value(metric, &report);
             let best = state.best_score.is_none_or(|b| value > b);
             if best {

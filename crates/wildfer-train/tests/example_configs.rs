@@ -23,6 +23,7 @@ fn example_configs_are_valid() {
     assert_eq!(
         names,
         [
+            "fer2013_resnet18",
             "method_a_resnet101_cbam_bilstm",
             "method_b_cnn",
             "method_b_cnn_rnn",

@@ -5,7 +5,7 @@
 //! is finished.
 
 use crate::PipelineError;
-use crate::expression::{ExpressionModel, Probs};
+use crate::expression::ExpressionModel;
 use crate::faces::{FrameStats, for_each_frame};
 use crate::report::{Timeline, timeline_svg};
 use crate::smooth::{FaceRecord, FrameRecord, Smoother};
@@ -13,6 +13,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use wildfer_core::argmax;
 use wildfer_core::fsutil::AtomicFile;
 use wildfer_core::{Expression, LabelSet};
 use wildfer_face::{FaceDetector, TrackerConfig};
@@ -64,10 +65,6 @@ struct TrackAcc {
     first: usize,
     last: usize,
     wins: [usize; 7],
-}
-
-fn argmax(p: &Probs) -> usize {
-    (0..7).fold(0, |b, k| if p[k] > p[b] { k } else { b })
 }
 
 /// Output file names of an input: `<stem>.csv` / `<stem>.json` in `out`.

@@ -69,7 +69,7 @@ pub fn draw(rgb: &mut [u8], w: usize, h: usize, faces: &[FaceRecord]) {
     let t = 2 * s;
     for f in faces {
         let b = f.detection.bbox;
-        let k = (0..7).fold(0, |a, i| if f.probs[i] > f.probs[a] { i } else { a });
+        let k = wildfer_core::argmax(&f.probs);
         let c = hex(COLOURS[k]);
         let (x0, y0, x1, y1) = (b.x1 as i64, b.y1 as i64, b.x2 as i64, b.y2 as i64);
         fill(rgb, w, h, (x0 - t, y0 - t, x1 + t, y0), c);

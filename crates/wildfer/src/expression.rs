@@ -5,6 +5,7 @@ use wildfer_face::{AlignedFace, CropSpec};
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
 use wildfer_nn::faceapi_expression::{self, ABAW_FROM_FACE_API, FaceApiExpression};
 use wildfer_nn::mini_xception::{ABAW_FROM_FER2013, INPUT_SIZE, MiniXception};
+use wildfer_video::Frame;
 
 /// Probabilities in ABAW order: neutral, anger, disgust, fear, happiness, sadness, surprise.
 pub type Probs = [f32; 7];
@@ -33,6 +34,17 @@ pub trait ExpressionModel {
 
     /// Forget per-track context (a new input starts).
     fn reset(&mut self) {}
+
+    /// Probabilities for images that each already are one face crop, fitted to the model's own
+    /// crop ([`AlignedFace::from_crop`]; an ensemble fits them to each member's).
+    fn predict_crops(&mut self, crops: &[Frame]) -> Result<Vec<Probs>, PipelineError> {
+        let spec = self.crop();
+        let faces: Vec<AlignedFace> = crops
+            .iter()
+            .map(|c| AlignedFace::from_crop(c, &spec))
+            .collect();
+        self.predict(&faces)
+    }
 }
 
 /// Fixed probabilities (tests of the later stages).
@@ -208,14 +220,30 @@ impl EnsembleModel {
 }
 
 impl EnsembleModel {
+    /// The weighted average of `each` member's probabilities.
+    fn average(
+        &mut self,
+        n: usize,
+        mut each: impl FnMut(&mut dyn ExpressionModel) -> Result<Vec<Probs>, PipelineError>,
+    ) -> Result<Vec<Probs>, PipelineError> {
+        let mut out = vec![[0f32; 7]; n];
+        for (model, w) in &mut self.members {
+            for (acc, p) in out.iter_mut().zip(each(model.as_mut())?) {
+                for k in 0..7 {
+                    acc[k] += *w * p[k];
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The weighted average of the members' probabilities, each on its own recut of `faces`.
     fn combine(
         &mut self,
         faces: &[AlignedFace],
         tracks: Option<&[usize]>,
     ) -> Result<Vec<Probs>, PipelineError> {
-        let mut out = vec![[0f32; 7]; faces.len()];
-        for (model, w) in &mut self.members {
+        self.average(faces.len(), |model| {
             let want = model.crop();
             let recut = faces
                 .iter()
@@ -225,17 +253,11 @@ impl EnsembleModel {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let probs = match tracks {
-                Some(t) => model.predict_tracked(t, &recut)?,
-                None => model.predict(&recut)?,
-            };
-            for (acc, p) in out.iter_mut().zip(probs) {
-                for k in 0..7 {
-                    acc[k] += *w * p[k];
-                }
+            match tracks {
+                Some(t) => model.predict_tracked(t, &recut),
+                None => model.predict(&recut),
             }
-        }
-        Ok(out)
+        })
     }
 }
 
@@ -264,6 +286,10 @@ impl ExpressionModel for EnsembleModel {
         for (m, _) in &mut self.members {
             m.reset();
         }
+    }
+
+    fn predict_crops(&mut self, crops: &[Frame]) -> Result<Vec<Probs>, PipelineError> {
+        self.average(crops.len(), |model| model.predict_crops(crops))
     }
 }
 

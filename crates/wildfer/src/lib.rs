@@ -11,6 +11,7 @@
 //! - [`smooth`]: streaming per-track moving average of probabilities.
 //! - [`expression`]: the `ExpressionModel` stage and the built-in models (face-api's expression
 //!   network, the FER2013 mini-Xception, their average: the default).
+//! - [`image_scoring`]: a model's scores on a labelled still-image set (`eval-images`).
 //! - [`pseudo`]: teacher labels for crop folders (a student's training data).
 //! - [`trained`]: a trained wildfer run as the expression stage (temporal heads over tracks).
 
@@ -20,6 +21,7 @@ pub mod bench;
 mod error;
 pub mod expression;
 pub mod faces;
+pub mod image_scoring;
 pub mod prepare;
 pub mod pseudo;
 pub mod report;

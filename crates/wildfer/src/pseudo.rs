@@ -5,9 +5,10 @@
 //! validation score is its agreement with the teacher on videos it never saw.
 
 use crate::PipelineError;
-use crate::expression::{ExpressionModel, Probs};
+use crate::expression::ExpressionModel;
 use std::path::Path;
 use wildfer_core::abaw::{Annotations, write_annotation_dir};
+use wildfer_core::argmax;
 use wildfer_core::{Expression, LabelSet};
 use wildfer_face::{AlignedFace, CropSpec, Similarity2};
 
@@ -48,10 +49,6 @@ fn crops(dir: &Path) -> Result<Vec<(usize, std::path::PathBuf)>, PipelineError> 
     }
     v.sort();
     Ok(v)
-}
-
-fn argmax(p: &Probs) -> usize {
-    (0..7).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0)
 }
 
 /// Label every crop below `root/cropped_aligned` with `teacher` and write

@@ -200,7 +200,7 @@ pub fn timeline_svg(title: &str, t: &Timeline) -> String {
         let bw = plot_w / t.bins as f64;
         for (b, m) in means.iter().enumerate() {
             if let Some(p) = m {
-                let win = (0..7).fold(0, |a, k| if p[k] > p[a] { k } else { a });
+                let win = wildfer_core::argmax(p);
                 let _ = write!(
                     s,
                     r#"<rect x="{:.2}" y="{}" width="{:.2}" height="{band_h}" fill="{}"/>"#,
@@ -287,7 +287,7 @@ pub fn timeline_png(title: &str, t: &Timeline) -> Result<Vec<u8>, image::ImageEr
         let bw = plot_w / t.bins as f64;
         for (b, m) in means.iter().enumerate() {
             if let Some(p) = m {
-                let win = (0..7).fold(0, |a, k| if p[k] > p[a] { k } else { a });
+                let win = wildfer_core::argmax(p);
                 let xa = (left + b as f64 * bw).floor() as i64;
                 let xz = (left + (b + 1) as f64 * bw).ceil() as i64;
                 let yb = (y0 + panel_h + 2.0) as i64;

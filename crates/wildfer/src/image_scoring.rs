@@ -1,0 +1,284 @@
+//! Scoring an expression model on a labelled still-image set (`wildfer eval-images`): the
+//! `wildfer eval` report over images, one row per image, and the images where no face was found.
+//!
+//! Two ways to get each image's face:
+//! - [`FaceInput::Crops`]: every image already is one face crop (FER2013's 48x48 faces, SFEW's
+//!   143x181 aligned faces). The crop is fitted to the model's crop (each member's, for an
+//!   ensemble) by one rule: the largest centred square of the image, resized to the model's
+//!   crop side ([`AlignedFace::from_crop`]). No detection.
+//! - [`FaceInput::Detect`]: faces are found and aligned as `wildfer analyze` does for a still;
+//!   the face with the largest box is scored. An image without a face counts as wrong.
+
+use crate::PipelineError;
+use crate::expression::{ExpressionModel, Probs};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use wildfer_core::{Expression, LabelSet, argmax};
+use wildfer_eval::{Confusion, EvalReport};
+use wildfer_face::{AlignedFace, CropSpec, FaceDetector};
+use wildfer_video::Frame;
+
+/// Where each image's face comes from.
+pub enum FaceInput<'a> {
+    /// Every image is one face crop.
+    Crops,
+    /// Find the face with this detector (the largest one is scored).
+    Detect(&'a mut dyn FaceDetector),
+}
+
+/// One scored image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRow {
+    pub path: PathBuf,
+    pub truth: Expression,
+    /// `None`: no face found, or the image could not be read (`error`).
+    pub probs: Option<Probs>,
+    pub error: Option<String>,
+}
+
+impl ImageRow {
+    /// The CSV header of [`ImageRow::csv`].
+    pub fn csv_header() -> String {
+        let mut h = String::from("path,truth,prediction");
+        for e in Expression::ALL.iter().take(7) {
+            write!(h, ",{}", e.key()).ok();
+        }
+        h.push_str(",note\n");
+        h
+    }
+
+    /// The predicted class, if any.
+    pub fn prediction(&self) -> Option<Expression> {
+        self.probs.and_then(|p| Expression::from_index(argmax(&p)))
+    }
+
+    /// One CSV line: probability columns empty (and a note) where nothing was predicted.
+    pub fn csv(&self) -> String {
+        let mut s = csv_field(&self.path.to_string_lossy());
+        write!(
+            s,
+            ",{},{}",
+            self.truth.key(),
+            self.prediction().map_or("", |e| e.key())
+        )
+        .ok();
+        match &self.probs {
+            Some(p) => {
+                for v in p {
+                    write!(s, ",{v:.6}").ok();
+                }
+                s.push(',');
+            }
+            None => {
+                s.push_str(",,,,,,,,");
+                s.push_str(&csv_field(self.error.as_deref().unwrap_or("no face found")));
+            }
+        }
+        s.push('\n');
+        s
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The outcome of [`score_images`].
+#[derive(Debug, Clone)]
+pub struct ImageScores {
+    /// Accuracy, F1, confusion...: images without a prediction count as wrong.
+    pub report: EvalReport,
+    pub rows: Vec<ImageRow>,
+}
+
+impl ImageScores {
+    /// Images where the detector found no face.
+    pub fn no_face(&self) -> impl Iterator<Item = &Path> {
+        self.rows
+            .iter()
+            .filter(|r| r.probs.is_none() && r.error.is_none())
+            .map(|r| r.path.as_path())
+    }
+
+    /// Images that could not be read, with the reason.
+    pub fn unreadable(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.rows
+            .iter()
+            .filter_map(|r| r.error.as_deref().map(|e| (r.path.as_path(), e)))
+    }
+}
+
+/// Faces per model call.
+const BATCH: usize = 32;
+
+/// Score `model` on `images` (path, true class); `progress(done, total)` after each batch.
+/// An image that cannot be read is an error naming it, unless `skip_unreadable` (then it is
+/// counted as wrong and listed).
+pub fn score_images(
+    images: &[(PathBuf, Expression)],
+    label_set: LabelSet,
+    model: &mut dyn ExpressionModel,
+    mut input: FaceInput<'_>,
+    skip_unreadable: bool,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<ImageScores, PipelineError> {
+    let spec = model.crop();
+    let mut rows = Vec::with_capacity(images.len());
+    for chunk in images.chunks(BATCH) {
+        let mut faces = Vec::with_capacity(chunk.len());
+        let mut crops = Vec::with_capacity(chunk.len());
+        let mut slots = Vec::with_capacity(chunk.len());
+        for (path, truth) in chunk {
+            let mut row = ImageRow {
+                path: path.clone(),
+                truth: *truth,
+                probs: None,
+                error: None,
+            };
+            let found = read_frame(path).and_then(|frame| match &mut input {
+                FaceInput::Crops => {
+                    crops.push(frame);
+                    Ok(true)
+                }
+                FaceInput::Detect(det) => Ok(face_of(path, frame, &spec, &mut **det)?
+                    .map(|f| faces.push(f))
+                    .is_some()),
+            });
+            match found {
+                Ok(true) => slots.push(rows.len()),
+                Ok(false) => {}
+                Err(e) if skip_unreadable => row.error = Some(e.to_string()),
+                Err(e) => return Err(e),
+            }
+            rows.push(row);
+        }
+        // Each image is its own input: no context carried from one to the next.
+        model.reset();
+        let probs = match input {
+            FaceInput::Crops => model.predict_crops(&crops)?,
+            FaceInput::Detect(_) => model.predict(&faces)?,
+        };
+        for (slot, p) in slots.into_iter().zip(probs) {
+            rows[slot].probs = Some(p);
+        }
+        progress(rows.len(), images.len());
+    }
+    let mut c = Confusion::new(label_set.num_classes());
+    for r in &rows {
+        c.add(r.truth.index(), r.prediction().map(Expression::index));
+    }
+    Ok(ImageScores {
+        report: EvalReport::from_confusion(c, label_set),
+        rows,
+    })
+}
+
+/// One still as a frame.
+fn read_frame(path: &Path) -> Result<Frame, PipelineError> {
+    let (width, height, rgb) = wildfer_video::images::read_rgb(path)?;
+    Ok(Frame {
+        index: 1,
+        time_s: 0.0,
+        width,
+        height,
+        rgb,
+    })
+}
+
+/// The largest face of `frame` cut as `spec` says; `None` when the detector finds none.
+fn face_of(
+    path: &Path,
+    frame: Frame,
+    spec: &CropSpec,
+    det: &mut dyn FaceDetector,
+) -> Result<Option<AlignedFace>, PipelineError> {
+    det.reset();
+    let dets = det.detect(&frame).map_err(|source| PipelineError::Face {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let Some(best) = dets
+        .iter()
+        .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+    else {
+        return Ok(None);
+    };
+    Ok(wildfer_face::align::align_as(
+        &frame.rgb,
+        frame.width,
+        frame.height,
+        &best.landmarks,
+        spec,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expression::FakeExpressionModel;
+
+    #[test]
+    fn rows_report_and_unreadable_images() {
+        let tmp = tempfile::tempdir().unwrap();
+        let good = tmp.path().join("a,b.png");
+        image::RgbImage::from_pixel(6, 8, image::Rgb([9, 9, 9]))
+            .save(&good)
+            .unwrap();
+        let bad = tmp.path().join("bad.jpg");
+        std::fs::write(&bad, b"not an image").unwrap();
+        let images = vec![
+            (good.clone(), Expression::Happiness),
+            (bad.clone(), Expression::Anger),
+            (good.clone(), Expression::Sadness),
+        ];
+        let mut model = FakeExpressionModel {
+            probs: [0.0, 0.1, 0.0, 0.0, 0.8, 0.1, 0.0],
+        };
+        let e = score_images(
+            &images,
+            LabelSet::Seven,
+            &mut model,
+            FaceInput::Crops,
+            false,
+            |_, _| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("bad.jpg") && !e.contains('\n'), "{e}");
+        let mut seen = Vec::new();
+        let s = score_images(
+            &images,
+            LabelSet::Seven,
+            &mut model,
+            FaceInput::Crops,
+            true,
+            |d, t| seen.push((d, t)),
+        )
+        .unwrap();
+        assert_eq!(seen, vec![(3, 3)]);
+        assert_eq!(s.report.frames, 3);
+        assert!((s.report.accuracy - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(s.report.missing_frames, 1);
+        assert_eq!(s.unreadable().count(), 1);
+        assert_eq!(s.no_face().count(), 0);
+        assert_eq!(s.rows[0].prediction(), Some(Expression::Happiness));
+        let line = s.rows[0].csv();
+        assert!(
+            line.starts_with('"')
+                && line.contains("a,b.png\",happiness,happiness,0.000000,0.100000"),
+            "{line}"
+        );
+        let header_cols = ImageRow::csv_header().trim_end().split(',').count();
+        assert_eq!(header_cols, 11);
+        let bad_line = s.rows[1].csv();
+        assert!(
+            bad_line.contains("bad.jpg,anger,,") && !bad_line.trim_end().ends_with(','),
+            "{bad_line}"
+        );
+    }
+}
