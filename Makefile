@@ -3,7 +3,7 @@ CARGO ?= cargo
 OUT ?= out/demo
 WILDFER := target/release/wildfer
 
-.PHONY: demo test build fmt fetch
+.PHONY: demo test test-real build fmt fetch
 
 build:
 	$(CARGO) build --release --locked -p wildfer-cli
@@ -30,6 +30,14 @@ test: fetch
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) test --locked --workspace
+
+# Tests on real human-labelled faces (FER2013, SFEW 2.0; not in the repository): the data folder
+# is REAL_DATA (default ../shared/data); they fail when it is missing. Run against the release
+# binary.
+REAL_DATA ?= ../shared/data
+test-real: build
+	WILDFER_REAL_DATA="$(abspath $(REAL_DATA))" WILDFER_BIN="$(abspath $(WILDFER))" \
+		$(CARGO) test --locked -p wildfer-cli --test real_data -- --ignored --test-threads 1
 
 fmt:
 	$(CARGO) fmt --all

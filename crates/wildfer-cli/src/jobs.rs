@@ -80,56 +80,43 @@ fn ensure_out_dir(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The inputs, with glob patterns (`*`, `?`, `[...]`: quoted, so the shell left them, or on a
-/// shell that does not expand them) replaced by the paths they match, sorted. A pattern that
-/// matches nothing, or is malformed, becomes a failed input; an existing path is never a
-/// pattern, whatever its characters. A path given or matched twice is processed once.
-pub(crate) fn expand_inputs(
+/// The inputs expanded ([`wildfer::inputs`]) and each one's output name; failures go to
+/// `failed`. Names that cannot be kept apart stop the run before anything is written.
+fn named_inputs(
     inputs: &[PathBuf],
     failed: &mut Vec<(PathBuf, String)>,
-) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for input in inputs {
-        let text = input.to_string_lossy();
-        if input.exists() || !text.contains(['*', '?', '[']) {
-            out.push(input.clone());
-            continue;
-        }
-        match glob::glob(&text) {
-            Err(e) => failed.push((input.clone(), format!("bad pattern: {e}"))),
-            Ok(paths) => {
-                let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
-                matched.sort();
-                if matched.is_empty() {
-                    failed.push((input.clone(), "no file matches this pattern".into()));
-                }
-                out.extend(matched);
+) -> Result<Vec<(PathBuf, String)>> {
+    let (inputs, f) = wildfer::inputs::expand_inputs(inputs);
+    failed.extend(f);
+    let names = wildfer::inputs::output_names(&inputs)?;
+    Ok(inputs.into_iter().zip(names).collect())
+}
+
+/// Report failed and partly read inputs (one line each); an error when there are any.
+fn finish(failed: &[(PathBuf, String)], partial: &[(PathBuf, String)], total: usize) -> Result<()> {
+    for (kind, list) in [("failed", failed), ("partial", partial)] {
+        for (p, e) in list {
+            // Library errors name their file already.
+            let what = p.display().to_string();
+            if e.contains(&what) {
+                eprintln!("wildfer: {kind}: {e}");
+            } else {
+                eprintln!("wildfer: {kind}: {what}: {e}");
             }
         }
     }
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|p| seen.insert(p.clone()));
-    out
-}
-
-fn finish(failed: &[(PathBuf, String)], total: usize) -> Result<()> {
-    if failed.is_empty() {
-        return Ok(());
+    match (failed.len(), partial.len()) {
+        (0, 0) => Ok(()),
+        (0, k) => bail!("{k} of {total} inputs read only in part"),
+        (n, 0) => bail!("{n} of {total} inputs failed"),
+        (n, k) => bail!("{n} of {total} inputs failed, {k} read only in part"),
     }
-    for (p, e) in failed {
-        // Library errors name their file already.
-        let what = p.display().to_string();
-        if e.contains(&what) {
-            eprintln!("wildfer: failed: {e}");
-        } else {
-            eprintln!("wildfer: failed: {what}: {e}");
-        }
-    }
-    bail!("{} of {total} inputs failed", failed.len())
 }
 
 pub struct PrepareArgs {
     pub inputs: Vec<PathBuf>,
+    /// Frame rate of numbered image sequences.
+    pub fps: f64,
     pub out: PathBuf,
     pub size: usize,
     pub detect: DetectArgs,
@@ -150,14 +137,18 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
         min_track_frames: a.min_track_frames,
         ..PrepareOptions::default()
     };
-    let mut failed = Vec::new();
-    let inputs = expand_inputs(&a.inputs, &mut failed);
+    let (mut failed, mut partial) = (Vec::new(), Vec::new());
+    let inputs = named_inputs(&a.inputs, &mut failed)?;
     let total = inputs.len() + failed.len();
-    for input in &inputs {
+    for (input, name) in &inputs {
         let t0 = Instant::now();
         let result = (|| -> Result<_> {
-            let mut src = wildfer_video::open(input)?;
+            let mut src = wildfer_video::open_at(input, a.fps)?;
             let pb = bar(input, src.info().frames);
+            let opts = PrepareOptions {
+                name: Some(name.clone()),
+                ..opts.clone()
+            };
             let s = prepare(input, src.as_mut(), det.as_mut(), &a.out, &opts, |_| {
                 pb.inc(1)
             })?;
@@ -195,15 +186,20 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
                     },
                     t0.elapsed().as_secs_f64()
                 );
+                if let Some(note) = s.stats.partial_note() {
+                    partial.push((input.clone(), format!("{note}; its crops cover only those")));
+                }
             }
             Err(e) => failed.push((input.clone(), e.to_string())),
         }
     }
-    finish(&failed, total)
+    finish(&failed, &partial, total)
 }
 
 pub struct AnalyzeArgs {
     pub inputs: Vec<PathBuf>,
+    /// Frame rate of numbered image sequences.
+    pub fps: f64,
     pub out: PathBuf,
     pub detect: DetectArgs,
     pub model: Option<PathBuf>,
@@ -214,6 +210,18 @@ pub struct AnalyzeArgs {
 /// The expression model `--model` names: a built-in model (the default when absent), a run
 /// directory or a checkpoint folder.
 pub(crate) fn expression_model(m: Option<&Path>) -> Result<Box<dyn ExpressionModel>> {
+    // `a,b,...` (not an existing path): the members' probabilities averaged.
+    if let Some(list) = m
+        .and_then(Path::to_str)
+        .filter(|s| s.contains(',') && !Path::new(s).exists())
+    {
+        let members = list
+            .split(',')
+            .map(|part| Ok((expression_model(Some(Path::new(part.trim())))?, 1.0)))
+            .collect::<Result<Vec<_>>>()?;
+        let name = format!("average of {list}");
+        return Ok(Box::new(wildfer::EnsembleModel::new(&name, members)?));
+    }
     let name = m.map_or(Some(wildfer::DEFAULT_MODEL), Path::to_str);
     if let Some(built_in) = name.and_then(wildfer::builtin_model) {
         return Ok(built_in?);
@@ -233,15 +241,15 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     let mut det = detector(a.detect)?;
     let mut model = expression_model(a.model.as_deref())?;
     let mut done: Vec<AnalyzeSummary> = Vec::new();
-    let mut failed = Vec::new();
-    let inputs = expand_inputs(&a.inputs, &mut failed);
+    let (mut failed, mut partial) = (Vec::new(), Vec::new());
+    let inputs = named_inputs(&a.inputs, &mut failed)?;
     let total = inputs.len() + failed.len();
     let t_all = Instant::now();
     let mut frames_all = 0;
-    for input in &inputs {
+    for (input, name) in &inputs {
         let t0 = Instant::now();
         let result = (|| -> Result<_> {
-            let mut src = wildfer_video::open(input)?;
+            let mut src = wildfer_video::open_at(input, a.fps)?;
             let pb = bar(input, src.info().frames);
             let s = analyze(
                 input,
@@ -251,6 +259,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
                 &AnalyzeOptions {
                     smooth: a.smooth,
                     annotate: a.annotate,
+                    name: Some(name.clone()),
                     ..AnalyzeOptions::default()
                 },
                 &a.out,
@@ -286,6 +295,15 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
                     },
                     s.csv.display()
                 );
+                if let Some(note) = s.stats.partial_note() {
+                    partial.push((
+                        input.clone(),
+                        format!(
+                            "{note}; its outputs cover only those (\"complete\": false in {})",
+                            s.json.display()
+                        ),
+                    ));
+                }
                 done.push(s);
             }
             Err(e) => failed.push((input.clone(), e.to_string())),
@@ -305,7 +323,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
             report.display()
         );
     }
-    finish(&failed, total)
+    finish(&failed, &partial, total)
 }
 
 pub fn run_pseudo_label(
@@ -354,35 +372,4 @@ pub fn run_pseudo_label(
         counts.join(", ")
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patterns_expand_sorted_and_unmatched_ones_fail() {
-        let d = tempfile::tempdir().unwrap();
-        for name in ["b.jpg", "a.jpg", "c.png", "odd[1].jpg"] {
-            std::fs::write(d.path().join(name), b"x").unwrap();
-        }
-        let p = |s: &str| d.path().join(s);
-        let mut failed = Vec::new();
-        let got = expand_inputs(
-            &[
-                p("*.jpg"),
-                p("c.png"),
-                p("odd[1].jpg"),
-                p("none*.mp4"),
-                p("bad["),
-            ],
-            &mut failed,
-        );
-        // An existing path is taken as it is, even with pattern characters in its name.
-        assert_eq!(got, [p("a.jpg"), p("b.jpg"), p("odd[1].jpg"), p("c.png")]);
-        assert_eq!(failed.len(), 2);
-        assert_eq!(failed[0].0, p("none*.mp4"));
-        assert!(failed[0].1.contains("no file matches"));
-        assert!(failed[1].1.contains("bad pattern"));
-    }
 }

@@ -70,7 +70,7 @@ enum Command {
         #[arg(long, value_name = "PATTERN")]
         files: Option<String>,
         /// Expression model: a built-in name (default: `default`), a run directory or a
-        /// checkpoint folder.
+        /// checkpoint folder; `a,b,...` averages several.
         #[arg(long, value_name = "NAME|RUN_DIR|CHECKPOINT")]
         model: Option<PathBuf>,
         /// Every image is already one face crop: no detection.
@@ -104,12 +104,16 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "wildfer-out")]
         out: PathBuf,
+        /// Frames per second of numbered image sequences (folders of `00001.jpg`, ...), which
+        /// carry no timing: frame n is at (n - 1) / FPS seconds.
+        #[arg(long, default_value_t = 30.0)]
+        fps: f64,
         #[command(flatten)]
         detect: DetectFlags,
         /// Expression model: built in `default` (face-api + mini-Xception, averaged; used when
         /// absent), `face-api-expression` or `mini-xception-fer2013`; a run directory of
-        /// `wildfer train` (its best checkpoint) or a checkpoint folder. Temporal models see
-        /// each face's track over their window.
+        /// `wildfer train` (its best checkpoint) or a checkpoint folder; `a,b,...` averages
+        /// several. Temporal models see each face's track over their window.
         #[arg(long, value_name = "NAME|RUN_DIR|CHECKPOINT")]
         model: Option<PathBuf>,
         /// Smooth each face's probabilities over a centred window of N frames (0 or 1: off).
@@ -133,6 +137,10 @@ enum Command {
         /// Output folder (the dataset root).
         #[arg(long)]
         out: PathBuf,
+        /// Frames per second of numbered image sequences (folders of `00001.jpg`, ...), which
+        /// carry no timing: frame n is at (n - 1) / FPS seconds.
+        #[arg(long, default_value_t = 30.0)]
+        fps: f64,
         /// Crop side in pixels (112, 224, 256, ...).
         #[arg(long, default_value_t = 112)]
         size: usize,
@@ -500,6 +508,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Analyze {
             inputs,
             out,
+            fps,
             detect,
             model,
             smooth,
@@ -511,6 +520,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             jobs::run_analyze(jobs::AnalyzeArgs {
                 inputs,
+                fps,
                 out,
                 detect: detect.args(),
                 model,
@@ -521,6 +531,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Prepare {
             inputs,
             out,
+            fps,
             size,
             detect,
             min_track_frames,
@@ -531,6 +542,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             jobs::run_prepare(jobs::PrepareArgs {
                 inputs,
+                fps,
                 out,
                 size,
                 detect: detect.args(),

@@ -190,7 +190,7 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
         &net.valid(),
         spec,
         &data,
-        cfg.model.input_size,
+        &cfg.input(),
         cfg.eval.batch,
         &dev,
         |d, _| bar.set_position(d as u64),

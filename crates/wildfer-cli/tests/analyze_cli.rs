@@ -35,8 +35,10 @@ fn wildfer(args: &[&str]) -> (i32, String, String) {
 mod common;
 use common::run as wildfer_raw;
 
+#[derive(Debug, PartialEq)]
 struct Row {
     frame: usize,
+    time_s: f64,
     face: Option<usize>,
     probs: Vec<f64>,
     expression: String,
@@ -53,7 +55,7 @@ fn read_csv(path: &Path) -> Vec<Row> {
         let f: Vec<&str> = line.split(',').collect();
         assert_eq!(f.len(), 16, "{line}");
         let frame: usize = f[0].parse().unwrap();
-        let _time: f64 = f[1].parse().unwrap();
+        let time_s: f64 = f[1].parse().unwrap();
         if let Some(prev) = rows.last() {
             assert!(frame >= prev.frame, "{line}");
         }
@@ -61,6 +63,7 @@ fn read_csv(path: &Path) -> Vec<Row> {
             assert!(f[3..].iter().all(|c| c.is_empty()), "{line}");
             rows.push(Row {
                 frame,
+                time_s,
                 face: None,
                 probs: vec![],
                 expression: String::new(),
@@ -76,6 +79,7 @@ fn read_csv(path: &Path) -> Vec<Row> {
         assert!(w > 0.0, "{line}");
         rows.push(Row {
             frame,
+            time_s,
             face: Some(f[2].parse().unwrap()),
             probs,
             expression: f[15].into(),
@@ -350,4 +354,172 @@ fn mtcnn_detector_through_the_cli() {
         serde_json::from_str(&std::fs::read_to_string(out.join("multi_face.json")).unwrap())
             .unwrap();
     assert_eq!(json["metadata"]["detector"], "mtcnn");
+}
+
+/// Issue 18, item 1: inputs sharing a file stem once overwrote each other's outputs (and
+/// `prepare` merged two people's crops into one folder) with exit code 0.
+#[test]
+fn same_stem_in_different_folders_keeps_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("P01"), dir.path().join("P02"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::copy(media("single_face.jpg"), a.join("session1.jpg")).unwrap();
+    std::fs::copy(media("multi_face.jpg"), b.join("session1.jpg")).unwrap();
+    let out = dir.path().join("out");
+    let (code, _, stderr) = wildfer(&[
+        "analyze",
+        a.join("session1.jpg").to_str().unwrap(),
+        b.join("session1.jpg").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (one, many) = (
+        read_csv(&out.join("P01_session1.csv")),
+        read_csv(&out.join("P02_session1.csv")),
+    );
+    assert_eq!(one.len(), 1, "one face in single_face.jpg");
+    assert!(many.len() > 1, "several faces in multi_face.jpg");
+    assert!(!out.join("session1.csv").exists());
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    for p in [&a, &b] {
+        assert!(
+            summary.contains(p.join("session1.jpg").to_str().unwrap()),
+            "{summary}"
+        );
+    }
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("P01_session1") && report.contains("P02_session1"));
+
+    let prep = dir.path().join("prep");
+    let (code, _, stderr) = wildfer(&[
+        "prepare",
+        a.join("session1.jpg").to_str().unwrap(),
+        b.join("session1.jpg").to_str().unwrap(),
+        "--out",
+        prep.to_str().unwrap(),
+        "--min-track-frames",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let folders: Vec<String> = std::fs::read_dir(prep.join("cropped_aligned"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert!(folders.contains(&"P01_session1".to_string()), "{folders:?}");
+    assert!(
+        folders.iter().any(|f| f.starts_with("P02_session1_")),
+        "{folders:?}"
+    );
+}
+
+/// Issue 18, item 2: a folder of unrelated photos was one video: one track across different
+/// people, probabilities smoothed across them, rows without a file name.
+#[test]
+fn a_folder_of_unrelated_photos_is_separate_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    std::fs::copy(media("single_face.jpg"), photos.join("alice.jpg")).unwrap();
+    std::fs::copy(media("multi_face.jpg"), photos.join("party.jpg")).unwrap();
+    let out = dir.path().join("out");
+    let (code, _, stderr) = wildfer(&[
+        "analyze",
+        photos.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!out.join("photos.csv").exists());
+    let alice = read_csv(&out.join("alice.csv"));
+    let party = read_csv(&out.join("party.csv"));
+    assert_eq!(alice.len(), 1);
+    assert!(party.len() > 1);
+    // Each photo is frame 1 of its own input, at time 0.
+    assert!(
+        alice
+            .iter()
+            .chain(&party)
+            .all(|r| r.frame == 1 && r.time_s == 0.0)
+    );
+    // The same photo alone gives the same result: nothing carried from the other photo.
+    let solo = dir.path().join("solo");
+    let (code, _, stderr) = wildfer(&[
+        "analyze",
+        photos.join("alice.jpg").to_str().unwrap(),
+        "--out",
+        solo.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read_csv(&solo.join("alice.csv")), alice);
+}
+
+/// Issue 18, item 3: a truncated MP4 (81 of 472 frames decodable) was reported as a complete
+/// success with exit code 0.
+#[test]
+fn truncated_mp4_is_reported_as_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::read(media("WolfgangLanger_Pexels.mp4")).unwrap();
+    let cut = dir.path().join("cut.mp4");
+    // The header (moov) is at the front of this file; the media data is cut at 20%.
+    std::fs::write(&cut, &full[..full.len() / 5]).unwrap();
+    let out = dir.path().join("out");
+    let (code, _, stderr) = wildfer(&[
+        "analyze",
+        cut.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("wildfer: partial: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        line.contains("cut.mp4") && line.contains("of 472 frames decoded"),
+        "{line}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("1 of 1 inputs read only in part"),
+        "{stderr}"
+    );
+    // What was decoded is kept, and marked incomplete.
+    let rows = read_csv(&out.join("cut.csv"));
+    assert!(!rows.is_empty());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("cut.json")).unwrap()).unwrap();
+    let meta = &json["metadata"];
+    assert_eq!(meta["complete"], false, "{meta}");
+    assert_eq!(meta["frames_expected"], 472, "{meta}");
+    assert!(meta["frames_read"].as_u64().unwrap() < 472, "{meta}");
+}
+
+/// Issue 18, item 4: `ln -s /dev/zero x.jpg; wildfer analyze x.jpg` read until the kernel
+/// killed it (24 GB). Every reader of user files now takes regular files only, bounded.
+#[cfg(unix)]
+#[test]
+fn endless_input_is_refused_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for name in ["x.jpg", "x.mp4", "x.mkv"] {
+        let link = dir.path().join(name);
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        let (code, _, stderr) = wildfer(&[
+            "analyze",
+            link.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(
+            stderr.contains(name) && stderr.contains("not a regular file"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
 }

@@ -1,4 +1,5 @@
-//! Atomic file output: a reader never sees a partial file under its final name.
+//! Atomic file output (a reader never sees a partial file under its final name), and bounded
+//! reading of users' files.
 
 use crate::{Error, Result};
 use std::io::Write;
@@ -74,6 +75,42 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Largest image file read (a 16K x 16K PNG fits).
+pub const MAX_IMAGE_BYTES: u64 = 1 << 30;
+/// Largest text file read (annotations, label lists, configurations).
+pub const MAX_TEXT_BYTES: u64 = 256 << 20;
+
+/// Open a user's file for reading: only a regular file (a link to a device such as
+/// `/dev/zero`, a FIFO or a folder is refused: such a "file" can be endless) of at most `max`
+/// bytes. Returns the file and its length; read it through `Read::take(len)`, so that a file
+/// growing meanwhile still cannot make the read unbounded.
+pub fn open_regular(path: &Path, max: u64) -> std::io::Result<(std::fs::File, u64)> {
+    let f = std::fs::File::open(path)?;
+    let m = f.metadata()?;
+    if !m.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a device, FIFO or folder)",
+        ));
+    }
+    if m.len() > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} bytes, more than the {max} accepted", m.len()),
+        ));
+    }
+    Ok((f, m.len()))
+}
+
+/// The whole of a user's file, read as [`open_regular`] says.
+pub fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (f, len) = open_regular(path, max)?;
+    let mut v = Vec::with_capacity(len as usize);
+    f.take(len).read_to_end(&mut v)?;
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +156,25 @@ mod tests {
         let p = dir.path().join("nope").join("a.txt");
         let e = write_atomic(&p, b"x").unwrap_err().to_string();
         assert!(e.contains("nope/a.txt"), "{e}");
+    }
+
+    #[test]
+    fn endless_and_oversized_files_are_refused() {
+        #[cfg(unix)]
+        {
+            let e = read_regular(Path::new("/dev/zero"), MAX_TEXT_BYTES).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+            let d = tempfile::tempdir().unwrap();
+            let link = d.path().join("x.jpg");
+            std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+            assert!(open_regular(&link, MAX_IMAGE_BYTES).is_err());
+        }
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("big.txt");
+        std::fs::write(&p, b"0123456789").unwrap();
+        assert_eq!(read_regular(&p, 10).unwrap(), b"0123456789");
+        let e = read_regular(&p, 9).unwrap_err().to_string();
+        assert!(e.contains("10 bytes") && e.contains("9 accepted"), "{e}");
+        assert!(read_regular(d.path(), 10).is_err(), "a folder");
     }
 }

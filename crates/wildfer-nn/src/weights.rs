@@ -262,14 +262,78 @@ pub fn load_safetensors<M: Module + ModuleSnapshot>(
     load_from_store(model, &mut store, path, strict)
 }
 
-/// Load safetensors bytes with PyTorch names (weights built into the binary); `source_name`
-/// names them in errors.
+/// IEEE half precision to single (exact: every half value is a float).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let man = u32::from(h & 0x3ff);
+    let bits = match (exp, man) {
+        (0, 0) => sign,
+        (0, _) => {
+            // Subnormal: normalise the mantissa.
+            let (mut e, mut m) = (127 - 15 + 1, man);
+            while m & 0x400 == 0 {
+                m <<= 1;
+                e -= 1;
+            }
+            sign | (e << 23) | ((m & 0x3ff) << 13)
+        }
+        (31, _) => sign | 0x7f80_0000 | (man << 13),
+        _ => sign | ((exp + 127 - 15) << 23) | (man << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// The tensors of safetensors bytes whose floats are half precision, widened to `f32` (built-in
+/// trained weights are shipped in half precision to halve their size); `None` when no tensor
+/// is half precision.
+fn widen_f16(
+    bytes: &[u8],
+    source_name: &str,
+) -> Result<Option<Vec<(String, TensorData)>>, NnError> {
+    let err = |msg: String| NnError::Weights {
+        source_name: source_name.to_string(),
+        msg,
+    };
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| err(e.to_string()))?;
+    let tensors = st.tensors();
+    if !tensors
+        .iter()
+        .any(|(_, t)| t.dtype() == safetensors::Dtype::F16)
+    {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(tensors.len());
+    for (name, t) in tensors {
+        let values: Vec<f32> = match t.dtype() {
+            safetensors::Dtype::F16 => t
+                .data()
+                .chunks_exact(2)
+                .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                .collect(),
+            safetensors::Dtype::F32 => t
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            other => return Err(err(format!("{name}: dtype {other:?}, expected F16 or F32"))),
+        };
+        out.push((name, TensorData::new(values, t.shape().to_vec())));
+    }
+    Ok(Some(out))
+}
+
+/// Load safetensors bytes with PyTorch names (weights built into the binary; half-precision
+/// floats are widened); `source_name` names them in errors.
 pub fn load_safetensors_bytes<M: Module + ModuleSnapshot>(
     model: &mut M,
     bytes: &[u8],
     source_name: &str,
     strict: bool,
 ) -> Result<LoadReport, NnError> {
+    if let Some(tensors) = widen_f16(bytes, source_name)? {
+        return load_pytorch_tensors(model, tensors, source_name, strict);
+    }
     let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
         .remap(to_burn().clone())
         .with_from_adapter(PyTorchToBurnAdapter)
@@ -325,6 +389,23 @@ pub fn save_safetensors<M: Module + ModuleSnapshot>(model: &M, path: &Path) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn half_precision_widens_exactly() {
+        for (h, f) in [
+            (0x3c00u16, 1.0f32),
+            (0xc000, -2.0),
+            (0x0000, 0.0),
+            (0x3555, 0.333_251_95),
+            (0x7bff, 65504.0),
+            (0x0001, 5.960_464_5e-8),
+            (0x0400, 6.103_515_6e-5),
+        ] {
+            assert_eq!(f16_to_f32(h), f, "{h:#06x}");
+        }
+        assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);
+        assert!(f16_to_f32(0x7e00).is_nan());
+    }
 
     #[test]
     fn names_map_both_ways() {

@@ -184,9 +184,20 @@ impl RunDir {
         let n = iters.len();
         let drop = iters.into_iter().take(n.saturating_sub(keep)).chain(others);
         for path in drop {
-            if !pinned.contains(&path) {
-                std::fs::remove_dir_all(&path).map_err(io(&path))?;
+            if pinned.contains(&path) {
+                continue;
             }
+            // Hidden first, then deleted: a run killed while deleting leaves a hidden folder
+            // (removed by the next prune), never a half-deleted checkpoint under its name.
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let doomed = if name.starts_with('.') {
+                path.clone()
+            } else {
+                let hidden = dir.join(format!(".{name}.pruned"));
+                std::fs::rename(&path, &hidden).map_err(io(&path))?;
+                hidden
+            };
+            std::fs::remove_dir_all(&doomed).map_err(io(&doomed))?;
         }
         Ok(())
     }

@@ -60,9 +60,15 @@ pub struct ModelSection {
     /// Side of the square input crops (the Aff-Wild2 crops are resized to it).
     #[serde(default = "size_112")]
     pub input_size: usize,
+    /// The network sees grey images (luma in all three channels), in training and at
+    /// inference: for models trained on grey faces such as FER2013's, so that colour faces at
+    /// inference look like what the model learnt from.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grey: bool,
     /// Initial weights (safetensors or PyTorch `.pth`, PyTorch parameter names), e.g. a
-    /// pretrained backbone; keys the file lacks keep their random initialisation. Or face-api's
-    /// `model/` folder for a `face_api_resnet34` backbone (face-recognition-pretrained).
+    /// pretrained backbone; keys the file lacks keep their random initialisation. Or a
+    /// `wildfer train` run directory (its best checkpoint: fine-tuning). Or face-api's `model/`
+    /// folder for a `face_api_resnet34` backbone (face-recognition-pretrained).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
 }
@@ -519,6 +525,17 @@ impl TrainConfig {
         }
         if let Some(i) = &mut self.model.init {
             *i = resolve_path(base, i);
+        }
+    }
+
+    /// How every input image is prepared at inference (no augmentation; grey if `model.grey`).
+    pub fn input(&self) -> crate::image::InputSpec {
+        crate::image::InputSpec {
+            size: self.model.input_size,
+            draw: crate::image::AugDraw {
+                grey: self.model.grey,
+                ..crate::image::AugDraw::IDENTITY
+            },
         }
     }
 

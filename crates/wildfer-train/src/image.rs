@@ -9,6 +9,14 @@ use wildfer_data::rng::Rng;
 /// The backbones' input normalisation (torchvision's ImageNet statistics).
 pub use wildfer_nn::{IMAGENET_MEAN as MEAN, IMAGENET_STD as STD};
 
+/// How a network's input is made from an image at inference: its side and the preparation
+/// (no augmentation; grey for `model.grey` runs). [`crate::TrainConfig::input`] gives a run's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputSpec {
+    pub size: usize,
+    pub draw: AugDraw,
+}
+
 /// One augmentation draw, applied to every frame of a clip.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AugDraw {
@@ -75,10 +83,14 @@ pub fn load_crop(
         path: path.to_path_buf(),
         msg: msg.replace('\n', " "),
     };
-    let mut reader = image::ImageReader::open(path)
-        .map_err(|e| bad(e.to_string()))?
-        .with_guessed_format()
-        .map_err(|e| bad(e.to_string()))?;
+    // Regular files only, read at most to their length (a link to /dev/zero is refused).
+    let (file, len) =
+        wildfer_core::fsutil::open_regular(path, wildfer_core::fsutil::MAX_IMAGE_BYTES)
+            .map_err(|e| bad(e.to_string()))?;
+    let mut reader =
+        image::ImageReader::new(std::io::BufReader::new(std::io::Read::take(file, len)))
+            .with_guessed_format()
+            .map_err(|e| bad(e.to_string()))?;
     // Crops are small: the header's size is checked against these limits before any pixel
     // buffer is allocated, so a decompression bomb costs nothing.
     let mut limits = image::Limits::default();
@@ -98,12 +110,19 @@ pub fn load_crop(
     Ok(())
 }
 
-/// The pixel work of [`load_crop`] on an RGB8 buffer `w` x `h`.
+/// The pixel work of [`load_crop`] on an RGB8 buffer `w` x `h`. A non-square image is taken
+/// as its largest centred square (the rule of `eval-images --crops`: SFEW's 143x181 faces keep
+/// their proportions), and the augmentation's crop is drawn inside that square.
 pub fn prepare(rgb: &[u8], w: usize, h: usize, size: usize, aug: &AugDraw, out: &mut [f32]) {
     assert_eq!(out.len(), 3 * size * size, "output is 3 x size x size");
     let [cx, cy, cs] = aug.crop;
-    let (x0, y0) = (cx * w as f32, cy * h as f32);
-    let (sx, sy) = (cs * w as f32 / size as f32, cs * h as f32 / size as f32);
+    let side = w.min(h);
+    let (ox, oy) = (((w - side) / 2) as f32, ((h - side) / 2) as f32);
+    let (x0, y0) = (ox + cx * side as f32, oy + cy * side as f32);
+    let (sx, sy) = (
+        cs * side as f32 / size as f32,
+        cs * side as f32 / size as f32,
+    );
     let px = |x: usize, y: usize| {
         let i = 3 * (y * w + x);
         [rgb[i] as f32, rgb[i + 1] as f32, rgb[i + 2] as f32]
@@ -263,5 +282,20 @@ mod tests {
             let (r, g, b) = (unnorm(&out, 0, i), unnorm(&out, 1, i), unnorm(&out, 2, i));
             assert!((r - g).abs() < 1e-2 && (g - b).abs() < 1e-2);
         }
+    }
+
+    #[test]
+    fn non_square_images_keep_their_proportions() {
+        // 6 wide, 2 high: the centred 2x2 square is columns 2..4 (red 20 and 30).
+        let rgb: Vec<u8> = (0..2)
+            .flat_map(|_| (0..6u8).flat_map(|x| [x * 10, 0, 0]))
+            .collect();
+        let mut out = vec![0f32; 3 * 2 * 2];
+        prepare(&rgb, 6, 2, 2, &AugDraw::IDENTITY, &mut out);
+        let red = |v: f32| ((v * STD[0] + MEAN[0]) * 255.0).round();
+        assert_eq!(
+            out[..4].iter().map(|&v| red(v)).collect::<Vec<_>>(),
+            vec![20.0, 30.0, 20.0, 30.0]
+        );
     }
 }

@@ -439,6 +439,8 @@ pub struct LoaderConfig {
     pub size: usize,
     pub workers: usize,
     pub augment: AugmentSection,
+    /// Every image made grey (`model.grey`).
+    pub grey: bool,
 }
 
 /// Start producing the batches of steps `first..last` on a background thread.
@@ -468,7 +470,11 @@ pub fn spawn(
                     }
                 }
                 let draws: Vec<AugDraw> = (0..windows.len())
-                    .map(|_| AugDraw::draw(&cfg.augment, &mut rng))
+                    .map(|_| {
+                        let mut d = AugDraw::draw(&cfg.augment, &mut rng);
+                        d.grey |= cfg.grey;
+                        d
+                    })
                     .collect();
                 let mut batch = pool.install(|| {
                     load_windows(

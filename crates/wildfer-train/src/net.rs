@@ -83,10 +83,20 @@ impl Net {
     }
 
     /// Load initial weights (`model.init`): a safetensors file or PyTorch `.pt`/`.pth` with
-    /// PyTorch names (keys the file lacks keep their initialisation), or face-api's `model/`
-    /// folder or recognition manifest for a `face_api_resnet34` backbone (every parameter of
-    /// the backbone set).
+    /// PyTorch names (keys the file lacks keep their initialisation), a `wildfer train` run
+    /// directory (its best checkpoint, to fine-tune it), or face-api's `model/` folder or
+    /// recognition manifest for a `face_api_resnet34` backbone (every parameter of the backbone
+    /// set).
     pub fn load_init(&mut self, init: &Path) -> Result<(), TrainError> {
+        // A wildfer run directory: its best checkpoint's PyTorch-named weights (fine-tuning).
+        let run = crate::checkpoint::RunDir::new(init);
+        if init.is_dir()
+            && let Some(best) = run.resolve("best")?
+        {
+            let file = best.join(crate::checkpoint::SAFETENSORS_FILE);
+            wildfer_nn::weights::load_safetensors(self, &file, false)?;
+            return Ok(());
+        }
         let ext = init.extension().and_then(|e| e.to_str()).unwrap_or("");
         let tfjs = init.is_dir() || init.to_string_lossy().ends_with("weights_manifest.json");
         if tfjs {

@@ -6,7 +6,7 @@
 
 use crate::TrainError;
 use crate::config::SmoothKind;
-use crate::image::{AugDraw, load_crop};
+use crate::image::{InputSpec, load_crop};
 use crate::loader::crop_table;
 use crate::net::{Net, WindowSpec};
 use burn::tensor::activation::softmax;
@@ -60,17 +60,18 @@ pub fn video_windows(n: usize, spec: WindowSpec) -> Vec<(Vec<usize>, Vec<usize>)
     }
 }
 
-/// Probabilities for every frame of every video of `data`; `progress(done, total)` after each
-/// video. `net` should be in validation mode (`Module::valid`).
+/// Probabilities for every frame of every video of `data` (each crop prepared as `input` says:
+/// [`crate::TrainConfig::input`]); `progress(done, total)` after each video. `net` should be in validation mode (`Module::valid`).
 pub fn predict(
     net: &Net,
     spec: WindowSpec,
     data: &AffWild2,
-    size: usize,
+    input: &InputSpec,
     window_batch: usize,
     device: &Device,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<VideoProbs>, TrainError> {
+    let size = input.size;
     let mut out = Vec::with_capacity(data.videos.len());
     for (vi, v) in data.videos.iter().enumerate() {
         let table = crop_table(v);
@@ -108,7 +109,7 @@ pub fn predict(
                     .par_chunks_mut(frame)
                     .zip(chunk.par_iter())
                     .filter_map(|(o, &c)| {
-                        load_crop(&v.crop_path(c), size, &AugDraw::IDENTITY, o)
+                        load_crop(&v.crop_path(c), input.size, &input.draw, o)
                             .err()
                             .map(|e| {
                                 o.fill(0.0);
@@ -203,11 +204,12 @@ pub fn predict_images(
     net: &Net,
     spec: WindowSpec,
     set: &ImageSet,
-    size: usize,
+    input: &InputSpec,
     batch: usize,
     device: &Device,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<ImageProbs, TrainError> {
+    let size = input.size;
     let (n, frame) = (set.images.len(), 3 * size * size);
     let mut out = ImageProbs {
         probs: Vec::with_capacity(n),
@@ -220,7 +222,7 @@ pub fn predict_images(
             .par_chunks_mut(frame)
             .zip(chunk.par_iter())
             .map(|(o, (path, _))| {
-                load_crop(path, size, &AugDraw::IDENTITY, o)
+                load_crop(path, input.size, &input.draw, o)
                     .err()
                     .map(|e| e.to_string())
             })

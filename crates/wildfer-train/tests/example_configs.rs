@@ -30,6 +30,7 @@ fn example_configs_are_valid() {
             "method_b_cnn_transformer",
             "method_c_llam",
             "method_d_senet50",
+            "sfew_resnet18_finetune",
             "student_pseudo",
             "synth_small"
         ]

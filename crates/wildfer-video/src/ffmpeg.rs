@@ -3,7 +3,8 @@
 //! a pipe, one frame at a time (memory independent of the video's length).
 //!
 //! Frame numbering follows the MP4/H.264 path: every sample in presentation order, edit lists
-//! ignored (`-ignore_editlist 1`), no frames dropped or duplicated (`-fps_mode passthrough`).
+//! of MP4/MOV files ignored (`-ignore_editlist 1`, an option of that demuxer only), no frames
+//! dropped or duplicated (`-fps_mode passthrough`).
 //! Rotated videos (phone recordings) come out upright, as ffmpeg rotates them.
 
 use crate::{Frame, FrameSource, SourceInfo, VideoError};
@@ -56,16 +57,33 @@ fn fail(path: &Path, msg: impl std::fmt::Display) -> VideoError {
     }
 }
 
+/// Is `path` an ISO-BMFF file (MP4, MOV, 3GP...)? Only ffmpeg's MOV demuxer knows
+/// `-ignore_editlist`; given for any other container (MKV, AVI, WebM, GIF...) ffmpeg fails.
+fn iso_bmff(path: &Path) -> bool {
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && matches!(
+            &head[4..8],
+            b"ftyp" | b"moov" | b"mdat" | b"wide" | b"free" | b"skip"
+        )
+}
+
+/// The demuxer options of `path`: edit lists ignored where the container has them.
+fn demux_options(path: &Path) -> &'static [&'static str] {
+    if iso_bmff(path) {
+        &["-ignore_editlist", "1"]
+    } else {
+        &[]
+    }
+}
+
 fn probe(path: &Path, entries: &str, format: &str) -> Result<String, VideoError> {
     let out = Command::new(ffprobe())
-        .args([
-            "-v",
-            "error",
-            "-ignore_editlist",
-            "1",
-            "-select_streams",
-            "v:0",
-        ])
+        .args(["-v", "error"])
+        .args(demux_options(path))
+        .args(["-select_streams", "v:0"])
         .args(["-show_entries", entries, "-of", format])
         .arg(path)
         .stdin(Stdio::null())
@@ -92,7 +110,7 @@ impl FfmpegSource {
     pub fn open(path: &Path) -> Result<Self, VideoError> {
         let meta = probe(
             path,
-            "stream=codec_name,width,height,avg_frame_rate:stream_side_data=rotation",
+            "stream=codec_name,width,height,avg_frame_rate,nb_frames:stream_side_data=rotation",
             "default=nw=1",
         )?;
         let num = |k: &str| field(&meta, k).and_then(|v| v.parse::<usize>().ok());
@@ -124,7 +142,9 @@ impl FfmpegSource {
         }
 
         let mut child = Command::new(ffmpeg())
-            .args(["-v", "error", "-nostdin", "-ignore_editlist", "1", "-i"])
+            .args(["-v", "error", "-nostdin"])
+            .args(demux_options(path))
+            .arg("-i")
             .arg(path)
             .args(["-map", "0:v:0", "-fps_mode", "passthrough"])
             .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"])
@@ -162,7 +182,9 @@ impl FfmpegSource {
                 path: path.to_path_buf(),
                 width,
                 height,
-                frames: pts.len(),
+                // The container's own count where it has one (MP4's sample table): a file cut
+                // short has fewer packets than its header announces.
+                frames: pts.len().max(num("nb_frames").unwrap_or(0)),
                 fps,
                 codec: format!("{codec} (ffmpeg)"),
             },

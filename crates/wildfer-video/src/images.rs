@@ -30,17 +30,28 @@ fn bad(path: &Path, msg: impl ToString) -> VideoError {
     }
 }
 
+type Bounded = ImageReader<std::io::BufReader<std::io::Take<std::fs::File>>>;
+
+/// A reader of an image file that reads at most the file's length (regular files only, at most
+/// [`wildfer_core::fsutil::MAX_IMAGE_BYTES`]): a link to `/dev/zero` named `x.jpg` is refused
+/// instead of read until memory runs out.
+pub fn bounded_reader(path: &Path) -> Result<Bounded, VideoError> {
+    use std::io::Read;
+    let (file, len) =
+        wildfer_core::fsutil::open_regular(path, wildfer_core::fsutil::MAX_IMAGE_BYTES).map_err(
+            |error| VideoError::Io {
+                path: path.to_path_buf(),
+                error,
+            },
+        )?;
+    ImageReader::new(std::io::BufReader::new(file.take(len)))
+        .with_guessed_format()
+        .map_err(|e| bad(path, e))
+}
+
 /// Decode one image to RGB8 within the size limits.
 pub fn read_rgb(path: &Path) -> Result<(usize, usize, Vec<u8>), VideoError> {
-    let reader = || -> Result<ImageReader<std::io::BufReader<std::fs::File>>, VideoError> {
-        ImageReader::open(path)
-            .map_err(|source| VideoError::Io {
-                path: path.to_path_buf(),
-                error: source,
-            })?
-            .with_guessed_format()
-            .map_err(|e| bad(path, e))
-    };
+    let reader = || bounded_reader(path);
     let (w, h) = reader()?.into_dimensions().map_err(|e| bad(path, e))?;
     crate::frame::check_frame_size(path, w as usize, h as usize)?;
     let mut r = reader()?;
@@ -115,13 +126,7 @@ impl ImageSource {
             ));
         }
         let first = &indexed[0].1;
-        let (w, h) = ImageReader::open(first)
-            .map_err(|source| VideoError::Io {
-                path: first.clone(),
-                error: source,
-            })?
-            .with_guessed_format()
-            .map_err(|e| bad(first, e))?
+        let (w, h) = bounded_reader(first)?
             .into_dimensions()
             .map_err(|e| bad(first, e))?;
         Ok(ImageSource {

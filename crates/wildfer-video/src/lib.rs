@@ -60,8 +60,26 @@ pub const IMAGE_FOLDER_FPS: f64 = 30.0;
 /// anything else goes to [`FfmpegSource`] when ffmpeg is installed, and otherwise fails with an
 /// error naming the codec and the fix.
 pub fn open(path: &Path) -> Result<Box<dyn FrameSource>, VideoError> {
+    open_at(path, IMAGE_FOLDER_FPS)
+}
+
+/// [`open`], with image folders timed at `sequence_fps` frames per second.
+pub fn open_at(path: &Path, sequence_fps: f64) -> Result<Box<dyn FrameSource>, VideoError> {
+    if !(sequence_fps.is_finite() && sequence_fps > 0.0) {
+        return Err(VideoError::Unsupported {
+            path: path.to_path_buf(),
+            msg: format!("frame rate {sequence_fps}: expected a positive number"),
+        });
+    }
+    if !path.is_dir() {
+        // A device or FIFO has no end: refused before any reader (or ffprobe) sees it.
+        wildfer_core::fsutil::open_regular(path, u64::MAX).map_err(|error| VideoError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+    }
     if path.is_dir() || images::is_image(path) {
-        return Ok(Box::new(ImageSource::open(path, IMAGE_FOLDER_FPS)?));
+        return Ok(Box::new(ImageSource::open(path, sequence_fps)?));
     }
     let err = match Mp4H264Source::open(path) {
         Ok(s) => return Ok(Box::new(s)),

@@ -50,8 +50,8 @@ impl Mp4H264Source {
             path: path.to_path_buf(),
             error: source,
         };
-        let file = File::open(path).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
+        // Regular files only: a device (`/dev/zero`) has no end to bound the reads by.
+        let (file, size) = wildfer_core::fsutil::open_regular(path, u64::MAX).map_err(io)?;
         if size == 0 {
             return Err(container(path, "empty file"));
         }

@@ -380,3 +380,63 @@ fn fuzz_mp4_oom_b7ca5780_box_in_sample_entry_past_its_parent() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Issue 18, item 5: the MOV demuxer's `-ignore_editlist` was passed for every container, so
+/// MKV, AVI, WebM and GIF all failed ("frame data of sample 1 is corrupt"). Each container,
+/// made by ffmpeg from the real test video, decodes every frame ffprobe counts.
+#[test]
+fn every_container_decodes_through_ffmpeg() {
+    if !wildfer_video::ffmpeg::available() {
+        eprintln!("ffmpeg not installed: nothing to check");
+        return;
+    }
+    let d = tempfile_dir();
+    let encoders = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-encoders"])
+        .output()
+        .unwrap();
+    let encoders = String::from_utf8_lossy(&encoders.stdout);
+    let cases: [(&str, &[&str]); 6] = [
+        ("ffv1.mkv", &["-c:v", "ffv1"]),
+        ("h264.mkv", &["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ("mpeg4.avi", &["-c:v", "mpeg4"]),
+        ("anim.gif", &["-c:v", "gif"]),
+        ("vp9.webm", &["-c:v", "libvpx-vp9"]),
+        ("vp8.webm", &["-c:v", "libvpx"]),
+    ];
+    let mut checked = 0;
+    for (name, codec) in cases {
+        if !encoders.contains(&format!(" {} ", codec[1])) {
+            eprintln!("{name}: this ffmpeg has no {} encoder, skipped", codec[1]);
+            continue;
+        }
+        let path = d.join(name);
+        let made = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(media("single_face.mp4"))
+            .args(["-frames:v", "12", "-vf", "scale=160:-2", "-an"])
+            .args(codec)
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success(), "{name}");
+        let probe = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let expected: usize = String::from_utf8_lossy(&probe.stdout)
+            .trim()
+            .trim_end_matches(',')
+            .parse()
+            .unwrap();
+        let mut src = open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (n, _, _) = decode_all(src.as_mut());
+        assert_eq!(n, expected, "{name}");
+        assert_eq!(n, 12, "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 4, "{checked} containers checked");
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -43,6 +43,8 @@ pub struct TrackSummary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AnalyzeSummary {
     pub input: PathBuf,
+    /// The outputs' name (`<name>.csv`, ...).
+    pub name: String,
     pub csv: PathBuf,
     pub json: PathBuf,
     pub model: String,
@@ -67,12 +69,11 @@ struct TrackAcc {
     wins: [usize; 7],
 }
 
-/// Output file names of an input: `<stem>.csv` / `<stem>.json` in `out`.
-pub fn output_paths(input: &Path, out: &Path) -> (PathBuf, PathBuf) {
-    let stem = crate::prepare::video_name(input);
+/// Output file names of an input named `name`: `<name>.csv` / `<name>.json` in `out`.
+pub fn output_paths(name: &str, out: &Path) -> (PathBuf, PathBuf) {
     (
-        out.join(format!("{stem}.csv")),
-        out.join(format!("{stem}.json")),
+        out.join(format!("{name}.csv")),
+        out.join(format!("{name}.json")),
     )
 }
 
@@ -202,6 +203,9 @@ pub struct AnalyzeOptions {
     pub smooth: usize,
     /// Also write `<stem>.annotated.mp4` (ffmpeg) or, for a still, `<stem>.annotated.jpg`.
     pub annotate: bool,
+    /// The outputs' name (`<name>.csv`, ...); `None`: the input's stem. A run of several
+    /// inputs names them with [`crate::inputs::output_names`], which keeps them apart.
+    pub name: Option<String>,
 }
 
 impl Default for AnalyzeOptions {
@@ -210,6 +214,7 @@ impl Default for AnalyzeOptions {
             tracker: TrackerConfig::default(),
             smooth: 5,
             annotate: false,
+            name: None,
         }
     }
 }
@@ -224,8 +229,11 @@ pub fn analyze(
     out: &Path,
     mut progress: impl FnMut(usize),
 ) -> Result<AnalyzeSummary, PipelineError> {
-    let (csv_path, json_path) = output_paths(input, out);
-    let stem = crate::prepare::video_name(input);
+    let stem = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::inputs::stem(input));
+    let (csv_path, json_path) = output_paths(&stem, out);
     let annotated = opts.annotate.then(|| {
         if wildfer_video::images::is_image(input) {
             Annotated::Still(out.join(format!("{stem}.annotated.jpg")))
@@ -314,7 +322,7 @@ pub fn analyze(
                 .zip(t.wins)
                 .map(|(c, n)| (c.key(), n as f64 / t.frames as f64))
                 .collect();
-            let dom = (0..7).fold(0, |b, k| if t.wins[k] > t.wins[b] { k } else { b });
+            let dom = argmax(&t.wins);
             TrackSummary {
                 face_id: *id,
                 frames: t.frames,
@@ -328,6 +336,7 @@ pub fn analyze(
     let svg_path = out.join(format!("{stem}.timeline.svg"));
     let summary = AnalyzeSummary {
         input: input.to_path_buf(),
+        name: stem.clone(),
         csv: csv_path,
         json: json_path,
         timeline_svg: svg_path,
@@ -341,7 +350,10 @@ pub fn analyze(
     let meta = serde_json::json!({
         "wildfer_version": env!("CARGO_PKG_VERSION"),
         "input": summary.input, "model": summary.model, "detector": summary.detector,
-        "frames_read": summary.stats.frames_read, "frames_with_face": summary.stats.frames_with_face,
+        "frames_expected": summary.stats.frames_expected,
+        "frames_read": summary.stats.frames_read,
+        "complete": summary.stats.missing_frames() == 0,
+        "frames_with_face": summary.stats.frames_with_face,
         "faces": summary.stats.faces, "bad_frames": summary.stats.bad_frames,
         "smooth_frames": opts.smooth.max(1),
         "tracks": summary.track_summaries,
@@ -402,7 +414,7 @@ pub fn write_report_html(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
     let sections: Vec<crate::report::ReportSection> = summaries
         .iter()
         .map(|a| {
-            let title = crate::prepare::video_name(&a.input);
+            let title = a.name.clone();
             crate::report::ReportSection {
                 stats_line: format!(
                     "{}: {} frames, {} with a face, {} tracks; model {}, detector {}",

@@ -32,6 +32,8 @@ pub struct FrameFaces {
 /// What a pass over one input saw.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct FrameStats {
+    /// Frames the source's header announces (video samples, image files).
+    pub frames_expected: usize,
     pub frames_read: usize,
     pub frames_with_face: usize,
     pub faces: usize,
@@ -56,7 +58,8 @@ pub fn for_each_frame(
 ) -> Result<FrameStats, PipelineError> {
     // Decoding runs on its own thread, a few frames ahead (bounded, so memory stays flat), while
     // this thread detects and classifies. Returning early drops the receiver, which stops it.
-    std::thread::scope(|scope| {
+    let expected = source.info().frames;
+    let mut stats = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel(DECODE_AHEAD);
         scope.spawn(move || {
             while let Some(next) = source.next_frame() {
@@ -66,7 +69,32 @@ pub fn for_each_frame(
             }
         });
         process(input, rx, detector, tracker, crop, &mut sink)
-    })
+    })?;
+    stats.frames_expected = expected;
+    Ok(stats)
+}
+
+impl FrameStats {
+    /// Announced frames that were not decoded (a truncated or damaged file): the outputs of such
+    /// an input cover only part of it.
+    pub fn missing_frames(&self) -> usize {
+        self.frames_expected.saturating_sub(self.frames_read)
+    }
+
+    /// What [`FrameStats::missing_frames`] means, for messages; `None` when nothing is missing.
+    pub fn partial_note(&self) -> Option<String> {
+        let missing = self.missing_frames();
+        (missing > 0).then(|| {
+            format!(
+                "{} of {} frames decoded{}",
+                self.frames_read,
+                self.frames_expected,
+                self.first_bad_frame
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" (first error: {e})"))
+            )
+        })
+    }
 }
 
 /// Frames decoded ahead of the detector.

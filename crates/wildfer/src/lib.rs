@@ -3,6 +3,7 @@
 //! jobs are tested without models.
 //!
 //! - [`faces`]: the shared streaming front (detection, tracking, alignment per frame).
+//! - [`inputs`]: a run's inputs (patterns, folders) and distinct output names.
 //! - [`prepare`]: Aff-Wild2 `cropped_aligned` folders from any video.
 //! - [`analyze`]: per-frame expression tables (CSV, JSON) and per-track summaries.
 //! - [`annotate`]: boxes and labels drawn on frames, MP4 through ffmpeg.
@@ -22,6 +23,7 @@ mod error;
 pub mod expression;
 pub mod faces;
 pub mod image_scoring;
+pub mod inputs;
 pub mod prepare;
 pub mod pseudo;
 pub mod report;

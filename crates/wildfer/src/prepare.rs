@@ -22,6 +22,9 @@ pub struct PrepareOptions {
     /// Tracks with fewer frames than this are dropped as spurious (reported, not written).
     pub min_track_frames: usize,
     pub tracker: TrackerConfig,
+    /// The video name (`cropped_aligned/<name>`); `None`: the input's stem. A run of several
+    /// inputs names them with [`crate::inputs::output_names`], which keeps them apart.
+    pub name: Option<String>,
 }
 
 impl Default for PrepareOptions {
@@ -31,6 +34,7 @@ impl Default for PrepareOptions {
             jpeg_quality: 95,
             min_track_frames: 10,
             tracker: TrackerConfig::default(),
+            name: None,
         }
     }
 }
@@ -59,17 +63,6 @@ pub struct PrepareSummary {
 struct TrackAcc {
     frames: usize,
     sum_cx: f64,
-}
-
-/// The video name of an input: the file stem, or the folder name.
-pub fn video_name(input: &Path) -> String {
-    let stem = if input.is_dir() {
-        input.file_name()
-    } else {
-        input.file_stem()
-    };
-    stem.map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "video".to_string())
 }
 
 /// Folder names for the kept tracks: one -> `<video>`; two -> `<video>_left` / `<video>_right`
@@ -101,7 +94,10 @@ pub fn prepare(
     opts: &PrepareOptions,
     mut progress: impl FnMut(usize),
 ) -> Result<PrepareSummary, PipelineError> {
-    let video = video_name(input);
+    let video = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::inputs::stem(input));
     let root = out.join("cropped_aligned");
     let staging = root.join(format!(".{video}.partial"));
     if staging.exists() {

@@ -22,6 +22,8 @@ pub struct TrainedModel {
     net: Net,
     spec: WindowSpec,
     input_size: usize,
+    /// How crops are prepared (grey for `model.grey` runs).
+    draw: AugDraw,
     name: String,
     device: Device,
     /// Per track: the last `spec.len` embeddings and the call that last saw it.
@@ -50,7 +52,35 @@ impl TrainedModel {
             net: net.valid(),
             spec,
             input_size: cfg.model.input_size,
+            draw: cfg.input().draw,
             name,
+            device,
+            history: HashMap::new(),
+            calls: 0,
+        })
+    }
+
+    /// A trained model built into the binary: its run configuration (TOML) and its weights
+    /// (safetensors with PyTorch names, half precision allowed), every parameter required.
+    pub fn builtin(name: &str, config: &str, weights: &[u8]) -> Result<Self, PipelineError> {
+        let bad = |e: String| PipelineError::Model(format!("{name}: {e}"));
+        let device = wildfer_nn::cpu();
+        let cfg = wildfer_train::TrainConfig::from_toml(config, Path::new(name))
+            .map_err(|e| bad(e.to_string()))?;
+        let net_cfg = cfg
+            .network()
+            .map_err(|e| bad(e.to_string()))?
+            .without_pretrained();
+        let spec = WindowSpec::of(&net_cfg).map_err(|e| bad(e.to_string()))?;
+        let mut net = Net::for_checkpoint(&net_cfg, &device).map_err(|e| bad(e.to_string()))?;
+        wildfer_nn::weights::load_safetensors_bytes(&mut net, weights, name, true)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(TrainedModel {
+            net: net.valid(),
+            spec,
+            input_size: cfg.model.input_size,
+            draw: cfg.input().draw,
+            name: format!("{name} ({})", net_cfg.describe()),
             device,
             history: HashMap::new(),
             calls: 0,
@@ -110,7 +140,7 @@ impl ExpressionModel for TrainedModel {
         let frame = 3 * s * s;
         let mut px = vec![0f32; faces.len() * frame];
         for (f, out) in faces.iter().zip(px.chunks_exact_mut(frame)) {
-            prepare(&f.rgb, f.size(), f.size(), s, &AugDraw::IDENTITY, out);
+            prepare(&f.rgb, f.size(), f.size(), s, &self.draw, out);
         }
         let x = Tensor::<4>::from_data(TensorData::new(px, [faces.len(), 3, s, s]), &self.device);
         let feats = self.net.features(x);
