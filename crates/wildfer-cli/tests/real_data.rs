@@ -93,6 +93,7 @@ fn builtin_models_hold_their_fer2013_accuracy() {
             model,
         ]);
         let acc = r["accuracy"].as_f64().unwrap();
+        eprintln!("{model}: accuracy {acc} on the PrivateTest subset");
         assert_eq!(r["frames"], 1000);
         assert!(acc >= floor, "{model}: accuracy {acc} < {floor}");
     }
@@ -166,6 +167,7 @@ metric = "accuracy"
         run.to_str().unwrap(),
     ]);
     let acc = r["accuracy"].as_f64().unwrap();
+    eprintln!("FER2013 slice: held-out accuracy {acc} after 300 steps");
     assert!(acc >= 0.40, "accuracy {acc} after 300 steps: {r}");
     // The trainer's own validation saw the same images the same way.
     let log = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
