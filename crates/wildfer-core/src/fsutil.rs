@@ -111,6 +111,12 @@ pub fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     Ok(v)
 }
 
+/// A user's text file (UTF-8), read as [`open_regular`] says.
+pub fn read_text(path: &Path, max: u64) -> std::io::Result<String> {
+    String::from_utf8(read_regular(path, max)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not a UTF-8 text file"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,10 +88,8 @@ impl ImageSet {
 
     /// A list file of `path label` lines (paths relative to the file's folder; `#` comments).
     pub fn open_list(list: &Path, label_set: LabelSet) -> Result<Self, DataError> {
-        let bytes = wildfer_core::fsutil::read_regular(list, wildfer_core::fsutil::MAX_TEXT_BYTES)
+        let text = wildfer_core::fsutil::read_text(list, wildfer_core::fsutil::MAX_TEXT_BYTES)
             .map_err(|e| DataError::invalid(list, e.to_string()))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| DataError::invalid(list, "not a UTF-8 text file"))?;
         let base = list.parent().unwrap_or(Path::new("."));
         let mut images = Vec::new();
         for (i, line) in text.lines().enumerate() {

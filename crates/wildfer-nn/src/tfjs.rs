@@ -1,5 +1,5 @@
 //! TensorFlow.js weights: a `*-weights_manifest.json` naming tensors and the `.bin` shards that
-//! hold them, as published with face-api (DESIGN.md §5).
+//! hold them, as published with face-api (npm `@vladmandic/face-api`).
 //!
 //! The manifest is a list of groups `{"paths": [...], "weights": [{"name", "shape", "dtype",
 //! "quantization"?}]}`; a group's shards are concatenated and its tensors read from the result

@@ -1,5 +1,5 @@
 //! The model zoo: one serde configuration for every network wildfer trains or runs, with the
-//! named presets of the seed methods (DESIGN.md §1).
+//! named presets of the seed methods (README, "Models").
 //!
 //! | preset | network |
 //! |---|---|

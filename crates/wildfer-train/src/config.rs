@@ -506,7 +506,8 @@ impl TrainConfig {
     /// Read `path`; relative data and weight paths in it are relative to its folder, so a run
     /// file works from any working directory (they are saved resolved beside checkpoints).
     pub fn load(path: &Path) -> Result<Self, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        let text = wildfer_core::fsutil::read_text(path, wildfer_core::fsutil::MAX_TEXT_BYTES)
+            .map_err(|e| TrainError::io(path, e))?;
         let mut cfg = Self::from_toml(&text, path)?;
         cfg.resolve_paths(path.parent().unwrap_or(Path::new("")));
         Ok(cfg)

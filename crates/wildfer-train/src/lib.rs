@@ -1,4 +1,4 @@
-//! Training and evaluation of wildfer's networks on Aff-Wild2 EXPR (DESIGN.md §1).
+//! Training and evaluation of wildfer's networks on Aff-Wild2 EXPR and on still-image sets.
 //!
 //! - [`config`]: the TOML run configuration, validated up front, saved beside checkpoints.
 //! - [`image`]: crop decoding, clip-consistent augmentation, normalisation.

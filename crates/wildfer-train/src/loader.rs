@@ -5,7 +5,7 @@
 
 use crate::TrainError;
 use crate::config::{AugmentSection, Sampling};
-use crate::image::{AugDraw, load_crop};
+use crate::image::{AugDraw, InputSpec, load_crop};
 use crate::net::WindowSpec;
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -207,10 +207,7 @@ impl WindowSampler {
         }
         let (vi, f) = match self.sampling {
             Sampling::Balanced => {
-                let present: Vec<&Vec<(u32, u32)>> =
-                    self.by_class.iter().filter(|c| !c.is_empty()).collect();
-                let class = present[rng.below(present.len())];
-                let (vi, f) = class[rng.below(class.len())];
+                let (vi, f) = balanced_pick(&self.by_class, rng);
                 (vi as usize, f as usize)
             }
             Sampling::Video | Sampling::Sequential => {
@@ -224,6 +221,13 @@ impl WindowSampler {
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Class balance: a class with items uniformly at random, then one of its items.
+fn balanced_pick<T: Copy>(by_class: &[Vec<T>], rng: &mut Rng) -> T {
+    let present: Vec<&Vec<T>> = by_class.iter().filter(|c| !c.is_empty()).collect();
+    let class = present[rng.below(present.len())];
+    class[rng.below(class.len())]
 }
 
 /// The item of `n` visited at running `position`: every item once per epoch, in a different
@@ -380,9 +384,7 @@ impl ImageSampler {
     /// The image at running `position` (step * batch + index), or a balanced draw from `rng`.
     pub fn sample(&self, position: u64, rng: &mut Rng) -> Window {
         let i = if self.balanced {
-            let present: Vec<&Vec<u32>> = self.by_class.iter().filter(|c| !c.is_empty()).collect();
-            let class = present[rng.below(present.len())];
-            class[rng.below(class.len())] as usize
+            balanced_pick(&self.by_class, rng) as usize
         } else {
             epoch_order(self.seed, position, self.set.images.len())
         };
@@ -436,11 +438,10 @@ pub struct LoaderConfig {
     /// Still images shown as static clips, and how many per step.
     pub images: Option<(Arc<ImageSet>, usize)>,
     pub batch_size: usize,
-    pub size: usize,
+    /// The network's input (side; grey for `model.grey` runs), augmented as `augment` says.
+    pub input: InputSpec,
     pub workers: usize,
     pub augment: AugmentSection,
-    /// Every image made grey (`model.grey`).
-    pub grey: bool,
 }
 
 /// Start producing the batches of steps `first..last` on a background thread.
@@ -472,7 +473,7 @@ pub fn spawn(
                 let draws: Vec<AugDraw> = (0..windows.len())
                     .map(|_| {
                         let mut d = AugDraw::draw(&cfg.augment, &mut rng);
-                        d.grey |= cfg.grey;
+                        d.grey |= cfg.input.draw.grey;
                         d
                     })
                     .collect();
@@ -481,7 +482,7 @@ pub fn spawn(
                         sampler.data(),
                         &windows,
                         &draws,
-                        cfg.size,
+                        cfg.input.size,
                         sampler.spec().outputs(),
                     )
                 });

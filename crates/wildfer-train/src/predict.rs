@@ -109,7 +109,7 @@ pub fn predict(
                     .par_chunks_mut(frame)
                     .zip(chunk.par_iter())
                     .filter_map(|(o, &c)| {
-                        load_crop(&v.crop_path(c), input.size, &input.draw, o)
+                        load_crop(&v.crop_path(c), size, &input.draw, o)
                             .err()
                             .map(|e| {
                                 o.fill(0.0);
@@ -222,7 +222,7 @@ pub fn predict_images(
             .par_chunks_mut(frame)
             .zip(chunk.par_iter())
             .map(|(o, (path, _))| {
-                load_crop(path, input.size, &input.draw, o)
+                load_crop(path, size, &input.draw, o)
                     .err()
                     .map(|e| e.to_string())
             })

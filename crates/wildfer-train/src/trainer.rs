@@ -192,34 +192,33 @@ impl Validation {
             Validation::Images(_) => "images",
         }
     }
-}
 
-/// Evaluate `net` on `val`: the report and the number of undecodable crops.
-pub fn evaluate_split(
-    net: &Net,
-    spec: WindowSpec,
-    cfg: &TrainConfig,
-    val: &AffWild2,
-    device: &Device,
-    on_progress: &mut dyn FnMut(usize, usize),
-) -> Result<(EvalReport, usize), TrainError> {
-    let probs = predict(
-        &net.valid(),
-        spec,
-        val,
-        &cfg.input(),
-        cfg.eval.batch,
-        device,
-        on_progress,
-    )?;
-    let bad = probs.iter().map(|v| v.bad_crops).sum();
-    Ok((
-        score(
-            val,
-            &to_annotations(&probs, val.label_set, cfg.eval.smooth, cfg.eval.smooth_kind),
-        )?,
-        bad,
-    ))
+    /// Evaluate `net` (every frame of the video split, or every image): the report and the
+    /// number of undecodable crops.
+    fn evaluate(
+        &self,
+        net: &Net,
+        spec: WindowSpec,
+        cfg: &TrainConfig,
+        device: &Device,
+        on_progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<(EvalReport, usize), TrainError> {
+        let (net, input) = (net.valid(), cfg.input());
+        match self {
+            Validation::Videos(val) => {
+                let probs = predict(&net, spec, val, &input, cfg.eval.batch, device, on_progress)?;
+                let bad = probs.iter().map(|v| v.bad_crops).sum();
+                let ann =
+                    to_annotations(&probs, val.label_set, cfg.eval.smooth, cfg.eval.smooth_kind);
+                Ok((score(val, &ann)?, bad))
+            }
+            Validation::Images(set) => {
+                let p =
+                    predict_images(&net, spec, set, &input, cfg.eval.batch, device, on_progress)?;
+                Ok((p.report(set, cfg.label_set()), p.bad))
+            }
+        }
+    }
 }
 
 /// Train as `cfg` says into `run_dir`.
@@ -370,10 +369,9 @@ pub fn train(
             seed: cfg.seed,
             images,
             batch_size: cfg.run.batch_size,
-            size: cfg.model.input_size,
+            input: cfg.input(),
             workers: cfg.data.workers,
             augment: cfg.augment.clone(),
-            grey: cfg.model.grey,
         },
         state.iteration,
         last,
@@ -438,24 +436,10 @@ pub fn train(
         let eval_now = state.iteration == total
             || (cfg.run.eval_every > 0 && state.iteration % cfg.run.eval_every == 0);
         if eval_now {
-            let mut progress = |done, total| on_event(Event::Evaluating { done, total });
-            let (report, bad_crops) = match &val_data {
-                Validation::Videos(v) => {
-                    evaluate_split(&net, spec, cfg, v, &device, &mut progress)?
-                }
-                Validation::Images(set) => {
-                    let p = predict_images(
-                        &net.valid(),
-                        spec,
-                        set,
-                        &cfg.input(),
-                        cfg.eval.batch,
-                        &device,
-                        &mut progress,
-                    )?;
-                    (p.report(set, label_set), p.bad)
-                }
-            };
+            let (report, bad_crops) =
+                val_data.evaluate(&net, spec, cfg, &device, &mut |done, total| {
+                    on_event(Event::Evaluating { done, total })
+                })?;
             let value = metric_value(metric, &report);
             let best = state.best_score.is_none_or(|b| value > b);
             if best {

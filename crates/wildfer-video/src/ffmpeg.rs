@@ -79,10 +79,11 @@ fn demux_options(path: &Path) -> &'static [&'static str] {
     }
 }
 
-fn probe(path: &Path, entries: &str, format: &str) -> Result<String, VideoError> {
+/// ffprobe's `entries` of `path`'s first video stream, with the file's `demux` options.
+fn probe(path: &Path, demux: &[&str], entries: &str, format: &str) -> Result<String, VideoError> {
     let out = Command::new(ffprobe())
         .args(["-v", "error"])
-        .args(demux_options(path))
+        .args(demux)
         .args(["-select_streams", "v:0"])
         .args(["-show_entries", entries, "-of", format])
         .arg(path)
@@ -108,8 +109,10 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 
 impl FfmpegSource {
     pub fn open(path: &Path) -> Result<Self, VideoError> {
+        let demux = demux_options(path);
         let meta = probe(
             path,
+            demux,
             "stream=codec_name,width,height,avg_frame_rate,nb_frames:stream_side_data=rotation",
             "default=nw=1",
         )?;
@@ -132,7 +135,7 @@ impl FfmpegSource {
                 (b > 0.0 && a > 0.0).then_some(a / b)
             })
             .unwrap_or(0.0);
-        let mut pts: Vec<f64> = probe(path, "packet=pts_time", "csv=p=0")?
+        let mut pts: Vec<f64> = probe(path, demux, "packet=pts_time", "csv=p=0")?
             .lines()
             .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
             .collect();
@@ -143,7 +146,7 @@ impl FfmpegSource {
 
         let mut child = Command::new(ffmpeg())
             .args(["-v", "error", "-nostdin"])
-            .args(demux_options(path))
+            .args(demux)
             .arg("-i")
             .arg(path)
             .args(["-map", "0:v:0", "-fps_mode", "passthrough"])

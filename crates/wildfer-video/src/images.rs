@@ -64,6 +64,18 @@ pub fn read_rgb(path: &Path) -> Result<(usize, usize, Vec<u8>), VideoError> {
     Ok((w as usize, h as usize, img.into_raw()))
 }
 
+/// One image as frame `index` at `time_s` (a still alone: frame 1 at time 0).
+pub fn read_frame(path: &Path, index: usize, time_s: f64) -> Result<Frame, VideoError> {
+    let (width, height, rgb) = read_rgb(path)?;
+    Ok(Frame {
+        index,
+        time_s,
+        width,
+        height,
+        rgb,
+    })
+}
+
 /// The images of a folder (or a single image), one frame each.
 pub struct ImageSource {
     info: SourceInfo,
@@ -167,12 +179,6 @@ impl FrameSource for ImageSource {
     fn next_frame(&mut self) -> Option<Result<Frame, VideoError>> {
         let (index, path) = self.files.get(self.pos)?.clone();
         self.pos += 1;
-        Some(read_rgb(&path).map(|(width, height, rgb)| Frame {
-            index,
-            time_s: (index - 1) as f64 / self.fps,
-            width,
-            height,
-            rgb,
-        }))
+        Some(read_frame(&path, index, (index - 1) as f64 / self.fps))
     }
 }

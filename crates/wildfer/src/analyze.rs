@@ -400,9 +400,9 @@ pub fn write_summary_csv(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
     Ok(())
 }
 
-/// Quote a CSV field when it needs it.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+/// Quote a CSV field when it holds a comma, quote or line break.
+pub(crate) fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()

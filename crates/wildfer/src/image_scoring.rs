@@ -10,6 +10,7 @@
 //!   the face with the largest box is scored. An image without a face counts as wrong.
 
 use crate::PipelineError;
+use crate::analyze::csv_field;
 use crate::expression::{ExpressionModel, Probs};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -79,15 +80,6 @@ impl ImageRow {
     }
 }
 
-/// A CSV field, quoted when it holds a comma, quote or line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// The outcome of [`score_images`].
 #[derive(Debug, Clone)]
 pub struct ImageScores {
@@ -140,15 +132,17 @@ pub fn score_images(
                 probs: None,
                 error: None,
             };
-            let found = read_frame(path).and_then(|frame| match &mut input {
-                FaceInput::Crops => {
-                    crops.push(frame);
-                    Ok(true)
-                }
-                FaceInput::Detect(det) => Ok(face_of(path, frame, &spec, &mut **det)?
-                    .map(|f| faces.push(f))
-                    .is_some()),
-            });
+            let found = wildfer_video::images::read_frame(path, 1, 0.0)
+                .map_err(PipelineError::from)
+                .and_then(|frame| match &mut input {
+                    FaceInput::Crops => {
+                        crops.push(frame);
+                        Ok(true)
+                    }
+                    FaceInput::Detect(det) => Ok(face_of(path, frame, &spec, &mut **det)?
+                        .map(|f| faces.push(f))
+                        .is_some()),
+                });
             match found {
                 Ok(true) => slots.push(rows.len()),
                 Ok(false) => {}
@@ -175,18 +169,6 @@ pub fn score_images(
     Ok(ImageScores {
         report: EvalReport::from_confusion(c, label_set),
         rows,
-    })
-}
-
-/// One still as a frame.
-fn read_frame(path: &Path) -> Result<Frame, PipelineError> {
-    let (width, height, rgb) = wildfer_video::images::read_rgb(path)?;
-    Ok(Frame {
-        index: 1,
-        time_s: 0.0,
-        width,
-        height,
-        rgb,
     })
 }
 

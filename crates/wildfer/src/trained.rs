@@ -12,7 +12,7 @@ use wildfer_face::{AlignedFace, CropSpec};
 use wildfer_nn::burn::module::Module;
 use wildfer_nn::burn::tensor::activation::softmax;
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
-use wildfer_train::image::{AugDraw, prepare};
+use wildfer_train::image::{InputSpec, prepare};
 use wildfer_train::{Net, WindowSpec, checkpoint};
 
 /// Tracks not seen for this many frames are forgotten (bounded memory on long videos).
@@ -21,9 +21,8 @@ const FORGET_AFTER: u64 = 300;
 pub struct TrainedModel {
     net: Net,
     spec: WindowSpec,
-    input_size: usize,
-    /// How crops are prepared (grey for `model.grey` runs).
-    draw: AugDraw,
+    /// Input side and preparation (grey for `model.grey` runs).
+    input: InputSpec,
     name: String,
     device: Device,
     /// Per track: the last `spec.len` embeddings and the call that last saw it.
@@ -34,53 +33,21 @@ pub struct TrainedModel {
 impl TrainedModel {
     /// Load a run directory (its best checkpoint, else its latest) or a checkpoint folder.
     pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        let bad = |e: String| PipelineError::Model(e);
         let device = wildfer_nn::cpu();
         let (cfg, net, state, dir) =
-            checkpoint::load(path, &device).map_err(|e| PipelineError::Model(e.to_string()))?;
-        let spec = WindowSpec::of(
-            &cfg.network()
-                .map_err(|e| PipelineError::Model(e.to_string()))?,
-        )
-        .map_err(|e| PipelineError::Model(e.to_string()))?;
-        let name = format!(
-            "{} ({}, step {})",
-            dir.display(),
-            cfg.network().map(|n| n.describe()).unwrap_or_default(),
-            state.iteration
-        );
+            checkpoint::load(path, &device).map_err(|e| bad(e.to_string()))?;
+        let net_cfg = cfg.network().map_err(|e| bad(e.to_string()))?;
         Ok(TrainedModel {
             net: net.valid(),
-            spec,
-            input_size: cfg.model.input_size,
-            draw: cfg.input().draw,
-            name,
-            device,
-            history: HashMap::new(),
-            calls: 0,
-        })
-    }
-
-    /// A trained model built into the binary: its run configuration (TOML) and its weights
-    /// (safetensors with PyTorch names, half precision allowed), every parameter required.
-    pub fn builtin(name: &str, config: &str, weights: &[u8]) -> Result<Self, PipelineError> {
-        let bad = |e: String| PipelineError::Model(format!("{name}: {e}"));
-        let device = wildfer_nn::cpu();
-        let cfg = wildfer_train::TrainConfig::from_toml(config, Path::new(name))
-            .map_err(|e| bad(e.to_string()))?;
-        let net_cfg = cfg
-            .network()
-            .map_err(|e| bad(e.to_string()))?
-            .without_pretrained();
-        let spec = WindowSpec::of(&net_cfg).map_err(|e| bad(e.to_string()))?;
-        let mut net = Net::for_checkpoint(&net_cfg, &device).map_err(|e| bad(e.to_string()))?;
-        wildfer_nn::weights::load_safetensors_bytes(&mut net, weights, name, true)
-            .map_err(|e| bad(e.to_string()))?;
-        Ok(TrainedModel {
-            net: net.valid(),
-            spec,
-            input_size: cfg.model.input_size,
-            draw: cfg.input().draw,
-            name: format!("{name} ({})", net_cfg.describe()),
+            spec: WindowSpec::of(&net_cfg).map_err(|e| bad(e.to_string()))?,
+            input: cfg.input(),
+            name: format!(
+                "{} ({}, step {})",
+                dir.display(),
+                net_cfg.describe(),
+                state.iteration
+            ),
             device,
             history: HashMap::new(),
             calls: 0,
@@ -136,11 +103,11 @@ impl ExpressionModel for TrainedModel {
         if faces.is_empty() {
             return Ok(Vec::new());
         }
-        let s = self.input_size;
+        let s = self.input.size;
         let frame = 3 * s * s;
         let mut px = vec![0f32; faces.len() * frame];
         for (f, out) in faces.iter().zip(px.chunks_exact_mut(frame)) {
-            prepare(&f.rgb, f.size(), f.size(), s, &self.draw, out);
+            prepare(&f.rgb, f.size(), f.size(), s, &self.input.draw, out);
         }
         let x = Tensor::<4>::from_data(TensorData::new(px, [faces.len(), 3, s, s]), &self.device);
         let feats = self.net.features(x);
