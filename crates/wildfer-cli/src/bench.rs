@@ -499,6 +499,7 @@ checkpoint_every = {iters}
             resume: false,
             stop_after: Some(args.steps),
             device: None,
+            stop: None,
         },
         &mut |e| {
             if let wildfer_train::Event::Step(s) = e {

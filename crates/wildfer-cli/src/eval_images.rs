@@ -2,10 +2,10 @@
 //! over `wildfer::image_scoring`).
 
 use crate::jobs::{self, DetectArgs};
+use crate::progress::Counter;
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use wildfer::image_scoring::{FaceInput, ImageRow, score_images};
 use wildfer_core::LabelSet;
 use wildfer_core::fsutil::write_atomic;
@@ -43,16 +43,21 @@ struct Output<'a> {
     unreadable: Vec<Unreadable>,
 }
 
-pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
-    let set = if a.data.is_dir() {
-        ImageSet::open_folders(&a.data, LabelSet::Seven)?
+/// A folder of class folders or a `path label` list, filtered by file-name pattern.
+pub fn open_image_set(data: &Path, files: Option<&str>) -> Result<ImageSet> {
+    let set = if data.is_dir() {
+        ImageSet::open_folders(data, LabelSet::Seven)?
     } else {
-        ImageSet::open_list(&a.data, LabelSet::Seven)?
+        ImageSet::open_list(data, LabelSet::Seven)?
     };
-    let set = match &a.files {
-        Some(p) => set.matching(p, Some(&a.data))?,
+    Ok(match files {
+        Some(p) => set.matching(p, Some(data))?,
         None => set,
-    };
+    })
+}
+
+pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
+    let set = open_image_set(&a.data, a.files.as_deref())?;
     let mut model = jobs::expression_model(a.model.as_deref())?;
     let mut detector = if a.crops {
         None
@@ -63,23 +68,17 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
         None => FaceInput::Crops,
         Some(d) => FaceInput::Detect(d.as_mut()),
     };
-    let bar = ProgressBar::new(set.images.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "eval-images [{bar:30}] {pos}/{len} images {per_sec} ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let mut bar = Counter::new(set.images.len(), "eval-images", "images");
     let scores = score_images(
         &set.images,
         LabelSet::Seven,
         model.as_mut(),
         input,
         a.skip_unreadable,
-        |d, _| bar.set_position(d as u64),
+        |d, _| bar.set(d),
     )
     .with_context(|| format!("scoring {}", a.data.display()))?;
-    bar.finish_and_clear();
+    bar.finish();
     let out = Output {
         report: &scores.report,
         model: model.name().to_string(),

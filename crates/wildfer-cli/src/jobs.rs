@@ -11,6 +11,8 @@ use wildfer::analyze::{
 };
 use wildfer::prepare::{PrepareOptions, prepare};
 use wildfer::{ExpressionModel, TrainedModel};
+use wildfer_core::count;
+use wildfer_core::fsutil::{FolderLock, lock_folder, remove_stale_temporaries};
 use wildfer_face::{
     FaceDetector, MtcnnConfig, MtcnnDetector, RetinaFaceConfig, RetinaFaceDetector, RoiConfig,
     RoiDetector,
@@ -36,9 +38,6 @@ pub struct DetectArgs {
 }
 
 pub fn detector(a: DetectArgs) -> Result<Box<dyn FaceDetector>> {
-    if a.full_every == 0 {
-        bail!("--full-detect-every must be at least 1");
-    }
     let base: Box<dyn FaceDetector> = match a.detector {
         DetectorChoice::Retinaface => Box::new(RetinaFaceDetector::new(RetinaFaceConfig {
             max_side: Some(a.max_side),
@@ -55,29 +54,26 @@ pub fn detector(a: DetectArgs) -> Result<Box<dyn FaceDetector>> {
             full_every: a.full_every,
             ..RoiConfig::default()
         },
-    )))
+    )?))
 }
 
 fn bar(input: &Path, frames: usize) -> ProgressBar {
     let pb = ProgressBar::new(frames as u64);
-    let style =
-        ProgressStyle::with_template("{msg:30!} [{bar:30}] {pos}/{len} frames {per_sec} ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+    let style = crate::progress::style("{msg:30!} [{bar:30}] {pos}/{len} frames {rate} ETA {eta}")
+        .progress_chars("=> ");
     pb.set_style(style);
     pb.set_message(input.display().to_string());
     pb
 }
 
-fn ensure_out_dir(out: &Path) -> Result<()> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("{}: cannot create output folder", out.display()))?;
-    // Fail now, not after the first video, when the folder is not writable.
-    let probe = out.join(format!(".wildfer-write-test{}", std::process::id()));
-    std::fs::write(&probe, b"")
-        .with_context(|| format!("{}: output folder is not writable", out.display()))?;
-    let _ = std::fs::remove_file(probe);
-    Ok(())
+/// Create the output folder and lock it for this run (another run into it is refused, not
+/// raced), then remove the temporary files an interrupted run left there. Fails now, not after
+/// the first video, when the folder is not writable (the lock file is written first).
+fn claim_out_dir(out: &Path, what: &str) -> Result<FolderLock> {
+    let lock = lock_folder(out, what)
+        .with_context(|| format!("{}: cannot use as output folder", out.display()))?;
+    remove_stale_temporaries(out)?;
+    Ok(lock)
 }
 
 /// The inputs expanded ([`wildfer::inputs`]) and each one's output name; failures go to
@@ -124,19 +120,15 @@ pub struct PrepareArgs {
 }
 
 pub fn run_prepare(a: PrepareArgs) -> Result<()> {
-    if !(32..=1024).contains(&a.size) {
-        bail!(
-            "--size {}: expected a crop side between 32 and 1024",
-            a.size
-        );
-    }
-    ensure_out_dir(&a.out)?;
+    // Options are checked before anything is written.
     let mut det = detector(a.detect)?;
     let opts = PrepareOptions {
         size: a.size,
         min_track_frames: a.min_track_frames,
         ..PrepareOptions::default()
     };
+    opts.validate()?;
+    let _lock = claim_out_dir(&a.out, "`wildfer prepare`")?;
     let (mut failed, mut partial) = (Vec::new(), Vec::new());
     let inputs = named_inputs(&a.inputs, &mut failed)?;
     let total = inputs.len() + failed.len();
@@ -160,15 +152,15 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
                 let tracks: Vec<String> = s
                     .written
                     .iter()
-                    .map(|t| format!("{} ({} frames)", t.name, t.frames))
+                    .map(|t| format!("{} ({})", t.name, count(t.frames, "frame")))
                     .collect();
                 eprintln!(
-                    "{}: {} frames read, {} with a face, {} faces, {} tracks -> {}{}{} [{:.1} s]",
+                    "{}: {} read, {} with a face, {}, {} -> {}{}{} [{:.1} s]",
                     input.display(),
-                    s.stats.frames_read,
+                    count(s.stats.frames_read, "frame"),
                     s.stats.frames_with_face,
-                    s.stats.faces,
-                    s.stats.tracks,
+                    count(s.stats.faces, "face"),
+                    count(s.stats.tracks, "track"),
                     if tracks.is_empty() {
                         "nothing written".to_string()
                     } else {
@@ -237,9 +229,10 @@ pub(crate) fn expression_model(m: Option<&Path>) -> Result<Box<dyn ExpressionMod
 }
 
 pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
-    ensure_out_dir(&a.out)?;
+    // Options are checked (and models loaded) before anything is written.
     let mut det = detector(a.detect)?;
     let mut model = expression_model(a.model.as_deref())?;
+    let _lock = claim_out_dir(&a.out, "`wildfer analyze`")?;
     let mut done: Vec<AnalyzeSummary> = Vec::new();
     let (mut failed, mut partial) = (Vec::new(), Vec::new());
     let inputs = named_inputs(&a.inputs, &mut failed)?;
@@ -277,15 +270,17 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
                     .iter()
                     .map(|t| {
                         format!(
-                            "face {} {} frames, mostly {}",
-                            t.face_id, t.frames, t.dominant
+                            "face {} {}, mostly {}",
+                            t.face_id,
+                            count(t.frames, "frame"),
+                            t.dominant
                         )
                     })
                     .collect();
                 eprintln!(
-                    "{}: {} frames ({:.1} frames/s), {} with a face; {} -> {}",
+                    "{}: {} ({:.1} frames/s), {} with a face; {} -> {}",
                     input.display(),
-                    s.stats.frames_read,
+                    count(s.stats.frames_read, "frame"),
                     s.stats.frames_read as f64 / secs.max(1e-9),
                     s.stats.frames_with_face,
                     if tracks.is_empty() {
@@ -315,9 +310,10 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
         let report = a.out.join("report.html");
         write_report_html(&report, &done)?;
         eprintln!(
-            "wildfer analyze: {} of {} inputs, {frames_all} frames in {:.1} s; per-track summary in {}; report {}",
+            "wildfer analyze: {} of {}, {} in {:.1} s; per-track summary in {}; report {}",
             done.len(),
-            total,
+            count(total, "input"),
+            count(frames_all, "frame"),
             t_all.elapsed().as_secs_f64(),
             path.display(),
             report.display()

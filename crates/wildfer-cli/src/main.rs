@@ -10,6 +10,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod eval_images;
 mod jobs;
+mod prepare_images;
+mod progress;
 mod train;
 
 use anyhow::{Context, Result, bail};
@@ -123,6 +125,39 @@ enum Command {
         /// for a still, `<stem>.annotated.jpg`.
         #[arg(long)]
         annotate: bool,
+        /// Compute threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Cut the face of every image of a labelled still-image set as `analyze` cuts faces:
+    /// `OUT/<class>/<name>.jpg`, for training a model that sees at inference the faces it
+    /// learnt from. Images without a face are listed in `OUT/no_face.txt`.
+    ///
+    /// DATA is read as `eval-images` reads it. OUT must not exist yet; the set is built in
+    /// `.OUT.partial` beside it and renamed when complete (a re-run resumes).
+    PrepareImages {
+        /// A folder of class folders, or a `path label` list file.
+        #[arg(long, value_name = "DIR|LIST")]
+        data: PathBuf,
+        /// Only images whose file name matches this pattern (`*`, `?`).
+        #[arg(long, value_name = "PATTERN")]
+        files: Option<String>,
+        /// Output folder (a folder per class).
+        #[arg(long)]
+        out: PathBuf,
+        /// How faces are framed: `arcface` (as `prepare` and Aff-Wild2 cut them), `fer2013`
+        /// (as FER2013's crops: larger and higher) or `face-api`. Set the same `model.crop` in
+        /// the run file that trains on them.
+        #[arg(long, default_value = "arcface", value_name = "FRAMING")]
+        crop: wildfer_train::config::Framing,
+        /// Crop side in pixels.
+        #[arg(long, default_value_t = 112)]
+        size: usize,
+        /// List images that cannot be read (in `OUT/unreadable.txt`) instead of failing.
+        #[arg(long)]
+        skip_unreadable: bool,
+        #[command(flatten)]
+        detect: DetectFlags,
         /// Compute threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -503,6 +538,29 @@ fn run(cli: Cli) -> Result<()> {
                 skip_unreadable,
                 detect: detect.args(),
                 out,
+            })
+        }
+        Command::PrepareImages {
+            data,
+            files,
+            out,
+            crop,
+            size,
+            skip_unreadable,
+            detect,
+            threads,
+        } => {
+            if let Some(n) = threads {
+                set_threads(n)?;
+            }
+            prepare_images::run(prepare_images::Args {
+                data,
+                files,
+                out,
+                crop,
+                size,
+                skip_unreadable,
+                detect: detect.args(),
             })
         }
         Command::Analyze {

@@ -5,6 +5,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use wildfer_core::abaw::{Annotations, write_annotation_dir, write_predictions_txt};
 use wildfer_core::fsutil::write_atomic;
 use wildfer_train::checkpoint;
@@ -49,6 +51,14 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
     let mut last_line = std::time::Instant::now();
     let mut loss_ema: Option<f64> = None;
     let mut evals = Vec::new();
+    // The first SIGINT (Ctrl-C) or SIGTERM (what schedulers send before killing) stops after
+    // the current step with a checkpoint; a second one ends the process at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
+            .context("installing the interrupt handler")?;
+    }
     let summary = wildfer_train::train(
         &cfg,
         &out,
@@ -56,6 +66,7 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
             resume: a.resume,
             stop_after: a.stop_after,
             device: Some(a.device.clone()),
+            stop: Some(Arc::clone(&stop)),
         },
         &mut |e| match e {
             Event::Started {
@@ -116,6 +127,15 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
     )
     .with_context(|| format!("training {}", a.config.display()))?;
     bar.finish_and_clear();
+    if stop.load(Ordering::SeqCst) && summary.state.iteration < cfg.run.iterations {
+        bail!(
+            "interrupted: stopped after step {} with a checkpoint in {}; continue with `wildfer train --config {} --out {} --resume`",
+            summary.state.iteration,
+            out.display(),
+            a.config.display(),
+            out.display()
+        );
+    }
     let mut msg = format!(
         "wildfer train: {} steps done in {:.0} s",
         summary.state.iteration, summary.state.elapsed_s

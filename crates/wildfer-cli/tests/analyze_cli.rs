@@ -197,10 +197,10 @@ fn analyze_real_media() {
     // Self-contained: no resource is fetched from anywhere.
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
     assert_eq!(html.matches("<svg").count(), 3);
-    // No temporary files left.
+    // No temporary files left (the folder's lock file stays: it is not a result).
     for e in std::fs::read_dir(&out).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(!name.starts_with('.'), "{name}");
+        assert!(!name.starts_with('.') || name == ".wildfer.lock", "{name}");
     }
 }
 
@@ -522,4 +522,137 @@ fn endless_input_is_refused_not_read() {
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+/// Issue: two runs into one `--out` raced, and a killed run's temporary files stayed forever.
+#[test]
+fn a_folder_in_use_is_refused_and_stale_temporaries_are_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join(".single_face.csv.tmp4242"), b"half a table").unwrap();
+    let o = out.to_str().unwrap();
+    {
+        // Another run holds the folder.
+        let _held = wildfer_core::fsutil::lock_folder(&out, "`wildfer prepare`").unwrap();
+        for job in ["analyze", "prepare"] {
+            let (code, _, err) = wildfer(&[job, &media("single_face.jpg"), "--out", o]);
+            assert_eq!(code, 1, "{job}");
+            assert!(
+                err.contains("in use by `wildfer prepare` (process") && err.lines().count() == 1,
+                "{job}: {err}"
+            );
+        }
+        assert!(!out.join("single_face.csv").exists());
+    }
+    let (code, _, err) = wildfer(&["analyze", &media("single_face.jpg"), "--out", o]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("single_face.csv").exists());
+    assert!(!out.join(".single_face.csv.tmp4242").exists());
+}
+
+/// Issue: `--det-max-side 0` or `16` were accepted and silently gave no faces.
+#[test]
+fn impossible_options_are_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    let face = media("single_face.jpg");
+    for (args, says) in [
+        (
+            vec!["analyze", &face, "--det-max-side", "0"],
+            "max side 0 px is too small",
+        ),
+        (
+            vec!["analyze", &face, "--det-max-side", "16"],
+            "max side 16 px is too small",
+        ),
+        (
+            vec!["prepare", &face, "--det-max-side", "16"],
+            "max side 16 px is too small",
+        ),
+        (
+            vec!["analyze", &face, "--full-detect-every", "0"],
+            "full_every >= 1",
+        ),
+        (vec!["prepare", &face, "--size", "8"], "crop size 8 px"),
+    ] {
+        let mut args = args.clone();
+        args.extend(["--out", o]);
+        let (code, _, err) = wildfer(&args);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(
+            err.contains(says) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert!(!out.exists(), "{args:?} wrote {}", out.display());
+    }
+    // The smallest accepted side still finds the face of a close-up still.
+    let (code, _, err) = wildfer(&["analyze", &face, "--det-max-side", "64", "--out", o]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// Issue: the JSON lacked fps, frame size, duration and the options; boxes were not clipped;
+/// summary.csv lacked mean probabilities; messages said "1 frames".
+#[test]
+fn outputs_say_what_the_input_was_how_it_was_analysed_and_in_good_grammar() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, err) = wildfer(&[
+        "analyze",
+        &media("single_face.jpg"),
+        &media("single_face.mp4"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(": 1 frame (") && !err.contains(" 1 frames"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 of 2 inputs") && !err.contains("1 tracks"),
+        "{err}"
+    );
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("single_face_mp4.json")).unwrap())
+            .unwrap();
+    let m = &json["metadata"];
+    let (w, h) = (m["width"].as_f64().unwrap(), m["height"].as_f64().unwrap());
+    assert!(
+        w > 0.0 && h > 0.0 && m["fps"].as_f64().unwrap() > 0.0,
+        "{m}"
+    );
+    let frames = m["frames_expected"].as_f64().unwrap();
+    let duration = m["duration_s"].as_f64().unwrap();
+    assert!(
+        (duration * m["fps"].as_f64().unwrap() - frames).abs() < 1e-6,
+        "{m}"
+    );
+    assert_eq!(m["options"]["smooth"], 5);
+    assert_eq!(m["options"]["crop"]["size"], 160, "{m}");
+    assert!(
+        m["conventions"]["box"]
+            .as_str()
+            .unwrap()
+            .contains("clipped")
+    );
+    for row in json["rows"].as_array().unwrap() {
+        if let Some(b) = row["box"].as_array() {
+            let b: Vec<f64> = b.iter().map(|v| v.as_f64().unwrap()).collect();
+            assert!(
+                b[0] >= 0.0 && b[1] >= 0.0 && b[0] + b[2] <= w && b[1] + b[3] <= h,
+                "{b:?}"
+            );
+        }
+    }
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = summary.lines().nth(1).unwrap().split(',').collect();
+    let mean_at = header.iter().position(|c| *c == "mean_neutral").unwrap();
+    let means: f64 = row[mean_at..mean_at + 7]
+        .iter()
+        .map(|v| v.parse::<f64>().unwrap())
+        .sum();
+    assert!((means - 1.0).abs() < 1e-3, "{summary}");
 }

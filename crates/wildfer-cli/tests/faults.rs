@@ -241,7 +241,7 @@ fn run_with_file_limit(kib: u32, args: &[&str]) -> (Option<i32>, String) {
     )
 }
 
-/// Every file under `dir` with its bytes.
+/// Every file under `dir` with its bytes; the lock file's bytes (the last holder) are left out.
 fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -250,6 +250,8 @@ fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
+            } else if p.ends_with(wildfer_core::fsutil::LOCK_FILE) {
+                out.push((p.clone(), Vec::new()));
             } else {
                 out.push((p.clone(), std::fs::read(&p).unwrap()));
             }

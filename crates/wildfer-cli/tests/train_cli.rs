@@ -224,3 +224,86 @@ fn device_choice_is_explicit() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Lines of kind `kind` in a run's metrics log.
+fn logged(out: &Path, kind: &str) -> usize {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&format!("\"kind\":\"{kind}\"")))
+        .count()
+}
+
+#[test]
+fn sigterm_checkpoints_the_current_step_and_a_second_train_is_locked_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::synth_small(tmp.path());
+    std::fs::create_dir_all(data.join("stills/happy")).unwrap();
+    let first = std::fs::read_dir(data.join("cropped_aligned/synth_t_000"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(first, data.join("stills/happy/a.jpg")).unwrap();
+    // Many steps, checkpoints only every 1000: a checkpoint at the interrupted step can only
+    // come from the signal.
+    let text = config(&data)
+        .replace("iterations = 4", "iterations = 100000")
+        .replace("checkpoint_every = 2", "checkpoint_every = 1000");
+    let cfg = tmp.path().join("run.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let out = tmp.path().join("run");
+    let (c, o) = (cfg.to_str().unwrap(), out.to_str().unwrap());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_wildfer"))
+        .args(["train", "--config", c, "--out", o])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while logged(&out, "step") < 3 {
+        assert!(t0.elapsed().as_secs() < 300, "no training steps logged");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A second training into the running one's folder is refused, naming the folder.
+    let (code, _, err) = run(&["train", "--config", c, "--out", o, "--resume"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("in use by `wildfer train`") && err.contains(o) && err.lines().count() == 1,
+        "{err}"
+    );
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let result = child.wait_with_output().unwrap();
+    let err = String::from_utf8(result.stderr).unwrap();
+    assert_eq!(result.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("interrupted: stopped after step") && err.contains("--resume"),
+        "{err}"
+    );
+    let latest = std::fs::read_to_string(out.join("latest")).unwrap();
+    let steps: usize = latest
+        .trim()
+        .strip_prefix("iter-")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3..1000).contains(&steps), "{latest}");
+    assert!(err.contains(&format!("after step {steps} ")), "{err}");
+    // The lock went with the process: a resume continues from that step.
+    let (code, _, err) = run(&[
+        "train",
+        "--config",
+        c,
+        "--out",
+        o,
+        "--resume",
+        "--stop-after",
+        &(steps + 1).to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("{} steps done", steps + 1)), "{err}");
+}

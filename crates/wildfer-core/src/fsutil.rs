@@ -12,6 +12,86 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     f.commit()
 }
 
+/// The lock file [`lock_folder`] holds in a folder.
+pub const LOCK_FILE: &str = ".wildfer.lock";
+
+/// An exclusive lock on a folder, held until dropped. The operating system releases it when
+/// the process ends however it ends, so a killed run never leaves a stale lock behind.
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+/// Lock `dir` (created if missing) for one writer, `what` naming the job (e.g. "`wildfer
+/// train`"): a second process that asks while the first holds it gets an error naming the
+/// holder, instead of both writing the same files.
+pub fn lock_folder(dir: &Path, what: &str) -> Result<FolderLock> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // Who holds it, for the error a second process gets.
+            let holder = format!("{what} (process {})", std::process::id());
+            file.set_len(0)
+                .and_then(|()| std::io::Write::write_all(&mut file, holder.as_bytes()))
+                .map_err(|e| Error::io(&path, e))?;
+            Ok(FolderLock { _file: file })
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = std::io::Read::read_to_string(
+                &mut std::io::Read::take(&mut file, 200),
+                &mut holder,
+            );
+            let holder = holder.trim();
+            Err(Error::invalid(
+                dir,
+                format!(
+                    "in use by {} (wait for it to finish, or choose another folder)",
+                    if holder.is_empty() {
+                        "another wildfer process"
+                    } else {
+                        holder
+                    }
+                ),
+            ))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Remove the temporary files an interrupted [`AtomicFile`] left in `dir` (`.NAME.tmpPID`;
+/// not recursive). Call it only while holding the folder's [`lock_folder`]: then no other
+/// process can be writing them. Returns how many were removed.
+pub fn remove_stale_temporaries(dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for e in entries {
+        let e = e.map_err(|err| Error::io(dir, err))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let stale = name.starts_with('.')
+            && name
+                .rsplit_once(".tmp")
+                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if stale && e.file_type().is_ok_and(|t| t.is_file()) {
+            std::fs::remove_file(e.path()).map_err(|err| Error::io(e.path(), err))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// A file written in pieces that appears under its final name only on [`AtomicFile::commit`]
 /// (temporary file in the same folder, fsync, rename). Dropped uncommitted, the temporary file
 /// is removed: an interrupted run never leaves a partial file under a final name.
@@ -182,5 +262,45 @@ mod tests {
         let e = read_regular(&p, 9).unwrap_err().to_string();
         assert!(e.contains("10 bytes") && e.contains("9 accepted"), "{e}");
         assert!(read_regular(d.path(), 10).is_err(), "a folder");
+    }
+
+    #[test]
+    fn a_locked_folder_refuses_a_second_writer_until_released() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        let first = lock_folder(&dir, "`wildfer train`").unwrap();
+        let err = lock_folder(&dir, "`wildfer train`")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("in use by `wildfer train` (process") && err.contains("run"),
+            "{err}"
+        );
+        drop(first);
+        lock_folder(&dir, "`wildfer train`").unwrap();
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_and_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        for f in [
+            ".a.csv.tmp123",
+            ".b.json.tmp9",
+            "a.csv",
+            ".hidden",
+            ".c.tmp",
+            "x.tmp12",
+        ] {
+            std::fs::write(d.join(f), b"x").unwrap();
+        }
+        assert_eq!(remove_stale_temporaries(d).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".c.tmp", ".hidden", "a.csv", "x.tmp12"]);
+        assert_eq!(remove_stale_temporaries(&d.join("missing")).unwrap(), 0);
     }
 }

@@ -12,3 +12,23 @@ pub mod fsutil;
 
 pub use error::{Error, Result};
 pub use expression::{Expression, LabelSet, argmax};
+
+/// `n` and the noun, plural unless `n` is 1 ("1 frame", "2 frames"): the one wording of
+/// counts in messages and reports.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_agree_with_their_number() {
+        assert_eq!(super::count(1, "track"), "1 track");
+        assert_eq!(super::count(0, "frame"), "0 frames");
+        assert_eq!(super::count(32, "face"), "32 faces");
+    }
+}

@@ -5,4 +5,7 @@ pub enum FaceError {
     Model(String),
     #[error("{0}")]
     Input(String),
+    /// An impossible setting (a detector or tracker option out of its range).
+    #[error("{0}")]
+    Config(String),
 }

@@ -33,6 +33,20 @@ impl BBox {
         BBox { x1, y1, x2, y2 }
     }
 
+    /// The part inside a `width` x `height` image (a face at the border is detected partly
+    /// outside it); empty boxes stay empty at the nearest edge.
+    pub fn clipped(&self, width: usize, height: usize) -> BBox {
+        let (w, h) = (width as f32, height as f32);
+        let x1 = self.x1.clamp(0.0, w);
+        let y1 = self.y1.clamp(0.0, h);
+        BBox {
+            x1,
+            y1,
+            x2: self.x2.clamp(x1, w),
+            y2: self.y2.clamp(y1, h),
+        }
+    }
+
     pub fn width(&self) -> f32 {
         (self.x2 - self.x1).max(0.0)
     }
@@ -238,5 +252,15 @@ mod tests {
         // Half overlap: inter 50, union 150.
         assert!((a.iou(&BBox::new(5.0, 0.0, 15.0, 10.0)) - 1.0 / 3.0).abs() < 1e-6);
         assert_eq!(BBox::default().iou(&BBox::default()), 0.0);
+    }
+
+    #[test]
+    fn boxes_are_clipped_to_the_image() {
+        let b = BBox::new(-10.0, 5.0, 50.0, 130.0).clipped(40, 120);
+        assert_eq!(b, BBox::new(0.0, 5.0, 40.0, 120.0));
+        let outside = BBox::new(50.0, 10.0, 60.0, 20.0).clipped(40, 120);
+        assert_eq!(outside.width(), 0.0);
+        let inside = BBox::new(1.0, 2.0, 3.0, 4.0);
+        assert_eq!(inside.clipped(40, 120), inside);
     }
 }

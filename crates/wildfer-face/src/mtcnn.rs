@@ -33,6 +33,33 @@ impl Default for MtcnnConfig {
     }
 }
 
+impl MtcnnConfig {
+    /// Refuse settings that can only give empty or endless results.
+    pub fn validate(&self) -> Result<(), FaceError> {
+        // P-Net sees 12 px windows: smaller faces cannot be searched for.
+        if !(self.min_face_size.is_finite() && self.min_face_size >= 12.0) {
+            return Err(FaceError::Config(format!(
+                "MTCNN minimum face size must be at least 12 px, got {}",
+                self.min_face_size
+            )));
+        }
+        if self.thresholds.iter().any(|t| !(*t > 0.0 && *t < 1.0)) {
+            return Err(FaceError::Config(format!(
+                "MTCNN thresholds must be in (0, 1), got {:?}",
+                self.thresholds
+            )));
+        }
+        // A factor near 1 makes the pyramid endless.
+        if !(self.factor > 0.1 && self.factor <= 0.95) {
+            return Err(FaceError::Config(format!(
+                "MTCNN pyramid factor must be in (0.1, 0.95], got {}",
+                self.factor
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A candidate: box corners, score, and the regression to apply.
 #[derive(Debug, Clone, Copy)]
 struct Cand {
@@ -109,6 +136,7 @@ fn bbreg(b: [f32; 4], r: [f32; 4]) -> [f32; 4] {
 
 impl MtcnnDetector {
     pub fn new(config: MtcnnConfig) -> Result<Self, FaceError> {
+        config.validate()?;
         let device = wildfer_nn::cpu();
         let nets = Mtcnn::pretrained(&device).map_err(|e| FaceError::Model(e.to_string()))?;
         Ok(MtcnnDetector {

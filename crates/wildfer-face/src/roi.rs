@@ -24,6 +24,36 @@ pub struct RoiConfig {
     pub min_iou: f32,
 }
 
+impl RoiConfig {
+    /// Refuse settings that can only give empty or meaningless results.
+    pub fn validate(&self) -> Result<(), FaceError> {
+        if self.full_every == 0 {
+            return Err(FaceError::Config(
+                "whole-frame detection must run at least every 1 frame (full_every >= 1)".into(),
+            ));
+        }
+        if !(self.context.is_finite() && self.context >= 1.0) {
+            return Err(FaceError::Config(format!(
+                "region context must be at least 1 (the face's own box), got {}",
+                self.context
+            )));
+        }
+        if self.roi_size < 32 {
+            return Err(FaceError::Config(format!(
+                "region size must be at least 32 px, got {}",
+                self.roi_size
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.min_iou) {
+            return Err(FaceError::Config(format!(
+                "region IoU must be in [0, 1], got {}",
+                self.min_iou
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for RoiConfig {
     fn default() -> Self {
         RoiConfig {
@@ -71,15 +101,17 @@ pub struct RoiDetector<D> {
 }
 
 impl<D: FaceDetector> RoiDetector<D> {
-    pub fn new(inner: D, config: RoiConfig) -> Self {
-        RoiDetector {
+    /// `inner` with `config` (validated: [`RoiConfig::validate`]).
+    pub fn new(inner: D, config: RoiConfig) -> Result<Self, FaceError> {
+        config.validate()?;
+        Ok(RoiDetector {
             inner,
             config,
             previous: Vec::new(),
             since_full: 0,
             full_passes: 0,
             roi_passes: 0,
-        }
+        })
     }
 
     /// Square region around `b` (clamped to the frame), integer pixels.
@@ -275,7 +307,8 @@ mod tests {
                 full_every: 4,
                 ..RoiConfig::default()
             },
-        );
+        )
+        .unwrap();
         // Frame 1: full pass finds the face. Frame 2: its region pass finds nothing (this
         // detector only sees whole frames), so a full pass runs at once and finds it again.
         assert_eq!(d.detect(&frame(1)).unwrap().len(), 1);
@@ -315,7 +348,8 @@ mod tests {
                 full_every: 4,
                 ..RoiConfig::default()
             },
-        );
+        )
+        .unwrap();
         for i in 1..=8 {
             let dets = d.detect(&frame(i)).unwrap();
             // The full pass's copy of the known face is not added twice.
@@ -332,7 +366,7 @@ mod tests {
 
     #[test]
     fn reset_forgets_the_faces_of_the_previous_input() {
-        let mut d = RoiDetector::new(CentreFace, RoiConfig::default());
+        let mut d = RoiDetector::new(CentreFace, RoiConfig::default()).unwrap();
         d.detect(&frame(1)).unwrap();
         d.detect(&frame(2)).unwrap();
         assert_eq!((d.full_passes, d.roi_passes), (1, 1));
@@ -344,7 +378,7 @@ mod tests {
 
     #[test]
     fn region_stays_inside_the_frame() {
-        let d = RoiDetector::new(FakeDetector::default(), RoiConfig::default());
+        let d = RoiDetector::new(FakeDetector::default(), RoiConfig::default()).unwrap();
         for b in [
             BBox::new(180.0, 80.0, 230.0, 130.0),
             BBox::new(-50.0, -50.0, -10.0, -10.0),

@@ -15,6 +15,25 @@ pub struct TrackerConfig {
     pub max_gap: usize,
 }
 
+impl TrackerConfig {
+    /// Refuse settings that can only give meaningless tracks.
+    pub fn validate(&self) -> Result<(), crate::FaceError> {
+        if !(0.0..=1.0).contains(&self.min_iou) {
+            return Err(crate::FaceError::Config(format!(
+                "tracker IoU must be in [0, 1], got {}",
+                self.min_iou
+            )));
+        }
+        if !(self.max_center_shift.is_finite() && self.max_center_shift >= 0.0) {
+            return Err(crate::FaceError::Config(format!(
+                "tracker centre shift must be >= 0, got {}",
+                self.max_center_shift
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {

@@ -197,7 +197,8 @@ fn region_detection_follows_full_detection_on_a_real_video() {
     let mut roi = RoiDetector::new(
         RetinaFaceDetector::new(RetinaFaceConfig::default()).unwrap(),
         RoiConfig::default(),
-    );
+    )
+    .unwrap();
     let mut src = wildfer_video::open(&media("single_face.mp4")).unwrap();
     let (mut frames, mut worst_iou, mut worst_lm) = (0, 1f32, 0f32);
     let (mut path_full, mut path_roi) = (0f32, 0f32);

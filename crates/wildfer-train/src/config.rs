@@ -71,6 +71,49 @@ pub struct ModelSection {
     /// folder for a `face_api_resnet34` backbone (face-recognition-pretrained).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+    /// How the faces the network learns from are framed, so that `analyze` and `eval-images`
+    /// cut faces alike at inference: `arcface` (Aff-Wild2's `cropped_aligned`, what `wildfer
+    /// prepare` writes), `fer2013` (FER2013's crops: the face larger and higher) or `face-api`.
+    #[serde(default, skip_serializing_if = "Framing::is_arcface")]
+    pub crop: Framing,
+}
+
+/// Where the face sits in the training crops (`model.crop`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// ArcFace's five-point template.
+    #[default]
+    Arcface,
+    /// FER2013's face crops.
+    Fer2013,
+    /// face-api's detector crops.
+    FaceApi,
+}
+
+impl Framing {
+    /// The names a run file and the command line use.
+    pub const NAMES: [&str; 3] = ["arcface", "fer2013", "face-api"];
+
+    fn is_arcface(&self) -> bool {
+        *self == Framing::Arcface
+    }
+}
+
+impl std::str::FromStr for Framing {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "arcface" => Ok(Framing::Arcface),
+            "fer2013" => Ok(Framing::Fer2013),
+            "face-api" => Ok(Framing::FaceApi),
+            _ => Err(format!(
+                "unknown crop framing {s:?} (one of: {})",
+                Framing::NAMES.join(", ")
+            )),
+        }
+    }
 }
 
 /// Which split folder of the annotations.
@@ -343,6 +386,10 @@ pub struct AugmentSection {
     /// Probability of turning the clip grey.
     #[serde(default)]
     pub greyscale: f32,
+    /// Rotation about the crop's centre by an angle drawn from `[-rotate, rotate]` degrees
+    /// (0: none). Faces in the wild tilt; the crop's corners repeat the edge pixels.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rotate: f32,
 }
 
 impl Default for AugmentSection {
@@ -352,8 +399,13 @@ impl Default for AugmentSection {
             crop_scale: crop_default(),
             jitter: jitter_default(),
             greyscale: 0.0,
+            rotate: 0.0,
         }
     }
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
 }
 
 /// The challenge metric that picks the best checkpoint.
@@ -675,6 +727,12 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&a.jitter) || !(0.0..=1.0).contains(&a.greyscale) {
             return bad("augment.jitter must be in [0, 1) and augment.greyscale in [0, 1]".into());
+        }
+        if !(0.0..=45.0).contains(&a.rotate) {
+            return bad(format!(
+                "augment.rotate must be in [0, 45] degrees, got {}",
+                a.rotate
+            ));
         }
         let r = &self.run;
         if r.iterations == 0 || r.batch_size == 0 || r.checkpoint_every == 0 {

@@ -27,6 +27,9 @@ pub struct AugDraw {
     pub contrast: f32,
     pub saturation: f32,
     pub grey: bool,
+    /// Rotation about the crop's centre, radians (positive: the content turns clockwise on
+    /// screen, image y pointing down).
+    pub angle: f32,
 }
 
 impl AugDraw {
@@ -38,6 +41,7 @@ impl AugDraw {
         contrast: 1.0,
         saturation: 1.0,
         grey: false,
+        angle: 0.0,
     };
 
     pub fn draw(cfg: &AugmentSection, rng: &mut Rng) -> AugDraw {
@@ -52,6 +56,12 @@ impl AugDraw {
         let mut f = || rng.range_f32(1.0 - j, 1.0 + j);
         let (brightness, contrast, saturation) = (f(), f(), f());
         let grey = rng.f32() < cfg.greyscale;
+        // Drawn only when asked for, so that runs without rotation keep their random stream.
+        let angle = if cfg.rotate > 0.0 {
+            rng.range_f32(-cfg.rotate, cfg.rotate).to_radians()
+        } else {
+            0.0
+        };
         AugDraw {
             crop,
             flip,
@@ -59,6 +69,7 @@ impl AugDraw {
             contrast,
             saturation,
             grey,
+            angle,
         }
     }
 }
@@ -118,25 +129,29 @@ pub fn prepare(rgb: &[u8], w: usize, h: usize, size: usize, aug: &AugDraw, out: 
     let [cx, cy, cs] = aug.crop;
     let side = w.min(h);
     let (ox, oy) = (((w - side) / 2) as f32, ((h - side) / 2) as f32);
-    let (x0, y0) = (ox + cx * side as f32, oy + cy * side as f32);
-    let (sx, sy) = (
-        cs * side as f32 / size as f32,
-        cs * side as f32 / size as f32,
-    );
+    // The crop square's centre in source pixels, and the source step per output pixel.
+    let half = cs * side as f32 / 2.0;
+    let (centre_x, centre_y) = (ox + cx * side as f32 + half, oy + cy * side as f32 + half);
+    let step = cs * side as f32 / size as f32;
+    let (sin, cos) = aug.angle.sin_cos();
     let px = |x: usize, y: usize| {
         let i = 3 * (y * w + x);
         [rgb[i] as f32, rgb[i + 1] as f32, rgb[i + 2] as f32]
     };
     let plane = size * size;
+    let mid = size as f32 / 2.0;
     // Mean grey of the output for the contrast adjustment, filled in a first pass.
     let mut buf = vec![[0f32; 3]; plane];
     for oy in 0..size {
-        // Pixel centres (align_corners = False), clamped at the borders.
-        let fy = (y0 + (oy as f32 + 0.5) * sy - 0.5).clamp(0.0, (h - 1) as f32);
-        let (y1, ty) = (fy.floor() as usize, fy - fy.floor());
-        let y2 = (y1 + 1).min(h - 1);
+        let dy = (oy as f32 + 0.5 - mid) * step;
         for ox in 0..size {
-            let fx = (x0 + (ox as f32 + 0.5) * sx - 0.5).clamp(0.0, (w - 1) as f32);
+            let dx = (ox as f32 + 0.5 - mid) * step;
+            // Pixel centres (align_corners = False), the offset from the centre rotated,
+            // clamped at the borders (the corners of a rotated crop repeat the edge).
+            let fx = (centre_x + cos * dx - sin * dy - 0.5).clamp(0.0, (w - 1) as f32);
+            let fy = (centre_y + sin * dx + cos * dy - 0.5).clamp(0.0, (h - 1) as f32);
+            let (y1, ty) = (fy.floor() as usize, fy - fy.floor());
+            let y2 = (y1 + 1).min(h - 1);
             let (x1, tx) = (fx.floor() as usize, fx - fx.floor());
             let x2 = (x1 + 1).min(w - 1);
             let (a, b, c, d) = (px(x1, y1), px(x2, y1), px(x1, y2), px(x2, y2));
@@ -146,8 +161,8 @@ pub fn prepare(rgb: &[u8], w: usize, h: usize, size: usize, aug: &AugDraw, out: 
                 let bot = c[k] + (d[k] - c[k]) * tx;
                 p[k] = (top + (bot - top) * ty) / 255.0;
             }
-            let dx = if aug.flip { size - 1 - ox } else { ox };
-            buf[oy * size + dx] = p;
+            let col = if aug.flip { size - 1 - ox } else { ox };
+            buf[oy * size + col] = p;
         }
     }
     if *aug != AugDraw::IDENTITY {
@@ -297,5 +312,41 @@ mod tests {
             out[..4].iter().map(|&v| red(v)).collect::<Vec<_>>(),
             vec![20.0, 30.0, 20.0, 30.0]
         );
+    }
+
+    #[test]
+    fn rotation_turns_the_crop_about_its_centre() {
+        // +90 degrees: output (x, y) samples source (size - 1 - y, x); red is 10 x, green 10 y.
+        let img = gradient(8, 8);
+        let quarter = AugDraw {
+            angle: 90f32.to_radians(),
+            ..AugDraw::IDENTITY
+        };
+        let mut out = vec![0f32; 3 * 64];
+        prepare(&img, 8, 8, 8, &quarter, &mut out);
+        for y in 0..8 {
+            for x in 0..8 {
+                let i = y * 8 + x;
+                assert!(
+                    (unnorm(&out, 0, i) - ((7 - y) * 10) as f32).abs() < 1e-2,
+                    "{x},{y}"
+                );
+                assert!(
+                    (unnorm(&out, 1, i) - (x * 10) as f32).abs() < 1e-2,
+                    "{x},{y}"
+                );
+            }
+        }
+        // A small angle keeps the centre pixel's neighbourhood and moves the corners.
+        let tilt = AugDraw {
+            angle: 10f32.to_radians(),
+            ..AugDraw::IDENTITY
+        };
+        let mut t = vec![0f32; 3 * 64];
+        prepare(&img, 8, 8, 8, &tilt, &mut t);
+        let mut plain = vec![0f32; 3 * 64];
+        prepare(&img, 8, 8, 8, &AugDraw::IDENTITY, &mut plain);
+        assert!((unnorm(&t, 0, 8 * 4 + 4) - unnorm(&plain, 0, 8 * 4 + 4)).abs() < 8.0);
+        assert!((unnorm(&t, 1, 7) - unnorm(&plain, 1, 7)).abs() > 5.0);
     }
 }

@@ -84,6 +84,9 @@ pub struct TrainOptions {
     pub stop_after: Option<usize>,
     /// Where to train (`None`: the CPU). Checkpoints are device-independent.
     pub device: Option<Device>,
+    /// Set from elsewhere (a SIGINT/SIGTERM handler) to stop after the current step with a
+    /// checkpoint of it, from which `resume` continues exactly.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// The outcome of [`train`].
@@ -229,6 +232,8 @@ pub fn train(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<TrainSummary, TrainError> {
     let run = RunDir::new(run_dir);
+    // One writer per run folder: two trainings into one folder would mix their checkpoints.
+    let _lock = wildfer_core::fsutil::lock_folder(run_dir, "`wildfer train`")?;
     let net_cfg = cfg.network()?;
     let spec = WindowSpec::of(&net_cfg)?;
     let label_set = cfg.label_set();
@@ -470,7 +475,15 @@ pub fn train(
             on_event(Event::Evaluated(e.clone()));
             last_eval = Some(e);
         }
-        if state.iteration % cfg.run.checkpoint_every == 0 || state.iteration == last || eval_now {
+        let stopping = opts
+            .stop
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst));
+        if state.iteration % cfg.run.checkpoint_every == 0
+            || state.iteration == last
+            || eval_now
+            || stopping
+        {
             let name = iter_name("iter", state.iteration);
             let path = run.save(&name, &net, Some(&optim), &state, cfg, false)?;
             run.point("latest", &name)?;
@@ -479,6 +492,9 @@ pub fn train(
                 iteration: state.iteration,
                 path,
             });
+        }
+        if stopping {
+            break;
         }
     }
     Ok(TrainSummary {

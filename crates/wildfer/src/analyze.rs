@@ -36,6 +36,8 @@ pub struct TrackSummary {
     pub last_frame: usize,
     /// Share of the track's frames won by each class (ABAW order keys).
     pub share: BTreeMap<&'static str, f64>,
+    /// Mean probability of each class over the track's frames (as written, smoothed).
+    pub mean: BTreeMap<&'static str, f64>,
     pub dominant: &'static str,
 }
 
@@ -67,6 +69,7 @@ struct TrackAcc {
     first: usize,
     last: usize,
     wins: [usize; 7],
+    sums: [f64; 7],
 }
 
 /// Output file names of an input named `name`: `<name>.csv` / `<name>.json` in `out`.
@@ -151,6 +154,9 @@ impl Emitter {
             acc.frames += 1;
             acc.last = f.index;
             acc.wins[win] += 1;
+            for (s, v) in acc.sums.iter_mut().zip(p) {
+                *s += f64::from(*v);
+            }
             self.timeline.add(face.track, f.index, p);
             let _ = write!(
                 line,
@@ -229,6 +235,9 @@ pub fn analyze(
     out: &Path,
     mut progress: impl FnMut(usize),
 ) -> Result<AnalyzeSummary, PipelineError> {
+    opts.tracker
+        .validate()
+        .map_err(|e| PipelineError::Options(e.to_string()))?;
     let stem = opts
         .name
         .clone()
@@ -241,6 +250,7 @@ pub fn analyze(
             Annotated::Video(out.join(format!("{stem}.annotated.mp4")), None)
         }
     });
+    let info = source.info().clone();
     let mut e = Emitter {
         pixels: std::collections::VecDeque::new(),
         annotated,
@@ -283,7 +293,10 @@ pub fn analyze(
                 .zip(probs)
                 .map(|(f, probs)| FaceRecord {
                     track: f.track,
-                    detection: f.detection,
+                    detection: wildfer_face::Detection {
+                        bbox: f.detection.bbox.clipped(ff.width, ff.height),
+                        ..f.detection
+                    },
                     probs,
                 })
                 .collect(),
@@ -322,6 +335,11 @@ pub fn analyze(
                 .zip(t.wins)
                 .map(|(c, n)| (c.key(), n as f64 / t.frames as f64))
                 .collect();
+            let mean = classes()
+                .iter()
+                .zip(t.sums)
+                .map(|(c, s)| (c.key(), s / t.frames as f64))
+                .collect();
             let dom = argmax(&t.wins);
             TrackSummary {
                 face_id: *id,
@@ -329,6 +347,7 @@ pub fn analyze(
                 first_frame: t.first,
                 last_frame: t.last,
                 share,
+                mean,
                 dominant: classes()[dom].key(),
             }
         })
@@ -356,6 +375,23 @@ pub fn analyze(
         "frames_with_face": summary.stats.frames_with_face,
         "faces": summary.stats.faces, "bad_frames": summary.stats.bad_frames,
         "smooth_frames": opts.smooth.max(1),
+        // What the input is (as its header says) and how it was analysed.
+        "codec": info.codec,
+        "width": info.width, "height": info.height, "fps": info.fps,
+        "duration_s": if info.fps > 0.0 { info.frames as f64 / info.fps } else { 0.0 },
+        "options": {
+            "smooth": opts.smooth,
+            "crop": { "size": crop.size, "zoom": crop.zoom, "shift": crop.shift },
+            "tracker": {
+                "min_iou": opts.tracker.min_iou,
+                "max_center_shift": opts.tracker.max_center_shift,
+                "max_gap": opts.tracker.max_gap,
+            },
+        },
+        "conventions": {
+            "box": "x, y, w, h: top-left corner, width and height in source pixels, clipped to the frame",
+            "landmarks": "[x, y] in source pixels: eye, eye, nose tip, mouth corner, mouth corner; each pair image-left first (the subject's right, for a frontal face); not clipped",
+        },
         "tracks": summary.track_summaries,
     });
     json.write(format!("\n],\n\"metadata\":{meta}}}\n").as_bytes())?;
@@ -378,6 +414,9 @@ pub fn write_summary_csv(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
     for c in classes() {
         let _ = write!(s, ",share_{}", c.key());
     }
+    for c in classes() {
+        let _ = write!(s, ",mean_{}", c.key());
+    }
     s.push_str(",dominant\n");
     for a in summaries {
         for t in &a.track_summaries {
@@ -392,6 +431,9 @@ pub fn write_summary_csv(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
             );
             for c in classes() {
                 let _ = write!(s, ",{:.4}", t.share[c.key()]);
+            }
+            for c in classes() {
+                let _ = write!(s, ",{:.4}", t.mean[c.key()]);
             }
             let _ = writeln!(s, ",{}", t.dominant);
         }
@@ -417,11 +459,11 @@ pub fn write_report_html(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
             let title = a.name.clone();
             crate::report::ReportSection {
                 stats_line: format!(
-                    "{}: {} frames, {} with a face, {} tracks; model {}, detector {}",
+                    "{}: {}, {} with a face, {}; model {}, detector {}",
                     a.input.display(),
-                    a.stats.frames_read,
+                    wildfer_core::count(a.stats.frames_read, "frame"),
                     a.stats.frames_with_face,
-                    a.track_summaries.len(),
+                    wildfer_core::count(a.track_summaries.len(), "track"),
                     a.model,
                     a.detector
                 ),

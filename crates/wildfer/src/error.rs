@@ -17,6 +17,9 @@ pub enum PipelineError {
     Io { path: PathBuf, msg: String },
     #[error("expression model: {0}")]
     Model(String),
+    /// An impossible option value.
+    #[error("{0}")]
+    Options(String),
 }
 
 impl PipelineError {

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use wildfer_core::{Expression, LabelSet, argmax};
 use wildfer_eval::{Confusion, EvalReport};
-use wildfer_face::{AlignedFace, CropSpec, FaceDetector};
+use wildfer_face::{AlignedFace, CropSpec, FaceDetector, Point2};
 use wildfer_video::Frame;
 
 /// Where each image's face comes from.
@@ -172,95 +172,75 @@ pub fn score_images(
     })
 }
 
-/// The largest face of `frame` cut as `spec` says; `None` when the detector finds none.
-fn face_of(
+/// Images no larger than this (longest side) are searched again, enlarged and padded, when no
+/// face is found in them: a tight face crop leaves the detector no margin.
+pub const RETRY_MAX_SIDE: usize = 1024;
+/// The retry enlarges the image to at least this shortest side (FER2013's 48 px faces are too
+/// small for RetinaFace's anchors) and pads it by a third of its side with its edge pixels.
+const RETRY_MIN_SIDE: usize = 192;
+
+/// The largest face of a still `frame` cut as `spec` says; `None` when the detector finds none,
+/// also in the enlarged, padded copy ([`RETRY_MAX_SIDE`]). The crop is always cut from the
+/// image itself (outside it is black, as in `analyze`).
+pub(crate) fn face_of(
     path: &Path,
     frame: Frame,
     spec: &CropSpec,
     det: &mut dyn FaceDetector,
 ) -> Result<Option<AlignedFace>, PipelineError> {
-    det.reset();
-    let dets = det.detect(&frame).map_err(|source| PipelineError::Face {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let Some(best) = dets
-        .iter()
-        .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
-    else {
-        return Ok(None);
+    let mut find = |f: &Frame| -> Result<Option<[Point2; 5]>, PipelineError> {
+        det.reset();
+        let dets = det.detect(f).map_err(|source| PipelineError::Face {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(dets
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+            .map(|d| d.landmarks))
     };
-    Ok(wildfer_face::align::align_as(
-        &frame.rgb,
-        frame.width,
-        frame.height,
-        &best.landmarks,
-        spec,
-    ))
+    let mut landmarks = find(&frame)?;
+    if landmarks.is_none() && frame.width.max(frame.height) <= RETRY_MAX_SIDE {
+        let (padded, scale, pad) = padded_for_detection(&frame);
+        let back = |v: f32| (v - pad + 0.5) / scale - 0.5;
+        landmarks = find(&padded)?.map(|l| l.map(|p| Point2::new(back(p.x), back(p.y))));
+    }
+    Ok(landmarks.and_then(|l| {
+        wildfer_face::align::align_as(&frame.rgb, frame.width, frame.height, &l, spec)
+    }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::expression::FakeExpressionModel;
-
-    #[test]
-    fn rows_report_and_unreadable_images() {
-        let tmp = tempfile::tempdir().unwrap();
-        let good = tmp.path().join("a,b.png");
-        image::RgbImage::from_pixel(6, 8, image::Rgb([9, 9, 9]))
-            .save(&good)
-            .unwrap();
-        let bad = tmp.path().join("bad.jpg");
-        std::fs::write(&bad, b"not an image").unwrap();
-        let images = vec![
-            (good.clone(), Expression::Happiness),
-            (bad.clone(), Expression::Anger),
-            (good.clone(), Expression::Sadness),
-        ];
-        let mut model = FakeExpressionModel {
-            probs: [0.0, 0.1, 0.0, 0.0, 0.8, 0.1, 0.0],
-        };
-        let e = score_images(
-            &images,
-            LabelSet::Seven,
-            &mut model,
-            FaceInput::Crops,
-            false,
-            |_, _| {},
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("bad.jpg") && !e.contains('\n'), "{e}");
-        let mut seen = Vec::new();
-        let s = score_images(
-            &images,
-            LabelSet::Seven,
-            &mut model,
-            FaceInput::Crops,
-            true,
-            |d, t| seen.push((d, t)),
-        )
-        .unwrap();
-        assert_eq!(seen, vec![(3, 3)]);
-        assert_eq!(s.report.frames, 3);
-        assert!((s.report.accuracy - 1.0 / 3.0).abs() < 1e-12);
-        assert_eq!(s.report.missing_frames, 1);
-        assert_eq!(s.unreadable().count(), 1);
-        assert_eq!(s.no_face().count(), 0);
-        assert_eq!(s.rows[0].prediction(), Some(Expression::Happiness));
-        let line = s.rows[0].csv();
-        assert!(
-            line.starts_with('"')
-                && line.contains("a,b.png\",happiness,happiness,0.000000,0.100000"),
-            "{line}"
-        );
-        let header_cols = ImageRow::csv_header().trim_end().split(',').count();
-        assert_eq!(header_cols, 11);
-        let bad_line = s.rows[1].csv();
-        assert!(
-            bad_line.contains("bad.jpg,anger,,") && !bad_line.trim_end().ends_with(','),
-            "{bad_line}"
-        );
+/// `frame` enlarged (bilinear) to a shortest side of at least [`RETRY_MIN_SIDE`], then padded
+/// on every side by a third of its longest side, repeating the edge pixels; with the scale and
+/// the padding (pixel centres: padded = scale * (image + 0.5) - 0.5 + pad).
+fn padded_for_detection(frame: &Frame) -> (Frame, f32, f32) {
+    let (w, h) = (frame.width.max(1), frame.height.max(1));
+    let scale = (RETRY_MIN_SIDE as f32 / w.min(h) as f32).max(1.0);
+    let (sw, sh) = (
+        ((w as f32 * scale).round() as usize).max(1),
+        ((h as f32 * scale).round() as usize).max(1),
+    );
+    let big = wildfer_face::align::resize(&frame.rgb, w, h, sw, sh);
+    let pad = sw.max(sh) / 3;
+    let (pw, ph) = (sw + 2 * pad, sh + 2 * pad);
+    let mut rgb = Vec::with_capacity(pw * ph * 3);
+    for y in 0..ph {
+        let sy = y.saturating_sub(pad).min(sh - 1);
+        for x in 0..pw {
+            let i = 3 * (sy * sw + x.saturating_sub(pad).min(sw - 1));
+            rgb.extend_from_slice(&big[i..i + 3]);
+        }
     }
+    // The scale actually applied per axis differs from `scale` by rounding only.
+    let scale = sw as f32 / w as f32;
+    (
+        Frame {
+            rgb,
+            width: pw,
+            height: ph,
+            ..frame.clone()
+        },
+        scale,
+        pad as f32,
+    )
 }

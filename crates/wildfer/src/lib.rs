@@ -25,6 +25,7 @@ pub mod faces;
 pub mod image_scoring;
 pub mod inputs;
 pub mod prepare;
+pub mod prepare_images;
 pub mod pseudo;
 pub mod report;
 pub mod smooth;

@@ -27,6 +27,27 @@ pub struct PrepareOptions {
     pub name: Option<String>,
 }
 
+impl PrepareOptions {
+    /// Refuse values that can only give useless crops.
+    pub fn validate(&self) -> Result<(), PipelineError> {
+        if !(32..=1024).contains(&self.size) {
+            return Err(PipelineError::Options(format!(
+                "crop size {} px: expected a side between 32 and 1024",
+                self.size
+            )));
+        }
+        if !(1..=100).contains(&self.jpeg_quality) {
+            return Err(PipelineError::Options(format!(
+                "JPEG quality must be 1-100, got {}",
+                self.jpeg_quality
+            )));
+        }
+        self.tracker
+            .validate()
+            .map_err(|e| PipelineError::Options(e.to_string()))
+    }
+}
+
 impl Default for PrepareOptions {
     fn default() -> Self {
         PrepareOptions {
@@ -94,6 +115,7 @@ pub fn prepare(
     opts: &PrepareOptions,
     mut progress: impl FnMut(usize),
 ) -> Result<PrepareSummary, PipelineError> {
+    opts.validate()?;
     let video = opts
         .name
         .clone()

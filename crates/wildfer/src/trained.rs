@@ -12,6 +12,7 @@ use wildfer_face::{AlignedFace, CropSpec};
 use wildfer_nn::burn::module::Module;
 use wildfer_nn::burn::tensor::activation::softmax;
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
+use wildfer_train::config::Framing;
 use wildfer_train::image::{InputSpec, prepare};
 use wildfer_train::{Net, WindowSpec, checkpoint};
 
@@ -23,6 +24,8 @@ pub struct TrainedModel {
     spec: WindowSpec,
     /// Input side and preparation (grey for `model.grey` runs).
     input: InputSpec,
+    /// How the run's training faces were framed (`model.crop`).
+    crop: CropSpec,
     name: String,
     device: Device,
     /// Per track: the last `spec.len` embeddings and the call that last saw it.
@@ -42,6 +45,7 @@ impl TrainedModel {
             net: net.valid(),
             spec: WindowSpec::of(&net_cfg).map_err(|e| bad(e.to_string()))?,
             input: cfg.input(),
+            crop: crop_of(cfg.model.crop),
             name: format!(
                 "{} ({}, step {})",
                 dir.display(),
@@ -54,8 +58,45 @@ impl TrainedModel {
         })
     }
 
+    /// A run's network from its saved configuration (a checkpoint's `config.toml` text) and its
+    /// PyTorch-named safetensors weights (`model.safetensors`; half precision is widened),
+    /// every parameter required: how the built-in trained models, compiled into the binary,
+    /// are loaded. `name` names the model in outputs and errors.
+    pub fn from_parts(name: &str, config: &str, weights: &[u8]) -> Result<Self, PipelineError> {
+        let bad = |e: String| PipelineError::Model(format!("{name}: {e}"));
+        let device = wildfer_nn::cpu();
+        let cfg = wildfer_train::TrainConfig::from_toml(config, Path::new(name))
+            .map_err(|e| bad(e.to_string()))?;
+        let net_cfg = cfg.network().map_err(|e| bad(e.to_string()))?;
+        let spec = WindowSpec::of(&net_cfg).map_err(|e| bad(e.to_string()))?;
+        let mut net = Net::for_checkpoint(&net_cfg.without_pretrained(), &device)
+            .map_err(|e| bad(e.to_string()))?;
+        wildfer_nn::weights::load_safetensors_bytes(&mut net, weights, name, true)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(TrainedModel {
+            net: net.valid(),
+            spec,
+            input: cfg.input(),
+            crop: crop_of(cfg.model.crop),
+            name: name.to_string(),
+            device,
+            history: HashMap::new(),
+            calls: 0,
+        })
+    }
+
     pub fn window(&self) -> WindowSpec {
         self.spec
+    }
+}
+
+/// The crop a run's faces were framed as, at 112 px (resized to the network's input by
+/// [`prepare`]): ArcFace's is the layout `wildfer prepare` writes and Aff-Wild2's.
+pub fn crop_of(framing: Framing) -> CropSpec {
+    match framing {
+        Framing::Arcface => CropSpec::arcface(112),
+        Framing::Fer2013 => CropSpec::FER2013,
+        Framing::FaceApi => CropSpec::FACE_API,
     }
 }
 
@@ -72,9 +113,7 @@ impl ExpressionModel for TrainedModel {
     }
 
     fn crop(&self) -> CropSpec {
-        // The layout `wildfer prepare` writes (and Aff-Wild2's crops): ArcFace's at 112 px,
-        // resized to the network's input below.
-        CropSpec::arcface(112)
+        self.crop
     }
 
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {

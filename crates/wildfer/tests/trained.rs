@@ -2,7 +2,7 @@
 //! network's output on that clip, history matters for temporal heads only, and `reset` forgets.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use wildfer::{ExpressionModel, TrainedModel};
 use wildfer_face::{AlignedFace, Similarity2};
 use wildfer_nn::burn::module::Module;
@@ -21,10 +21,10 @@ fn config(head: &str, window: usize) -> TrainConfig {
     TrainConfig::from_toml(&text, Path::new("t.toml")).unwrap()
 }
 
-/// Save a randomly initialised network as a checkpoint and load it as an expression model.
-fn model(dir: &Path, cfg: &TrainConfig) -> (TrainedModel, Net) {
-    let dev = Device::default();
-    let net = Net::init(&cfg.network().unwrap(), &dev, 5).unwrap();
+/// Save a network initialised from `seed` as a checkpoint (with `model.safetensors` if
+/// asked); its folder and the network.
+fn checkpoint(dir: &Path, cfg: &TrainConfig, seed: u64, safetensors: bool) -> (PathBuf, Net) {
+    let net = Net::init(&cfg.network().unwrap(), &Device::default(), seed).unwrap();
     let state = RunState {
         iteration: 1,
         best_score: None,
@@ -33,8 +33,14 @@ fn model(dir: &Path, cfg: &TrainConfig) -> (TrainedModel, Net) {
         elapsed_s: 0.0,
     };
     let ck = RunDir::new(dir)
-        .save("iter-000001", &net, None, &state, cfg, false)
+        .save("iter-000001", &net, None, &state, cfg, safetensors)
         .unwrap();
+    (ck, net)
+}
+
+/// Save a randomly initialised network as a checkpoint and load it as an expression model.
+fn model(dir: &Path, cfg: &TrainConfig) -> (TrainedModel, Net) {
+    let (ck, net) = checkpoint(dir, cfg, 5, false);
     (TrainedModel::load(&ck).unwrap(), net.valid())
 }
 
@@ -135,4 +141,50 @@ fn middle_head_is_centred_on_the_current_frame() {
         f[3].clone(),
     ];
     close(&out[0], &reference(&net, &clip, 0));
+}
+
+#[test]
+fn a_run_asks_for_faces_framed_as_its_training_faces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config("kind = \"frame\"", 1);
+    let (m, _) = model(&tmp.path().join("arc"), &cfg);
+    assert_eq!(m.crop(), wildfer_face::CropSpec::arcface(112));
+    // `model.crop` survives the checkpoint's saved config.
+    cfg.model.crop = "fer2013".parse().unwrap();
+    let (m, _) = model(&tmp.path().join("fer"), &cfg);
+    assert_eq!(m.crop(), wildfer_face::CropSpec::FER2013);
+    let text = cfg.to_toml();
+    assert!(text.contains("crop = \"fer2013\""), "{text}");
+    assert!(
+        "sideways"
+            .parse::<wildfer_train::config::Framing>()
+            .is_err()
+    );
+}
+
+#[test]
+fn a_model_from_config_and_weights_predicts_as_its_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config("kind = \"frame\"", 1);
+    let (ck, _) = checkpoint(tmp.path(), &cfg, 9, true);
+    let mut from_dir = TrainedModel::load(&ck).unwrap();
+    let weights = std::fs::read(ck.join("model.safetensors")).unwrap();
+    let text = std::fs::read_to_string(ck.join("config.toml")).unwrap();
+    let mut built = TrainedModel::from_parts("built-in", &text, &weights).unwrap();
+    assert_eq!(built.name(), "built-in");
+    let faces = [face(1), face(2)];
+    let (a, b) = (
+        from_dir.predict(&faces).unwrap(),
+        built.predict(&faces).unwrap(),
+    );
+    for (x, y) in a.iter().zip(&b) {
+        close(x, y);
+    }
+    // Every parameter is required: weights of another network are refused, naming the model.
+    let other = config("kind = \"rnn\"\ncell = \"gru\"\nhidden = 8", 2);
+    let err = TrainedModel::from_parts("built-in", &other.to_toml(), &weights)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("built-in"), "{err}");
 }

