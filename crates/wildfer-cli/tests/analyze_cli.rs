@@ -167,7 +167,7 @@ fn analyze_real_media() {
     );
     assert_eq!(
         meta["model"],
-        "default (face-api-expression + mini-xception-fer2013, averaged)"
+        "default (resnet18-fer2013-sfew 1/2, face-api-expression 1/4, mini-xception-fer2013 1/4)"
     );
     assert_eq!(meta["detector"], "retinaface");
 

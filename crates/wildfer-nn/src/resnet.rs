@@ -3,6 +3,14 @@
 //! branch before the addition.
 
 use crate::attention::{Attention, Cbam, Llam, SqueezeExcitation};
+
+/// wildfer's built-in trained expression model, a ResNet-18 trained by `wildfer train` on
+/// FER2013 and fine-tuned on SFEW 2.0 faces (`weights/NOTICE.md`: data, terms, the commands
+/// that reproduce it): its run configuration (a checkpoint's `config.toml`) ...
+pub const FER2013_SFEW_CONFIG: &str = include_str!("../weights/resnet18_fer2013_sfew.toml");
+/// ... and its weights in half precision, PyTorch names (widened to f32 on load).
+pub const FER2013_SFEW_WEIGHTS: &[u8] =
+    include_bytes!("../weights/resnet18_fer2013_sfew.safetensors");
 use crate::gemm_conv::ConvRun;
 use crate::max_pool::PoolRun;
 use crate::norm::BatchNorm;

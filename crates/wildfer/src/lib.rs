@@ -52,6 +52,6 @@ pub(crate) fn encode_jpeg(
 }
 pub use expression::{
     BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, FaceApiExpressionModel,
-    FakeExpressionModel, MiniXceptionModel, builtin_model,
+    FakeExpressionModel, MiniXceptionModel, TRAINED_MODEL, builtin_model,
 };
 pub use trained::TrainedModel;
