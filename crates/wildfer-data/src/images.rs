@@ -39,7 +39,7 @@ fn is_image(p: &Path) -> bool {
     p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
         matches!(
             x.to_ascii_lowercase().as_str(),
-            "jpg" | "jpeg" | "png" | "bmp"
+            "jpg" | "jpeg" | "png" | "bmp" | "tif" | "tiff" | "webp"
         )
     })
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const MAX_SIDE: u32 = crate::frame::MAX_SIDE as u32;
 
 /// File extensions read as images.
-pub const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "bmp"];
+pub const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"];
 
 /// Is this path an image file by its extension?
 pub fn is_image(path: &Path) -> bool {
