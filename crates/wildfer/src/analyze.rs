@@ -258,7 +258,7 @@ pub fn analyze(
         json: AtomicFile::create(&json_path)?,
         first_row: true,
         tracks: BTreeMap::new(),
-        timeline: Timeline::new(source.info().frames, source.info().fps),
+        timeline: Timeline::new(info.frames, info.fps),
         line: String::new(),
     };
     e.csv.write(format!("{CSV_HEADER}\n").as_bytes())?;

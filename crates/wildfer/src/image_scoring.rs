@@ -244,3 +244,69 @@ fn padded_for_detection(frame: &Frame) -> (Frame, f32, f32) {
         pad as f32,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expression::FakeExpressionModel;
+
+    #[test]
+    fn rows_report_and_unreadable_images() {
+        let tmp = tempfile::tempdir().unwrap();
+        let good = tmp.path().join("a,b.png");
+        image::RgbImage::from_pixel(6, 8, image::Rgb([9, 9, 9]))
+            .save(&good)
+            .unwrap();
+        let bad = tmp.path().join("bad.jpg");
+        std::fs::write(&bad, b"not an image").unwrap();
+        let images = vec![
+            (good.clone(), Expression::Happiness),
+            (bad.clone(), Expression::Anger),
+            (good.clone(), Expression::Sadness),
+        ];
+        let mut model = FakeExpressionModel {
+            probs: [0.0, 0.1, 0.0, 0.0, 0.8, 0.1, 0.0],
+        };
+        let e = score_images(
+            &images,
+            LabelSet::Seven,
+            &mut model,
+            FaceInput::Crops,
+            false,
+            |_, _| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("bad.jpg") && !e.contains('\n'), "{e}");
+        let mut seen = Vec::new();
+        let s = score_images(
+            &images,
+            LabelSet::Seven,
+            &mut model,
+            FaceInput::Crops,
+            true,
+            |d, t| seen.push((d, t)),
+        )
+        .unwrap();
+        assert_eq!(seen, vec![(3, 3)]);
+        assert_eq!(s.report.frames, 3);
+        assert!((s.report.accuracy - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(s.report.missing_frames, 1);
+        assert_eq!(s.unreadable().count(), 1);
+        assert_eq!(s.no_face().count(), 0);
+        assert_eq!(s.rows[0].prediction(), Some(Expression::Happiness));
+        let line = s.rows[0].csv();
+        assert!(
+            line.starts_with('"')
+                && line.contains("a,b.png\",happiness,happiness,0.000000,0.100000"),
+            "{line}"
+        );
+        let header_cols = ImageRow::csv_header().trim_end().split(',').count();
+        assert_eq!(header_cols, 11);
+        let bad_line = s.rows[1].csv();
+        assert!(
+            bad_line.contains("bad.jpg,anger,,") && !bad_line.trim_end().ends_with(','),
+            "{bad_line}"
+        );
+    }
+}

@@ -93,6 +93,10 @@ pub fn prepare_images(
     let staging = out.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
     // One writer for the staging folder (two runs for one OUT would share it).
     let lock = wildfer_core::fsutil::lock_folder(&staging, "`wildfer prepare-images`")?;
+    // Half-written crops of a killed run (no other process writes here: we hold the lock).
+    for class in wildfer_core::Expression::ALL {
+        wildfer_core::fsutil::remove_stale_temporaries(&staging.join(class.key()))?;
+    }
     let paths: Vec<PathBuf> = images.iter().map(|(p, _)| p.clone()).collect();
     let names = crate::inputs::output_names(&paths)?;
     let mut summary = PrepareImagesSummary {
@@ -133,7 +137,6 @@ pub fn prepare_images(
         }
         progress(i + 1, images.len());
     }
-    std::fs::create_dir_all(&staging).map_err(|e| PipelineError::io(&staging, e))?;
     let mut no_face = String::new();
     for p in &summary.no_face {
         writeln!(no_face, "{}", p.display()).ok();
@@ -155,10 +158,6 @@ pub fn prepare_images(
         &staging.join("prepared.json"),
         format!("{json}\n").as_bytes(),
     )?;
-    // Half-written crops of a killed run (no other process writes here: we hold the lock).
-    for class in wildfer_core::Expression::ALL {
-        wildfer_core::fsutil::remove_stale_temporaries(&staging.join(class.key()))?;
-    }
     drop(lock);
     let lock_file = staging.join(wildfer_core::fsutil::LOCK_FILE);
     std::fs::remove_file(&lock_file).map_err(|e| PipelineError::io(&lock_file, e))?;

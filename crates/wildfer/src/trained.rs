@@ -41,21 +41,13 @@ impl TrainedModel {
         let (cfg, net, state, dir) =
             checkpoint::load(path, &device).map_err(|e| bad(e.to_string()))?;
         let net_cfg = cfg.network().map_err(|e| bad(e.to_string()))?;
-        Ok(TrainedModel {
-            net: net.valid(),
-            spec: WindowSpec::of(&net_cfg).map_err(|e| bad(e.to_string()))?,
-            input: cfg.input(),
-            crop: crop_of(cfg.model.crop),
-            name: format!(
-                "{} ({}, step {})",
-                dir.display(),
-                net_cfg.describe(),
-                state.iteration
-            ),
-            device,
-            history: HashMap::new(),
-            calls: 0,
-        })
+        let name = format!(
+            "{} ({}, step {})",
+            dir.display(),
+            net_cfg.describe(),
+            state.iteration
+        );
+        Self::around(&cfg, net, name, device).map_err(bad)
     }
 
     /// A run's network from its saved configuration (a checkpoint's `config.toml` text) and its
@@ -68,17 +60,28 @@ impl TrainedModel {
         let cfg = wildfer_train::TrainConfig::from_toml(config, Path::new(name))
             .map_err(|e| bad(e.to_string()))?;
         let net_cfg = cfg.network().map_err(|e| bad(e.to_string()))?;
-        let spec = WindowSpec::of(&net_cfg).map_err(|e| bad(e.to_string()))?;
         let mut net = Net::for_checkpoint(&net_cfg.without_pretrained(), &device)
             .map_err(|e| bad(e.to_string()))?;
         wildfer_nn::weights::load_safetensors_bytes(&mut net, weights, name, true)
             .map_err(|e| bad(e.to_string()))?;
+        Self::around(&cfg, net, name.to_string(), device).map_err(bad)
+    }
+
+    /// The expression stage around `net`, a network of `cfg`: its window, input preparation
+    /// and crop all come from `cfg`.
+    fn around(
+        cfg: &wildfer_train::TrainConfig,
+        net: Net,
+        name: String,
+        device: Device,
+    ) -> Result<Self, String> {
+        let net_cfg = cfg.network().map_err(|e| e.to_string())?;
         Ok(TrainedModel {
             net: net.valid(),
-            spec,
+            spec: WindowSpec::of(&net_cfg).map_err(|e| e.to_string())?,
             input: cfg.input(),
             crop: crop_of(cfg.model.crop),
-            name: name.to_string(),
+            name,
             device,
             history: HashMap::new(),
             calls: 0,
