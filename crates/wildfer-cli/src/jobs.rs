@@ -233,13 +233,17 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     let mut det = detector(a.detect)?;
     let mut model = expression_model(a.model.as_deref())?;
     let _lock = claim_out_dir(&a.out, "`wildfer analyze`")?;
+    // A first Ctrl-C or SIGTERM abandons the input in progress (its partial files removed) and
+    // still writes the folder's summary and report over the finished ones.
+    let stop = crate::progress::stop_flag()?;
     let mut done: Vec<AnalyzeSummary> = Vec::new();
     let (mut failed, mut partial) = (Vec::new(), Vec::new());
     let inputs = named_inputs(&a.inputs, &mut failed)?;
     let total = inputs.len() + failed.len();
     let t_all = Instant::now();
     let mut frames_all = 0;
-    for (input, name) in &inputs {
+    let mut interrupted = 0;
+    for (k, (input, name)) in inputs.iter().enumerate() {
         let t0 = Instant::now();
         let result = (|| -> Result<_> {
             let mut src = wildfer_video::open_at(input, a.fps)?;
@@ -253,6 +257,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
                     smooth: a.smooth,
                     annotate: a.annotate,
                     name: Some(name.clone()),
+                    stop: Some(std::sync::Arc::clone(&stop)),
                     ..AnalyzeOptions::default()
                 },
                 &a.out,
@@ -301,22 +306,43 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
                 }
                 done.push(s);
             }
+            Err(e) if stop.load(std::sync::atomic::Ordering::SeqCst) => {
+                drop(e);
+                interrupted = inputs.len() - k;
+                break;
+            }
             Err(e) => failed.push((input.clone(), e.to_string())),
         }
     }
-    if !done.is_empty() {
-        let path = a.out.join("summary.csv");
-        write_summary_csv(&path, &done)?;
-        let report = a.out.join("report.html");
-        write_report_html(&report, &done)?;
+    // The summary and report cover every finished input in the folder, whichever run wrote it.
+    let (all, unreadable) = wildfer::analyze::folder_outputs(&a.out)?;
+    for (p, e) in &unreadable {
         eprintln!(
-            "wildfer analyze: {} of {}, {} in {:.1} s; per-track summary in {}; report {}",
+            "wildfer analyze: {} left out of the folder's summary: {e}",
+            p.display()
+        );
+    }
+    if !all.is_empty() {
+        let path = a.out.join("summary.csv");
+        write_summary_csv(&path, &all)?;
+        let report = a.out.join("report.html");
+        write_report_html(&report, &all)?;
+        eprintln!(
+            "wildfer analyze: {} of {}, {} in {:.1} s; per-track summary of the folder's {} in {}; report {}",
             done.len(),
             count(total, "input"),
             count(frames_all, "frame"),
             t_all.elapsed().as_secs_f64(),
+            count(all.len(), "input"),
             path.display(),
             report.display()
+        );
+    }
+    if interrupted > 0 {
+        bail!(
+            "interrupted: {} finished, {} not done (the one in progress left nothing behind); run the same command again to do them",
+            count(done.len(), "input"),
+            interrupted
         );
     }
     finish(&failed, &partial, total)

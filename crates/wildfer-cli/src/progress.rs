@@ -63,3 +63,18 @@ impl Counter {
         self.bar.finish_and_clear();
     }
 }
+
+/// Set by the first SIGINT (Ctrl-C) or SIGTERM (what schedulers send before killing): the job
+/// stops at the next safe point and writes what is finished; a second signal ends the process
+/// at once (exit 130).
+pub fn stop_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use anyhow::Context as _;
+    use std::sync::{Arc, atomic::AtomicBool};
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
+            .context("installing the interrupt handler")?;
+    }
+    Ok(stop)
+}

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use wildfer_core::abaw::{Annotations, write_annotation_dir, write_predictions_txt};
 use wildfer_core::fsutil::write_atomic;
 use wildfer_train::checkpoint;
@@ -51,14 +51,8 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
     let mut last_line = std::time::Instant::now();
     let mut loss_ema: Option<f64> = None;
     let mut evals = Vec::new();
-    // The first SIGINT (Ctrl-C) or SIGTERM (what schedulers send before killing) stops after
-    // the current step with a checkpoint; a second one ends the process at once.
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
-            .context("installing the interrupt handler")?;
-    }
+    // A first SIGINT or SIGTERM stops after the current step with a checkpoint.
+    let stop = crate::progress::stop_flag()?;
     let summary = wildfer_train::train(
         &cfg,
         &out,

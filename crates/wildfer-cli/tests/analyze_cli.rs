@@ -551,6 +551,114 @@ fn a_folder_in_use_is_refused_and_stale_temporaries_are_removed() {
     assert!(!out.join(".single_face.csv.tmp4242").exists());
 }
 
+/// Issue 18, item 9: `summary.csv` and `report.html` described only the last run into a folder,
+/// and Ctrl-C left no summary for the inputs already finished.
+#[test]
+fn a_folders_summary_covers_every_finished_input_even_after_an_interrupt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    // A still, then a long video: interrupted while on the video.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wildfer"))
+        .args([
+            "analyze",
+            &media("single_face.jpg"),
+            &media("WolfgangLanger_Pexels.mp4"),
+            "--out",
+            o,
+            "--threads",
+            "2",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !out.join("single_face.json").exists() {
+        assert!(t0.elapsed().as_secs() < 300, "the still was never finished");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before the video"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (code, err) = common::signal_and_wait(child, "-INT");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("interrupted: 1 input finished, 1 not done") && !err.contains("panicked"),
+        "{err}"
+    );
+    let names = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let left = names(&out);
+    assert!(
+        left.iter()
+            .all(|n| !n.starts_with("WolfgangLanger")
+                && (!n.starts_with('.') || n == ".wildfer.lock")),
+        "the interrupted input left files: {left:?}"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.contains("single_face.jpg"), "{summary}");
+
+    // A second run into the folder: its summary and report cover both runs' inputs. A JSON
+    // that is not an analyze output is ignored; a damaged one is named and left out.
+    std::fs::write(out.join("notes.json"), br#"{"mine": [1, 2]}"#).unwrap();
+    std::fs::write(
+        out.join("broken.json"),
+        br#"{"rows":[],"metadata":{"wildfer_version":"0.1.0","input":"x.mp4"}}"#,
+    )
+    .unwrap();
+    let (code, _, err) = wildfer(&["analyze", &media("multi_face.jpg"), "--out", o]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("broken.json left out of the folder's summary")
+            && !err.contains("notes.json")
+            && err.contains("per-track summary of the folder's 2 inputs"),
+        "{err}"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let inputs: BTreeSet<&str> = summary
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        inputs,
+        BTreeSet::from([
+            media("multi_face.jpg").as_str(),
+            media("single_face.jpg").as_str()
+        ]),
+        "{summary}"
+    );
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        report.contains("single_face") && report.contains("multi_face"),
+        "the report lost an input"
+    );
+    // The rebuilt rows are the ones written when each input was analysed: multi_face's rows
+    // equal a run of it alone.
+    let alone = tmp.path().join("alone");
+    let (code, _, err) = wildfer(&[
+        "analyze",
+        &media("multi_face.jpg"),
+        "--out",
+        alone.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let rows = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(&media("multi_face.jpg")))
+            .map(str::to_string)
+            .collect()
+    };
+    let alone_summary = std::fs::read_to_string(alone.join("summary.csv")).unwrap();
+    assert!(!rows(&alone_summary).is_empty());
+    assert_eq!(rows(&summary), rows(&alone_summary));
+}
+
 /// Issue: `--det-max-side 0` or `16` were accepted and silently gave no faces.
 #[test]
 fn impossible_options_are_refused_before_anything_is_written() {

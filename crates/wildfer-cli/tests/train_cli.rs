@@ -272,14 +272,8 @@ fn sigterm_checkpoints_the_current_step_and_a_second_train_is_locked_out() {
         err.contains("in use by `wildfer train`") && err.contains(o) && err.lines().count() == 1,
         "{err}"
     );
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let result = child.wait_with_output().unwrap();
-    let err = String::from_utf8(result.stderr).unwrap();
-    assert_eq!(result.status.code(), Some(1), "{err}");
+    let (code, err) = common::signal_and_wait(child, "-TERM");
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("interrupted: stopped after step") && err.contains("--resume"),
         "{err}"

@@ -202,7 +202,7 @@ impl Emitter {
 }
 
 /// Settings of `analyze`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AnalyzeOptions {
     pub tracker: TrackerConfig,
     /// Moving-average window over each face's probabilities, in frames (0 or 1: off).
@@ -212,6 +212,9 @@ pub struct AnalyzeOptions {
     /// The outputs' name (`<name>.csv`, ...); `None`: the input's stem. A run of several
     /// inputs names them with [`crate::inputs::output_names`], which keeps them apart.
     pub name: Option<String>,
+    /// Checked before every frame: once set, the input is abandoned (its partial files
+    /// removed) with [`PipelineError::Interrupted`].
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for AnalyzeOptions {
@@ -221,6 +224,7 @@ impl Default for AnalyzeOptions {
             smooth: 5,
             annotate: false,
             name: None,
+            stop: None,
         }
     }
 }
@@ -267,6 +271,13 @@ pub fn analyze(
     model.reset();
     let mut smoother = Smoother::new(opts.smooth);
     let stats = for_each_frame(input, source, detector, opts.tracker.clone(), crop, |ff| {
+        if opts
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            return Err(PipelineError::Interrupted);
+        }
         let crops: Vec<_> = ff.faces.iter().map(|f| f.crop.clone()).collect();
         let tracks: Vec<usize> = ff.faces.iter().map(|f| f.track).collect();
         let probs = model.predict_tracked(&tracks, &crops)?;
@@ -368,12 +379,15 @@ pub fn analyze(
     };
     let meta = serde_json::json!({
         "wildfer_version": env!("CARGO_PKG_VERSION"),
-        "input": summary.input, "model": summary.model, "detector": summary.detector,
+        "input": summary.input, "name": summary.name,
+        "model": summary.model, "detector": summary.detector,
         "frames_expected": summary.stats.frames_expected,
         "frames_read": summary.stats.frames_read,
         "complete": summary.stats.missing_frames() == 0,
         "frames_with_face": summary.stats.frames_with_face,
         "faces": summary.stats.faces, "bad_frames": summary.stats.bad_frames,
+        "first_bad_frame": summary.stats.first_bad_frame,
+        "annotated": summary.annotated,
         "smooth_frames": opts.smooth.max(1),
         // What the input is (as its header says) and how it was analysed.
         "codec": info.codec,
@@ -393,6 +407,8 @@ pub fn analyze(
             "landmarks": "[x, y] in source pixels: eye, eye, nose tip, mouth corner, mouth corner; each pair image-left first (the subject's right, for a frontal face); not clipped",
         },
         "tracks": summary.track_summaries,
+        // What the folder's summary.csv and report.html are rebuilt from.
+        "timeline": summary.timeline.to_record(),
     });
     json.write(format!("\n],\n\"metadata\":{meta}}}\n").as_bytes())?;
     wildfer_core::fsutil::write_atomic(
@@ -440,6 +456,162 @@ pub fn write_summary_csv(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
     }
     wildfer_core::fsutil::write_atomic(path, s.as_bytes())?;
     Ok(())
+}
+
+/// The metadata of an `analyze` JSON, as read back.
+#[derive(serde::Deserialize)]
+struct MetadataIn {
+    wildfer_version: String,
+    input: PathBuf,
+    name: String,
+    model: String,
+    detector: String,
+    frames_expected: usize,
+    frames_read: usize,
+    frames_with_face: usize,
+    faces: usize,
+    bad_frames: usize,
+    first_bad_frame: Option<String>,
+    annotated: Option<PathBuf>,
+    tracks: Vec<TrackIn>,
+    timeline: crate::report::TimelineRecord,
+}
+
+#[derive(serde::Deserialize)]
+struct TrackIn {
+    face_id: usize,
+    frames: usize,
+    first_frame: usize,
+    last_frame: usize,
+    share: BTreeMap<String, f64>,
+    mean: BTreeMap<String, f64>,
+    dominant: String,
+}
+
+/// An `analyze` JSON's top level; the rows are skipped as they stream past (memory stays flat
+/// however long the input was).
+#[derive(serde::Deserialize)]
+struct OutputIn {
+    #[allow(dead_code)]
+    rows: serde::de::IgnoredAny,
+    metadata: MetadataIn,
+}
+
+fn class_key(k: &str) -> Option<&'static str> {
+    classes().iter().map(|c| c.key()).find(|c| *c == k)
+}
+
+/// Read back what `analyze` wrote for one input from its `<name>.json` (the per-frame rows are
+/// skipped). `Err` names the file and what is wrong; a JSON written by a wildfer without
+/// timelines in it (before 0.1's report rebuild) is such an error too.
+pub fn read_output(json: &Path) -> Result<AnalyzeSummary, PipelineError> {
+    // Streamed, so no size cap is needed for memory; a device or FIFO is still refused.
+    let (file, _) = wildfer_core::fsutil::open_regular(json, u64::MAX)
+        .map_err(|e| PipelineError::io(json, e))?;
+    let parsed: OutputIn = serde_json::from_reader(std::io::BufReader::new(file))
+        .map_err(|e| PipelineError::io(json, format!("not a wildfer analyze output: {e}")))?;
+    let m = parsed.metadata;
+    let bad = |what: String| PipelineError::io(json, what);
+    let timeline = crate::report::Timeline::from_record(&m.timeline).map_err(bad)?;
+    let keyed = |map: BTreeMap<String, f64>| -> Result<BTreeMap<&'static str, f64>, PipelineError> {
+        map.into_iter()
+            .map(|(k, v)| {
+                class_key(&k)
+                    .map(|k| (k, v))
+                    .ok_or_else(|| bad(format!("unknown class {k:?}")))
+            })
+            .collect()
+    };
+    let track_summaries = m
+        .tracks
+        .into_iter()
+        .map(|t| {
+            Ok(TrackSummary {
+                face_id: t.face_id,
+                frames: t.frames,
+                first_frame: t.first_frame,
+                last_frame: t.last_frame,
+                share: keyed(t.share)?,
+                mean: keyed(t.mean)?,
+                dominant: class_key(&t.dominant)
+                    .ok_or_else(|| bad(format!("unknown class {:?}", t.dominant)))?,
+            })
+        })
+        .collect::<Result<Vec<_>, PipelineError>>()?;
+    let _ = m.wildfer_version;
+    let dir = json.parent().unwrap_or(Path::new("."));
+    let (csv, json_path) = output_paths(&m.name, dir);
+    Ok(AnalyzeSummary {
+        input: m.input,
+        csv,
+        json: json_path,
+        timeline_svg: dir.join(format!("{}.timeline.svg", m.name)),
+        name: m.name,
+        model: m.model,
+        detector: m.detector,
+        stats: FrameStats {
+            frames_expected: m.frames_expected,
+            frames_read: m.frames_read,
+            frames_with_face: m.frames_with_face,
+            faces: m.faces,
+            bad_frames: m.bad_frames,
+            first_bad_frame: m.first_bad_frame,
+            tracks: track_summaries.len(),
+        },
+        track_summaries,
+        annotated: m.annotated,
+        timeline,
+    })
+}
+
+/// What [`folder_outputs`] found: the readable outputs, and the unreadable ones with why.
+pub type FolderOutputs = (Vec<AnalyzeSummary>, Vec<(PathBuf, String)>);
+
+/// Every finished input's outputs in `out` (each `<name>.json` at its top level written by
+/// `analyze`), in name order, for a summary and report over the whole folder however many runs
+/// wrote into it. JSON files that are not `analyze` outputs are skipped; those that claim to be
+/// (they have `"metadata"` with a `"wildfer_version"`) but cannot be read come back as
+/// `(path, problem)`.
+pub fn folder_outputs(out: &Path) -> Result<FolderOutputs, PipelineError> {
+    let mut jsons: Vec<PathBuf> = std::fs::read_dir(out)
+        .map_err(|e| PipelineError::io(out, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                && p.is_file()
+        })
+        .collect();
+    jsons.sort();
+    let (mut found, mut unreadable) = (Vec::new(), Vec::new());
+    for p in jsons {
+        match read_output(&p) {
+            Ok(s) => found.push(s),
+            Err(e) if claims_to_be_output(&p) => unreadable.push((p, e.to_string())),
+            Err(_) => {}
+        }
+    }
+    Ok((found, unreadable))
+}
+
+/// Whether a JSON file has `"metadata"` with `"wildfer_version"` (streamed, flat memory).
+fn claims_to_be_output(p: &Path) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        metadata: Option<Version>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Version {
+        #[allow(dead_code)]
+        wildfer_version: String,
+    }
+    wildfer_core::fsutil::open_regular(p, u64::MAX)
+        .ok()
+        .and_then(|(f, _)| serde_json::from_reader::<_, Top>(std::io::BufReader::new(f)).ok())
+        .is_some_and(|t| t.metadata.is_some())
 }
 
 /// Quote a CSV field when it holds a comma, quote or line break.
@@ -503,9 +675,13 @@ pub fn write_report_html(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
             }
         })
         .collect();
+    let mut detectors: Vec<&str> = summaries.iter().map(|a| a.detector.as_str()).collect();
+    detectors.sort_unstable();
+    detectors.dedup();
     let footer = format!(
-        "wildfer {}: RetinaFace detection, 5-point alignment, per-frame expression probabilities. Timelines show each face's class probabilities over time (mean per time bin) and the winning class as a colour band.",
-        env!("CARGO_PKG_VERSION")
+        "wildfer {}: face detection ({}), 5-point alignment, per-frame expression probabilities. Timelines show each face's class probabilities over time (mean per time bin) and the winning class as a colour band.",
+        env!("CARGO_PKG_VERSION"),
+        detectors.join(", ")
     );
     wildfer_core::fsutil::write_atomic(path, crate::report::html(&sections, &footer).as_bytes())?;
     Ok(())

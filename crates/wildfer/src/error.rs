@@ -17,6 +17,9 @@ pub enum PipelineError {
     Io { path: PathBuf, msg: String },
     #[error("expression model: {0}")]
     Model(String),
+    /// Stopped by the caller's stop flag (Ctrl-C, SIGTERM); nothing of the input was kept.
+    #[error("interrupted")]
+    Interrupted,
     /// An impossible option value.
     #[error("{0}")]
     Options(String),

@@ -7,6 +7,7 @@
 
 use crate::expression::Probs;
 use image::ImageEncoder;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -336,6 +337,151 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Standard base64 back to bytes; `None` on anything else (padding only at the end).
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let b = text.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len() / 4 * 3);
+    let quads = b.len() / 4;
+    for (q, c) in b.chunks(4).enumerate() {
+        let pad = c.iter().rev().take_while(|&&x| x == b'=').count();
+        if pad > 2 || (pad > 0 && q + 1 != quads) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &x in &c[..4 - pad] {
+            n = (n << 6) | value(x)?;
+        }
+        n <<= 6 * pad as u32;
+        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    Some(out)
+}
+
+/// A [`Timeline`] as stored in each input's JSON (`metadata.timeline`), so that a folder's
+/// summary and report can be rebuilt from its per-input files alone. Means are rounded to
+/// 1e-4 (a timeline pixel is far coarser).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineRecord {
+    pub bins: usize,
+    pub frames: usize,
+    pub fps: f64,
+    pub tracks: Vec<TrackRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackRecord {
+    pub face_id: usize,
+    /// Mean probabilities per bin, ABAW order; `null` where the track has no face.
+    pub means: Vec<Option<[f32; 7]>>,
+    pub thumbnails: Vec<ThumbRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThumbRecord {
+    pub frame: usize,
+    /// Probability of the winning class in that frame.
+    pub confidence: f32,
+    pub jpeg_base64: String,
+}
+
+impl Timeline {
+    /// What [`TimelineRecord`] stores.
+    pub fn to_record(&self) -> TimelineRecord {
+        let round = |v: f64| ((v * 1e4).round() / 1e4) as f32;
+        TimelineRecord {
+            bins: self.bins,
+            frames: self.frames,
+            fps: self.fps,
+            tracks: self
+                .tracks
+                .iter()
+                .map(|(&face_id, t)| TrackRecord {
+                    face_id,
+                    means: self
+                        .means(face_id)
+                        .into_iter()
+                        .map(|m| m.map(|p| p.map(round)))
+                        .collect(),
+                    thumbnails: t
+                        .thumbs
+                        .iter()
+                        .map(|(frame, jpeg, confidence)| ThumbRecord {
+                            frame: *frame,
+                            confidence: *confidence,
+                            jpeg_base64: base64(jpeg),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The timeline a record describes; `Err` names what is inconsistent.
+    pub fn from_record(r: &TimelineRecord) -> Result<Timeline, String> {
+        if !(1..=MAX_BINS).contains(&r.bins) || r.frames == 0 || !r.fps.is_finite() {
+            return Err(format!(
+                "timeline: {} bins over {} frames at {} fps is impossible",
+                r.bins, r.frames, r.fps
+            ));
+        }
+        let mut t = Timeline {
+            bins: r.bins,
+            frames: r.frames,
+            fps: r.fps,
+            tracks: BTreeMap::new(),
+        };
+        for tr in &r.tracks {
+            if tr.means.len() != r.bins || tr.thumbnails.len() > THUMBS {
+                return Err(format!(
+                    "timeline of face {}: {} bins and {} thumbnails, expected {} and at most {THUMBS}",
+                    tr.face_id,
+                    tr.means.len(),
+                    tr.thumbnails.len(),
+                    r.bins
+                ));
+            }
+            let thumbs = tr
+                .thumbnails
+                .iter()
+                .map(|th| {
+                    base64_decode(&th.jpeg_base64)
+                        .map(|jpeg| (th.frame, jpeg, th.confidence))
+                        .ok_or_else(|| format!("thumbnail of face {}: not base64", tr.face_id))
+                })
+                .collect::<Result<_, _>>()?;
+            let track = TrackTimeline {
+                sums: tr
+                    .means
+                    .iter()
+                    .map(|m| m.map_or([0.0; 7], |p| p.map(f64::from)))
+                    .collect(),
+                counts: tr.means.iter().map(|m| u32::from(m.is_some())).collect(),
+                thumbs,
+            };
+            if t.tracks.insert(tr.face_id, track).is_some() {
+                return Err(format!("timeline: face {} twice", tr.face_id));
+            }
+        }
+        Ok(t)
+    }
+}
+
 /// A thumbnail in the report: frame, base64 JPEG, caption.
 pub struct Thumb {
     pub frame: usize,
@@ -412,6 +558,52 @@ mod tests {
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
         assert_eq!(base64(&[0xff, 0xfe, 0x00]), "//4A");
+    }
+
+    #[test]
+    fn base64_decodes_what_it_encodes_and_refuses_the_rest() {
+        for n in 0..40 {
+            let bytes: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+            assert_eq!(base64_decode(&base64(&bytes)).unwrap(), bytes, "{n} bytes");
+        }
+        assert_eq!(base64_decode("Zm9vYmFy").unwrap(), b"foobar");
+        for bad in ["Zm9", "Zm9v!mFy", "Zg==Zm9v", "Z===", "===="] {
+            assert!(base64_decode(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_timeline_survives_its_record() {
+        let mut t = Timeline::new(300, 30.0);
+        for f in (1..=300).filter(|f| f % 7 != 0) {
+            t.add(2, f, &[0.1, 0.2, 0.0, 0.0, 0.7, 0.0, 0.0]);
+            if f > 200 {
+                t.add(5, f, &[0.123_456, 0.0, 0.0, 0.876_544, 0.0, 0.0, 0.0]);
+            }
+        }
+        t.add_thumb(2, 1, vec![0xff, 0xd8, 1, 2, 3], 0.7);
+        let r = t.to_record();
+        let json = serde_json::to_string(&r).unwrap();
+        let back: TimelineRecord = serde_json::from_str(&json).unwrap();
+        let u = Timeline::from_record(&back).unwrap();
+        assert_eq!((u.bins, u.frames, u.fps), (t.bins, t.frames, t.fps));
+        assert_eq!(u.tracks[&2].thumbs, t.tracks[&2].thumbs);
+        for id in [2, 5] {
+            for (a, b) in t.means(id).iter().zip(u.means(id)) {
+                assert_eq!(a.is_some(), b.is_some());
+                for (x, y) in a.unwrap_or_default().iter().zip(b.unwrap_or_default()) {
+                    assert!((x - y).abs() <= 5e-5, "{x} vs {y}");
+                }
+            }
+        }
+        // Drawn alike (the SVG's coordinates have one decimal).
+        assert_eq!(timeline_svg("a", &t), timeline_svg("a", &u));
+        let mut bad = r.clone();
+        bad.tracks[0].means.pop();
+        assert!(Timeline::from_record(&bad).unwrap_err().contains("face 2"));
+        let mut bad = r;
+        bad.bins = 0;
+        assert!(Timeline::from_record(&bad).is_err());
     }
 
     #[test]

@@ -90,7 +90,7 @@ fn analyze_writes_the_exact_table_and_skips_a_corrupt_frame() {
             tracker: TrackerConfig::default(),
             smooth: 0,
             annotate: false,
-            name: None,
+            ..AnalyzeOptions::default()
         },
         dir.path(),
         |f| done.push(f),
@@ -128,6 +128,14 @@ fn analyze_writes_the_exact_table_and_skips_a_corrupt_frame() {
     assert_eq!(json["metadata"]["bad_frames"], 1);
     assert_eq!(json["metadata"]["tracks"][1]["dominant"], "happiness");
     assert_eq!(json["metadata"]["tracks"][0]["frames"], 2);
+    // What a folder's summary is rebuilt from: the JSON gives back the run's summary.
+    let back = wildfer::analyze::read_output(&dir.path().join("clip.json")).unwrap();
+    assert_eq!(back.timeline.to_record(), s.timeline.to_record());
+    assert_eq!(back.timeline.tracks.len(), 2);
+    let (mut back, mut s) = (back, s);
+    back.timeline = wildfer::report::Timeline::new(1, 0.0);
+    s.timeline = back.timeline.clone();
+    assert_eq!(back, s);
 }
 
 #[test]
@@ -143,7 +151,7 @@ fn undecodable_input_fails_without_outputs() {
             tracker: TrackerConfig::default(),
             smooth: 0,
             annotate: false,
-            name: None,
+            ..AnalyzeOptions::default()
         },
         dir.path(),
         |_| {},

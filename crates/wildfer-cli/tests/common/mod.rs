@@ -35,3 +35,17 @@ pub fn synth_small(dir: &Path) -> PathBuf {
     assert_eq!(code, 0, "{err}");
     data
 }
+
+/// Send `signal` (e.g. "-INT") to a running `wildfer` and wait for it: (exit code, stderr).
+pub fn signal_and_wait(child: std::process::Child, signal: &str) -> (Option<i32>, String) {
+    let kill = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let result = child.wait_with_output().unwrap();
+    (
+        result.status.code(),
+        String::from_utf8(result.stderr).unwrap(),
+    )
+}
