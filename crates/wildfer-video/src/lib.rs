@@ -82,7 +82,21 @@ pub fn open_at(path: &Path, sequence_fps: f64) -> Result<Box<dyn FrameSource>, V
         return Ok(Box::new(ImageSource::open(path, sequence_fps)?));
     }
     let err = match Mp4H264Source::open(path) {
-        Ok(s) => return Ok(Box::new(s)),
+        Ok(mut s) => {
+            // A first frame OpenH264 cannot decode (damage it does not conceal, an encoder
+            // quirk) would cost the input every frame up to the next key frame: ffmpeg, when
+            // installed, conceals such damage.
+            let first = s.next_frame();
+            if matches!(first, Some(Err(_))) && ffmpeg::available() {
+                if let Ok(f) = FfmpegSource::open(path) {
+                    return Ok(Box::new(f));
+                }
+            }
+            return Ok(Box::new(Peeked {
+                first: Some(first),
+                inner: s,
+            }));
+        }
         Err(e @ VideoError::Io { .. }) => return Err(e),
         Err(e) => e,
     };
@@ -101,5 +115,24 @@ pub fn open_at(path: &Path, sequence_fps: f64) -> Result<Box<dyn FrameSource>, V
             ),
         }),
         _ => Err(err),
+    }
+}
+
+/// A source whose first frame was already taken (to choose the decoder), handed back first.
+struct Peeked<S> {
+    first: Option<Option<Result<Frame, VideoError>>>,
+    inner: S,
+}
+
+impl<S: FrameSource> FrameSource for Peeked<S> {
+    fn info(&self) -> &SourceInfo {
+        self.inner.info()
+    }
+
+    fn next_frame(&mut self) -> Option<Result<Frame, VideoError>> {
+        match self.first.take() {
+            Some(first) => first,
+            None => self.inner.next_frame(),
+        }
     }
 }

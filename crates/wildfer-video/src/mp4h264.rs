@@ -99,6 +99,14 @@ impl Mp4H264Source {
         };
         crate::frame::check_frame_size(path, width, height)?;
         let (param_sets, length_size) = avc_config(avcc).map_err(|e| container(path, e))?;
+        if let Some(profile) = beyond_openh264(avcc) {
+            return Err(VideoError::Unsupported {
+                path: path.to_path_buf(),
+                msg: format!(
+                    "H.264 {profile} is beyond the built-in decoder (8-bit 4:2:0 only): install ffmpeg (e.g. `apt-get install ffmpeg`), which wildfer then uses, or re-encode with `ffmpeg -i IN -pix_fmt yuv420p OUT.mp4`"
+                ),
+            });
+        }
         let timing = track.stts.as_ref().map_or(&[][..], |b| &b.samples[..]);
         let stsz = track
             .stsz
@@ -357,6 +365,18 @@ fn presentation_times(
     pts.iter()
         .map(|p| (i128::from(*p) - i128::from(first)) as f64 / scale)
         .collect()
+}
+
+/// The profile named by an `avcC` record (its `AVCProfileIndication`) when OpenH264 cannot
+/// decode it: more than 8 bits per sample or other chroma than 4:2:0.
+fn beyond_openh264(avcc: &[u8]) -> Option<&'static str> {
+    match avcc.get(1)? {
+        110 => Some("High 10 profile (10-bit)"),
+        122 => Some("High 4:2:2 profile"),
+        244 => Some("High 4:4:4 Predictive profile"),
+        44 => Some("CAVLC 4:4:4 Intra profile"),
+        _ => None,
+    }
 }
 
 /// SPS/PPS (as Annex B) and the NAL length size from an `avcC` record

@@ -440,3 +440,92 @@ fn every_container_decodes_through_ffmpeg() {
     assert!(checked >= 4, "{checked} containers checked");
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// Issue 18, item 6: H.264 that OpenH264 cannot decode (10-bit, 4:2:2, 4:4:4) failed the whole
+/// input with "frame data of sample 1 is corrupt" even with ffmpeg installed. The built-in
+/// decoder now names the profile and the fix; `open` hands such files to ffmpeg.
+#[test]
+fn h264_beyond_the_built_in_decoder_goes_to_ffmpeg() {
+    if !wildfer_video::ffmpeg::available() {
+        eprintln!("ffmpeg not installed: cannot make the files");
+        return;
+    }
+    let d = tempfile_dir();
+    for (pix, profile) in [
+        ("yuv420p10le", "High 10 profile"),
+        ("yuv422p", "High 4:2:2 profile"),
+        ("yuv444p", "High 4:4:4 Predictive profile"),
+    ] {
+        let path = d.join(format!("{pix}.mp4"));
+        let made = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(media("single_face.mp4"))
+            .args([
+                "-frames:v",
+                "12",
+                "-vf",
+                "scale=160:-2",
+                "-an",
+                "-c:v",
+                "libx264",
+            ])
+            .args(["-pix_fmt", pix])
+            .arg(&path)
+            .status()
+            .unwrap();
+        if !made.success() {
+            eprintln!("{pix}: this ffmpeg's libx264 cannot write it, skipped");
+            continue;
+        }
+        let e = Mp4H264Source::open(&path).err().expect(pix);
+        one_line(
+            e,
+            &[&format!("{pix}.mp4"), profile, "install ffmpeg", "yuv420p"],
+        );
+        let mut src = open(&path).unwrap_or_else(|e| panic!("{pix}: {e}"));
+        assert!(src.info().codec.contains("ffmpeg"), "{pix}");
+        assert_eq!(decode_all(src.as_mut()).0, 12, "{pix}");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// Issue 18, item 6: a damaged first frame cost the input every frame up to OpenH264's 50
+/// consecutive failures ("frame data of sample 50 is corrupt"), though ffmpeg conceals it.
+#[test]
+fn a_damaged_first_frame_goes_to_ffmpeg() {
+    let d = tempfile_dir();
+    let mut b = std::fs::read(media("single_face.mp4")).unwrap();
+    // The first chunk's offset (stco entry 1); sample 1 there is an SEI then the IDR slice:
+    // 400 bytes of noise inside the slice data.
+    let stco = box_at(&b, b"stco");
+    let first = u32::from_be_bytes(b[stco + 8..stco + 12].try_into().unwrap()) as usize;
+    let mut x = 12345u32;
+    for byte in &mut b[first + 1000..first + 1400] {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        *byte = (x >> 16) as u8;
+    }
+    let path = d.join("damaged.mp4");
+    std::fs::write(&path, &b).unwrap();
+    let mut builtin = Mp4H264Source::open(&path).unwrap();
+    assert!(
+        matches!(builtin.next_frame(), Some(Err(_))),
+        "OpenH264 decodes the damaged first frame: the test needs other damage"
+    );
+    let mut src = open(&path).unwrap();
+    if wildfer_video::ffmpeg::available() {
+        assert!(src.info().codec.contains("ffmpeg"));
+        let (mut good, mut bad) = (0, 0);
+        while let Some(f) = src.next_frame() {
+            if f.is_ok() { good += 1 } else { bad += 1 }
+        }
+        assert!(
+            good >= 60 && bad <= 2,
+            "{good} frames decoded, {bad} failed"
+        );
+    } else {
+        // Without ffmpeg the first frame's own error comes first, naming sample 1.
+        let e = src.next_frame().unwrap().err().unwrap();
+        one_line(e, &["damaged.mp4", "sample 1 "]);
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
