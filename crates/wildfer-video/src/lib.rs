@@ -87,10 +87,11 @@ pub fn open_at(path: &Path, sequence_fps: f64) -> Result<Box<dyn FrameSource>, V
             // quirk) would cost the input every frame up to the next key frame: ffmpeg, when
             // installed, conceals such damage.
             let first = s.next_frame();
-            if matches!(first, Some(Err(_))) && ffmpeg::available() {
-                if let Ok(f) = FfmpegSource::open(path) {
-                    return Ok(Box::new(f));
-                }
+            if matches!(first, Some(Err(_)))
+                && ffmpeg::available()
+                && let Ok(f) = FfmpegSource::open(path)
+            {
+                return Ok(Box::new(f));
             }
             return Ok(Box::new(Peeked {
                 first: Some(first),
