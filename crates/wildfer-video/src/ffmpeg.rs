@@ -2,9 +2,8 @@
 //! VP9, ...): `ffprobe` gives the stream's size and packet times, `ffmpeg` decodes to raw RGB on
 //! a pipe, one frame at a time (memory independent of the video's length).
 //!
-//! Frame numbering follows the MP4/H.264 path: every sample in presentation order, edit lists
-//! of MP4/MOV files ignored (`-ignore_editlist 1`, an option of that demuxer only), no frames
-//! dropped or duplicated (`-fps_mode passthrough`).
+//! Frame numbering follows the MP4/H.264 path: every picture an MP4/MOV edit list shows, in
+//! presentation order, no frames dropped or duplicated (`-fps_mode passthrough`).
 //! Rotated videos (phone recordings) come out upright, as ffmpeg rotates them.
 
 use crate::{Frame, FrameSource, SourceInfo, VideoError};
@@ -57,33 +56,10 @@ fn fail(path: &Path, msg: impl std::fmt::Display) -> VideoError {
     }
 }
 
-/// Is `path` an ISO-BMFF file (MP4, MOV, 3GP...)? Only ffmpeg's MOV demuxer knows
-/// `-ignore_editlist`; given for any other container (MKV, AVI, WebM, GIF...) ffmpeg fails.
-fn iso_bmff(path: &Path) -> bool {
-    let mut head = [0u8; 8];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
-        && matches!(
-            &head[4..8],
-            b"ftyp" | b"moov" | b"mdat" | b"wide" | b"free" | b"skip"
-        )
-}
-
-/// The demuxer options of `path`: edit lists ignored where the container has them.
-fn demux_options(path: &Path) -> &'static [&'static str] {
-    if iso_bmff(path) {
-        &["-ignore_editlist", "1"]
-    } else {
-        &[]
-    }
-}
-
-/// ffprobe's `entries` of `path`'s first video stream, with the file's `demux` options.
-fn probe(path: &Path, demux: &[&str], entries: &str, format: &str) -> Result<String, VideoError> {
+/// ffprobe's `entries` of `path`'s first video stream.
+fn probe(path: &Path, entries: &str, format: &str) -> Result<String, VideoError> {
     let out = Command::new(ffprobe())
         .args(["-v", "error"])
-        .args(demux)
         .args(["-select_streams", "v:0"])
         .args(["-show_entries", entries, "-of", format])
         .arg(path)
@@ -109,10 +85,8 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 
 impl FfmpegSource {
     pub fn open(path: &Path) -> Result<Self, VideoError> {
-        let demux = demux_options(path);
         let meta = probe(
             path,
-            demux,
             "stream=codec_name,width,height,avg_frame_rate,nb_frames:stream_side_data=rotation",
             "default=nw=1",
         )?;
@@ -135,10 +109,18 @@ impl FfmpegSource {
                 (b > 0.0 && a > 0.0).then_some(a / b)
             })
             .unwrap_or(0.0);
-        let mut pts: Vec<f64> = probe(path, demux, "packet=pts_time", "csv=p=0")?
-            .lines()
-            .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
-            .collect();
+        // Packets an edit list hides come flagged `D` (discard): not frames anyone sees.
+        let packets = probe(path, "packet=pts_time,flags", "csv=p=0")?;
+        let (mut pts, mut hidden) = (Vec::new(), 0);
+        for line in packets.lines() {
+            let mut fields = line.trim().split(',');
+            let t = fields.next().and_then(|t| t.parse::<f64>().ok());
+            if fields.next().is_some_and(|f| f.contains('D')) {
+                hidden += 1;
+            } else if let Some(t) = t {
+                pts.push(t);
+            }
+        }
         pts.sort_by(f64::total_cmp);
         if let Some(&first) = pts.first() {
             pts.iter_mut().for_each(|t| *t -= first);
@@ -146,7 +128,6 @@ impl FfmpegSource {
 
         let mut child = Command::new(ffmpeg())
             .args(["-v", "error", "-nostdin"])
-            .args(demux)
             .arg("-i")
             .arg(path)
             .args(["-map", "0:v:0", "-fps_mode", "passthrough"])
@@ -187,7 +168,9 @@ impl FfmpegSource {
                 height,
                 // The container's own count where it has one (MP4's sample table): a file cut
                 // short has fewer packets than its header announces.
-                frames: pts.len().max(num("nb_frames").unwrap_or(0)),
+                frames: pts
+                    .len()
+                    .max(num("nb_frames").unwrap_or(0).saturating_sub(hidden)),
                 fps,
                 codec: format!("{codec} (ffmpeg)"),
             },

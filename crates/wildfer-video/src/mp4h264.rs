@@ -28,8 +28,16 @@ pub struct Mp4H264Source {
     /// SPS and PPS from `avcC`, as Annex B, sent before the first sample.
     param_sets: Vec<u8>,
     next_sample: u32,
-    /// Presentation times (s) of all samples, sorted, relative to the earliest.
+    /// Presentation times (s) of the frames shown (the edit list applied), sorted, relative
+    /// to the first one shown.
     pts: Vec<f64>,
+    /// Samples in the file (pictures decoded, shown or not).
+    samples: usize,
+    /// Pictures in display order before `skip` or from `end` on are outside the edit list.
+    skip: usize,
+    end: usize,
+    /// Pictures out of the decoder so far, shown or not.
+    decoded: usize,
     emitted: usize,
     pending: VecDeque<Frame>,
     flushed: bool,
@@ -177,10 +185,28 @@ impl Mp4H264Source {
             .map(|e| (e.sample_count, e.sample_delta))
             .collect();
         let timescale = track.timescale.map_or(0, |t| t.0);
-        let pts = presentation_times(&stts, &ctts, timescale, count as usize);
-        let frames = pts.len();
-        let duration = match (track.duration, timescale) {
-            (Some(d), t) if t > 0 => d.0 as f64 / t as f64,
+        // The edit list (what players show): its first media edit, as mp4parse reads it.
+        let movie_scale = movie.timescale.map_or(0, |t| t.0);
+        let edit = track.media_time.map(|m| Edit {
+            media_time: m.0,
+            duration: track
+                .edited_duration
+                .filter(|d| d.0 > 0 && movie_scale > 0)
+                .map(|d| {
+                    (u128::from(d.0) * u128::from(timescale) / u128::from(movie_scale))
+                        .min(u128::from(u64::MAX)) as u64
+                }),
+            empty_s: track
+                .empty_duration
+                .filter(|_| movie_scale > 0)
+                .map_or(0.0, |e| e.0 as f64 / movie_scale as f64),
+        });
+        let shown = presentation_times(&stts, &ctts, timescale, count as usize, edit);
+        let frames = shown.times.len();
+        let duration = match (edit.and_then(|e| e.duration), track.duration, timescale) {
+            (Some(d), _, t) | (None, Some(mp4parse::TrackScaledTime(d, _)), t) if t > 0 => {
+                d as f64 / t as f64
+            }
             _ => 0.0,
         };
         let fps = if duration > 0.0 {
@@ -210,7 +236,11 @@ impl Mp4H264Source {
             length_size,
             param_sets,
             next_sample: 1,
-            pts,
+            pts: shown.times,
+            samples: count as usize,
+            skip: shown.skip,
+            end: shown.end,
+            decoded: 0,
             emitted: 0,
             pending: VecDeque::new(),
             flushed: false,
@@ -229,11 +259,11 @@ impl Mp4H264Source {
         let (offset, size) = match self.walker.next() {
             Some(Ok(at)) => at,
             Some(Err(e)) => {
-                self.next_sample = self.pts.len() as u32 + 1;
+                self.next_sample = self.samples as u32 + 1;
                 return Err(self.decode_error(sample, e));
             }
             None => {
-                self.next_sample = self.pts.len() as u32 + 1;
+                self.next_sample = self.samples as u32 + 1;
                 return Err(self.decode_error(sample, "missing from the sample table"));
             }
         };
@@ -323,15 +353,39 @@ fn make_frame(
     }
 }
 
-/// Presentation time of every sample (decode time + composition offset), sorted, in seconds
-/// relative to the earliest; `samples` of them (the sample-size table's count), whatever the
-/// timing tables (`stts` as (count, delta), `ctts` as (count, offset)) claim.
+/// The part of a track an edit list shows: media from `media_time` for `duration` (track
+/// ticks; `None`: to the end), after `empty_s` seconds of nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Edit {
+    media_time: u64,
+    duration: Option<u64>,
+    empty_s: f64,
+}
+
+/// Which decoded pictures (in display order) are shown, and when.
+#[derive(Debug, PartialEq)]
+struct Shown {
+    /// Seconds from the first picture shown (plus the edit's empty time), sorted.
+    times: Vec<f64>,
+    /// Pictures before this display index are hidden by the edit list.
+    skip: usize,
+    /// Pictures from this display index on are hidden (`usize::MAX` without an edit list:
+    /// extra pictures of a broken file are kept).
+    end: usize,
+}
+
+/// Presentation time of every sample (decode time + composition offset), sorted; `samples` of
+/// them (the sample-size table's count), whatever the timing tables (`stts` as (count, delta),
+/// `ctts` as (count, offset)) claim. An edit list keeps the pictures whose presentation time
+/// falls in `[media_time, media_time + duration)`, as ffmpeg (and so ffprobe, PyAV and OpenCV)
+/// does; one that would hide every picture is ignored.
 fn presentation_times(
     stts: &[(u32, u32)],
     ctts: &[(u32, i64)],
     timescale: u64,
     samples: usize,
-) -> Vec<f64> {
+    edit: Option<Edit>,
+) -> Shown {
     let scale = timescale.max(1) as f64;
     let mut dts = Vec::with_capacity(samples);
     let mut t = 0u64;
@@ -361,10 +415,29 @@ fn presentation_times(
         .map(|(i, d)| (*d as i64).saturating_add(offsets.get(i).copied().unwrap_or(0)))
         .collect();
     pts.sort_unstable();
-    let first = pts.first().copied().unwrap_or(0);
-    pts.iter()
-        .map(|p| (i128::from(*p) - i128::from(first)) as f64 / scale)
-        .collect()
+    let window = edit.map(|e| {
+        let start = i64::try_from(e.media_time).unwrap_or(i64::MAX);
+        let lo = pts.partition_point(|&p| p < start);
+        let hi = e.duration.map_or(pts.len(), |d| {
+            let stop = start.saturating_add(i64::try_from(d).unwrap_or(i64::MAX));
+            pts.partition_point(|&p| p < stop)
+        });
+        (lo, hi, e.empty_s)
+    });
+    let (skip, end, empty_s) = match window {
+        Some((lo, hi, empty_s)) if lo < hi => (lo, hi, empty_s),
+        _ => (0, usize::MAX, 0.0),
+    };
+    let shown = &pts[skip..end.min(pts.len())];
+    let first = shown.first().copied().unwrap_or(0);
+    Shown {
+        times: shown
+            .iter()
+            .map(|p| empty_s + (i128::from(*p) - i128::from(first)) as f64 / scale)
+            .collect(),
+        skip,
+        end,
+    }
 }
 
 /// The profile named by an `avcC` record (its `AVCProfileIndication`) when OpenH264 cannot
@@ -414,7 +487,7 @@ impl FrameSource for Mp4H264Source {
             if let Some(f) = self.pending.pop_front() {
                 return Some(Ok(f));
             }
-            if self.next_sample as usize > self.pts.len() {
+            if self.next_sample as usize > self.samples {
                 if self.flushed {
                     return None;
                 }
@@ -423,8 +496,12 @@ impl FrameSource for Mp4H264Source {
                 match self.decoder.flush_remaining() {
                     Ok(frames) => {
                         for yuv in &frames {
-                            let f = make_frame(yuv, matrix, &self.pts, fps, &mut self.emitted);
-                            self.pending.push_back(f);
+                            let d = self.decoded;
+                            self.decoded += 1;
+                            if (self.skip..self.end).contains(&d) {
+                                let f = make_frame(yuv, matrix, &self.pts, fps, &mut self.emitted);
+                                self.pending.push_back(f);
+                            }
                         }
                     }
                     Err(e) => {
@@ -444,13 +521,13 @@ impl FrameSource for Mp4H264Source {
             }
             let (matrix, fps) = (self.matrix, self.info.fps);
             let result = match self.decoder.decode(&self.annexb) {
-                Ok(Some(yuv)) => Some(Ok(make_frame(
-                    &yuv,
-                    matrix,
-                    &self.pts,
-                    fps,
-                    &mut self.emitted,
-                ))),
+                Ok(Some(yuv)) => {
+                    let (d, skip, end) = (self.decoded, self.skip, self.end);
+                    self.decoded += 1;
+                    (skip..end)
+                        .contains(&d)
+                        .then(|| Ok(make_frame(&yuv, matrix, &self.pts, fps, &mut self.emitted)))
+                }
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),
             };

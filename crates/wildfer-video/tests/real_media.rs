@@ -51,8 +51,55 @@ fn single_face_and_no_face_videos() {
     assert_eq!(decode_all(src.as_mut()).0, 72);
     let mut src = open(&media("no_face.mp4")).unwrap();
     let frames = src.info().frames;
-    // Every sample is a frame (edit lists are not applied).
     assert_eq!(decode_all(src.as_mut()).0, frames);
+}
+
+/// Issue 18, item 8: edit lists were ignored, so `no_face.mp4` gave 98 frames where ffprobe,
+/// PyAV and OpenCV give 95 (its edit list hides the first 3 pictures). Frame counts and times
+/// now follow the edit list on both decoding paths, as those tools count them (ffprobe's
+/// figures below, `-count_frames` and `frame=pts_time`).
+#[test]
+fn edit_lists_are_applied_as_players_apply_them() {
+    for (name, frames, last_s) in [
+        ("no_face.mp4", 95, 3.916_667),
+        ("single_face.mp4", 72, 2.366_667),
+        ("WolfgangLanger_Pexels.mp4", 472, 19.644_625),
+    ] {
+        let mut paths: Vec<Box<dyn FrameSource>> =
+            vec![Box::new(Mp4H264Source::open(&media(name)).unwrap())];
+        if wildfer_video::ffmpeg::available() {
+            paths.push(Box::new(
+                wildfer_video::FfmpegSource::open(&media(name)).unwrap(),
+            ));
+        }
+        let mut times = Vec::new();
+        for src in &mut paths {
+            assert_eq!(src.info().frames, frames, "{name}: announced");
+            let mut t = Vec::new();
+            while let Some(f) = src.next_frame() {
+                t.push(f.unwrap().time_s);
+            }
+            assert_eq!(t.len(), frames, "{name}: decoded");
+            assert!(t[0].abs() < 1e-6, "{name}: first at {}", t[0]);
+            assert!(
+                (t[frames - 1] - last_s).abs() < 1e-4,
+                "{name}: last at {}",
+                t[frames - 1]
+            );
+            times.push(t);
+        }
+        if let [a, b] = &times[..] {
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                worst < 1e-4,
+                "{name}: the two paths' times differ by {worst} s"
+            );
+        }
+    }
 }
 
 #[test]
