@@ -232,13 +232,20 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     // Options are checked (and models loaded) before anything is written.
     let mut det = detector(a.detect)?;
     let mut model = expression_model(a.model.as_deref())?;
+    let (mut failed, mut partial) = (Vec::new(), Vec::new());
+    let inputs = named_inputs(&a.inputs, &mut failed)?;
+    if a.annotate
+        && inputs
+            .iter()
+            .any(|(p, _)| !wildfer_video::images::is_image(p))
+    {
+        wildfer::analyze::annotation_possible()?;
+    }
     let _lock = claim_out_dir(&a.out, "`wildfer analyze`")?;
     // A first Ctrl-C or SIGTERM abandons the input in progress (its partial files removed) and
     // still writes the folder's summary and report over the finished ones.
     let stop = crate::progress::stop_flag()?;
     let mut done: Vec<AnalyzeSummary> = Vec::new();
-    let (mut failed, mut partial) = (Vec::new(), Vec::new());
-    let inputs = named_inputs(&a.inputs, &mut failed)?;
     let total = inputs.len() + failed.len();
     let t_all = Instant::now();
     let mut frames_all = 0;

@@ -791,3 +791,129 @@ fn tiff_and_webp_stills_give_the_jpegs_result() {
     assert_eq!(table("face_tiff"), reference);
     assert_eq!(table("face_webp"), reference);
 }
+
+/// Issue 18, item 7: `--annotate` without ffmpeg cost a video its CSV and JSON. Now the run is
+/// refused before anything is written; stills are still annotated without ffmpeg.
+#[test]
+fn annotate_without_ffmpeg_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    let run = |inputs: &[String]| {
+        let r = Command::new(env!("CARGO_BIN_EXE_wildfer"))
+            .arg("analyze")
+            .args(inputs)
+            .args(["--annotate", "--out", o, "--threads", "2"])
+            .env("WILDFER_FFMPEG", tmp.path().join("no-ffmpeg-here"))
+            .output()
+            .unwrap();
+        (r.status.code(), String::from_utf8(r.stderr).unwrap())
+    };
+    let (code, err) = run(&[media("single_face.jpg"), media("single_face.mp4")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("--annotate") && err.contains("ffmpeg") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!out.exists(), "wrote into {o}");
+    let (code, err) = run(&[media("single_face.jpg")]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.join("single_face.annotated.jpg").exists());
+}
+
+/// Issue 18, item 7: a phone clip (pictures stored sideways plus a display matrix) came out
+/// sideways from the built-in decoder, and annotated videos lost the source's sound. Frames,
+/// boxes and the annotated video are now as players show them, with the sound kept.
+#[test]
+fn phone_clips_are_analysed_upright_and_annotated_with_their_sound() {
+    if !wildfer_video::ffmpeg::available() {
+        eprintln!("ffmpeg not installed: cannot make the clip");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // Stored a quarter turn counter-clockwise, H.264 + the source's audio.
+    let phone = tmp.path().join("phone.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i", &media("single_face.mp4")])
+        .args(["-map", "0:v:0", "-map", "0:a:0", "-vf", "transpose=2"])
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .arg(&phone)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // ... and shown a quarter turn clockwise: the video track's tkhd matrix (16.16).
+    let mut b = std::fs::read(&phone).unwrap();
+    let moov = b.windows(4).position(|w| w == b"moov").unwrap();
+    let tkhd = moov + b[moov..].windows(4).position(|w| w == b"tkhd").unwrap();
+    let at = tkhd + 8 + if b[tkhd + 4] == 1 { 32 } else { 20 } + 16;
+    let one: i32 = 1 << 16;
+    for (k, v) in [(0, 0), (1, one), (3, -one), (4, 0)] {
+        b[at + 4 * k..at + 4 * k + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    std::fs::write(&phone, &b).unwrap();
+
+    let analysed = |input: &str, name: &str, annotate: bool| {
+        let out = tmp.path().join(name);
+        let mut args = vec!["analyze", input, "--out", out.to_str().unwrap()];
+        if annotate {
+            args.push("--annotate");
+        }
+        let (code, _, err) = wildfer(&args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let plain = analysed(&media("single_face.mp4"), "plain", false);
+    let turned = analysed(phone.to_str().unwrap(), "phone", true);
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(turned.join("phone.json")).unwrap()).unwrap();
+    assert_eq!(
+        (&meta["metadata"]["width"], &meta["metadata"]["height"]),
+        (&Value::from(640), &Value::from(360))
+    );
+    // Boxes as in the upright original (a few pixels apart: the clip was re-encoded).
+    let boxes = |csv: &Path| -> Vec<[f64; 4]> {
+        std::fs::read_to_string(csv)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                let v: Vec<f64> = f[3..7].iter().filter_map(|x| x.parse().ok()).collect();
+                (v.len() == 4).then(|| [v[0], v[1], v[2], v[3]])
+            })
+            .collect()
+    };
+    let (a, b) = (
+        boxes(&plain.join("single_face.csv")),
+        boxes(&turned.join("phone.csv")),
+    );
+    assert!(
+        a.len() >= 60 && b.len() >= 60,
+        "{} and {} faces",
+        a.len(),
+        b.len()
+    );
+    let worst = a
+        .iter()
+        .zip(&b)
+        .flat_map(|(p, q)| p.iter().zip(q).map(|(x, y)| (x - y).abs()))
+        .fold(0.0, f64::max);
+    assert!(worst < 12.0, "boxes differ by up to {worst} px");
+    // The annotated video: upright, every frame, the source's sound.
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,width,height",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(turned.join("phone.annotated.mp4"))
+        .output()
+        .unwrap();
+    let streams = String::from_utf8_lossy(&probe.stdout);
+    assert!(
+        streams.contains("video,640,360") && streams.contains("audio"),
+        "{streams}"
+    );
+}

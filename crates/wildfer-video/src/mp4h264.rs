@@ -42,6 +42,8 @@ pub struct Mp4H264Source {
     pending: VecDeque<Frame>,
     flushed: bool,
     matrix: ColorMatrix,
+    /// Turn applied to every picture (the display matrix of a phone recording).
+    rotation: Rotation,
     annexb: Vec<u8>,
 }
 
@@ -106,6 +108,10 @@ impl Mp4H264Source {
             }
         };
         crate::frame::check_frame_size(path, width, height)?;
+        let rotation = track
+            .tkhd
+            .as_ref()
+            .map_or(Rotation::None, |t| Rotation::of_matrix(&t.matrix));
         let (param_sets, length_size) = avc_config(avcc).map_err(|e| container(path, e))?;
         if let Some(profile) = beyond_openh264(avcc) {
             return Err(VideoError::Unsupported {
@@ -222,8 +228,17 @@ impl Mp4H264Source {
         Ok(Mp4H264Source {
             info: SourceInfo {
                 path: path.to_path_buf(),
-                width,
-                height,
+                // As players show it (the track's display matrix applied).
+                width: if rotation.swaps_sides() {
+                    height
+                } else {
+                    width
+                },
+                height: if rotation.swaps_sides() {
+                    width
+                } else {
+                    height
+                },
                 frames,
                 fps,
                 codec: "h264".into(),
@@ -245,6 +260,7 @@ impl Mp4H264Source {
             pending: VecDeque::new(),
             flushed: false,
             matrix: ColorMatrix::for_size(height),
+            rotation,
             annexb: Vec::new(),
         })
     }
@@ -350,6 +366,66 @@ fn make_frame(
         width: w,
         height: h,
         rgb,
+    }
+}
+
+/// How a track's display matrix (`tkhd`) turns its pictures: phones store a portrait video as
+/// landscape pictures plus a quarter turn. Only the four right-angle turns are applied (players
+/// do the same; mirrors and shears are left alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    None,
+    /// A quarter turn clockwise.
+    Clockwise,
+    Half,
+    /// A quarter turn counter-clockwise.
+    CounterClockwise,
+}
+
+impl Rotation {
+    /// The turn of an ISO-BMFF matrix (16.16 fixed point `a b c d`): a point `(x, y)` is shown
+    /// at `(a x + c y, b x + d y)`, y pointing down.
+    pub fn of_matrix(m: &mp4parse::Matrix) -> Rotation {
+        let one = 1 << 16;
+        match (m.a, m.b, m.c, m.d) {
+            (0, b, c, 0) if b == one && c == -one => Rotation::Clockwise,
+            (0, b, c, 0) if b == -one && c == one => Rotation::CounterClockwise,
+            (a, 0, 0, d) if a == -one && d == -one => Rotation::Half,
+            _ => Rotation::None,
+        }
+    }
+
+    pub fn swaps_sides(self) -> bool {
+        matches!(self, Rotation::Clockwise | Rotation::CounterClockwise)
+    }
+
+    /// The frame as shown.
+    pub fn apply(self, f: Frame) -> Frame {
+        if self == Rotation::None {
+            return f;
+        }
+        let (w, h) = (f.width, f.height);
+        let (nw, nh) = if self.swaps_sides() { (h, w) } else { (w, h) };
+        let mut out = vec![0u8; f.rgb.len()];
+        for y in 0..nh {
+            for x in 0..nw {
+                // The stored pixel shown at (x, y).
+                let (sx, sy) = match self {
+                    Rotation::Clockwise => (y, h - 1 - x),
+                    Rotation::CounterClockwise => (w - 1 - y, x),
+                    Rotation::Half => (w - 1 - x, h - 1 - y),
+                    Rotation::None => (x, y),
+                };
+                let (o, i) = (3 * (y * nw + x), 3 * (sy * w + sx));
+                out[o..o + 3].copy_from_slice(&f.rgb[i..i + 3]);
+            }
+        }
+        Frame {
+            width: nw,
+            height: nh,
+            rgb: out,
+            ..f
+        }
     }
 }
 
@@ -500,6 +576,7 @@ impl FrameSource for Mp4H264Source {
                             self.decoded += 1;
                             if (self.skip..self.end).contains(&d) {
                                 let f = make_frame(yuv, matrix, &self.pts, fps, &mut self.emitted);
+                                let f = self.rotation.apply(f);
                                 self.pending.push_back(f);
                             }
                         }
@@ -524,9 +601,10 @@ impl FrameSource for Mp4H264Source {
                 Ok(Some(yuv)) => {
                     let (d, skip, end) = (self.decoded, self.skip, self.end);
                     self.decoded += 1;
-                    (skip..end)
-                        .contains(&d)
-                        .then(|| Ok(make_frame(&yuv, matrix, &self.pts, fps, &mut self.emitted)))
+                    (skip..end).contains(&d).then(|| {
+                        let f = make_frame(&yuv, matrix, &self.pts, fps, &mut self.emitted);
+                        Ok(self.rotation.apply(f))
+                    })
                 }
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),

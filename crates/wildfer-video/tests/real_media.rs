@@ -576,3 +576,66 @@ fn a_damaged_first_frame_goes_to_ffmpeg() {
     }
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// `single_face.mp4` with its track's display matrix set to `(a, b, c, d)` (16.16).
+fn with_display_matrix(d: &std::path::Path, name: &str, m: [i32; 4]) -> PathBuf {
+    let mut b = std::fs::read(media("single_face.mp4")).unwrap();
+    let tkhd = box_at(&b, b"tkhd");
+    // Version 0: flags, times, id, reserved, duration (4 bytes each), then reserved 8, layer,
+    // group, volume, reserved (2 each): the matrix follows.
+    let version = b[tkhd + 4];
+    let at = tkhd + 8 + if version == 1 { 32 } else { 20 } + 16;
+    for (k, v) in [(0, m[0]), (1, m[1]), (3, m[2]), (4, m[3])] {
+        b[at + 4 * k..at + 4 * k + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    let path = d.join(name);
+    std::fs::write(&path, &b).unwrap();
+    path
+}
+
+/// Issue 18, item 7: a phone clip's display matrix was ignored by the built-in decoder (frames
+/// and boxes sideways) but applied by ffmpeg. Both now give frames as players show them.
+#[test]
+fn rotated_videos_come_out_as_players_show_them() {
+    let d = tempfile_dir();
+    let one = 1 << 16;
+    let first = |src: &mut dyn FrameSource| src.next_frame().unwrap().unwrap();
+    let plain = first(&mut Mp4H264Source::open(&media("single_face.mp4")).unwrap());
+    for (name, m, turned) in [
+        ("cw.mp4", [0, one, -one, 0], true),
+        ("ccw.mp4", [0, -one, one, 0], true),
+        ("half.mp4", [-one, 0, 0, -one], false),
+    ] {
+        let path = with_display_matrix(&d, name, m);
+        let mut builtin = Mp4H264Source::open(&path).unwrap();
+        let info = builtin.info().clone();
+        let f = first(&mut builtin);
+        let (w, h) = if turned {
+            (plain.height, plain.width)
+        } else {
+            (plain.width, plain.height)
+        };
+        assert_eq!(
+            (info.width, info.height, f.width, f.height),
+            (w, h, w, h),
+            "{name}"
+        );
+        if wildfer_video::ffmpeg::available() {
+            let g = first(&mut wildfer_video::FfmpegSource::open(&path).unwrap());
+            assert_eq!((g.width, g.height), (w, h), "{name}: ffmpeg");
+            let diff = f
+                .rgb
+                .iter()
+                .zip(&g.rgb)
+                .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs() as f64)
+                .sum::<f64>()
+                / f.rgb.len() as f64;
+            eprintln!("{name}: mean |builtin - ffmpeg| = {diff:.2}");
+            assert!(
+                diff < 3.0,
+                "{name}: turned unlike ffmpeg ({diff:.1} per value)"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&d).ok();
+}

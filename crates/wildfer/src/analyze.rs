@@ -95,7 +95,12 @@ struct Emitter {
 
 /// Where annotated frames go.
 enum Annotated {
-    Video(PathBuf, Option<crate::annotate::VideoWriter>),
+    /// The annotated video, the file whose audio it carries, the writer once started.
+    Video(
+        PathBuf,
+        Option<PathBuf>,
+        Option<crate::annotate::VideoWriter>,
+    ),
     Still(PathBuf),
 }
 
@@ -116,13 +121,14 @@ impl Emitter {
                         .map_err(|e| PipelineError::io(path, e))?;
                     wildfer_core::fsutil::write_atomic(path, &jpeg)?;
                 }
-                Annotated::Video(path, writer) => {
+                Annotated::Video(path, audio, writer) => {
                     if writer.is_none() {
                         *writer = Some(crate::annotate::VideoWriter::create(
                             path,
                             w,
                             h,
                             self.timeline.fps,
+                            audio.as_deref(),
                         )?);
                     }
                     if let Some(wr) = writer.as_mut() {
@@ -229,6 +235,18 @@ impl Default for AnalyzeOptions {
     }
 }
 
+/// `Err` when `--annotate` cannot make videos here (ffmpeg missing): checked before anything
+/// is written, so that asking for an annotated video never costs an input its tables.
+pub fn annotation_possible() -> Result<(), PipelineError> {
+    if wildfer_video::ffmpeg::available() {
+        Ok(())
+    } else {
+        Err(PipelineError::Options(
+            "--annotate: annotated videos are encoded by ffmpeg, which is not installed: install it (e.g. `apt-get install ffmpeg`) or leave out --annotate (stills are annotated without it)".into(),
+        ))
+    }
+}
+
 /// Analyse one input into `out`. `progress` is called after every frame.
 pub fn analyze(
     input: &Path,
@@ -247,11 +265,16 @@ pub fn analyze(
         .clone()
         .unwrap_or_else(|| crate::inputs::stem(input));
     let (csv_path, json_path) = output_paths(&stem, out);
+    if opts.annotate && !wildfer_video::images::is_image(input) {
+        annotation_possible()?;
+    }
     let annotated = opts.annotate.then(|| {
         if wildfer_video::images::is_image(input) {
             Annotated::Still(out.join(format!("{stem}.annotated.jpg")))
         } else {
-            Annotated::Video(out.join(format!("{stem}.annotated.mp4")), None)
+            // A numbered image sequence (a folder) has no sound.
+            let audio = input.is_file().then(|| input.to_path_buf());
+            Annotated::Video(out.join(format!("{stem}.annotated.mp4")), audio, None)
         }
     });
     let info = source.info().clone();
@@ -330,7 +353,7 @@ pub fn analyze(
         ..
     } = e;
     let annotated = match annotated {
-        Some(Annotated::Video(path, Some(writer))) => {
+        Some(Annotated::Video(path, _, Some(writer))) => {
             writer.finish()?;
             Some(path)
         }

@@ -105,6 +105,7 @@ impl VideoWriter {
         width: usize,
         height: usize,
         fps: f64,
+        audio: Option<&Path>,
     ) -> Result<Self, PipelineError> {
         if !wildfer_video::ffmpeg::available() {
             return Err(PipelineError::io(
@@ -130,6 +131,21 @@ impl VideoWriter {
                     "-i",
                     "pipe:0",
                 ])
+                // The source's first audio track, if any, re-encoded to AAC (MP4 takes it
+                // whatever the source held).
+                .args(audio.map_or_else(Vec::new, |a| {
+                    vec![
+                        "-i".into(),
+                        a.as_os_str().to_owned(),
+                        "-map".into(),
+                        "0:v:0".into(),
+                        "-map".into(),
+                        "1:a:0?".into(),
+                        "-c:a".into(),
+                        "aac".into(),
+                        "-shortest".into(),
+                    ]
+                }))
                 .args([
                     "-vf",
                     "pad=ceil(iw/2)*2:ceil(ih/2)*2",
