@@ -638,6 +638,17 @@ fn a_folders_summary_covers_every_finished_input_even_after_an_interrupt() {
         report.contains("single_face") && report.contains("multi_face"),
         "the report lost an input"
     );
+    // Issue 18, item 13: a still's section says what its percentages are, names each
+    // thumbnail's expression and draws bars, not an empty timeline.
+    assert!(
+        report.contains("a still, 5 faces")
+            && report.contains("<th>its probability</th>")
+            && report.contains("<figcaption>happiness ")
+            && report.contains("face 0: probability of each expression")
+            && !report.contains("0.0 s"),
+        "{}",
+        &report[..report.len().min(3000)]
+    );
     // The rebuilt rows are the ones written when each input was analysed: multi_face's rows
     // equal a run of it alone.
     let alone = tmp.path().join("alone");

@@ -310,8 +310,7 @@ pub fn analyze(
                 let side = face.crop.size();
                 // A thumbnail that fails to encode is left out of the report, nothing else.
                 if crate::encode_jpeg(&mut jpeg, &face.crop.rgb, side, side, 85).is_ok() {
-                    e.timeline
-                        .add_thumb(face.track, ff.index, jpeg, p[argmax(p)]);
+                    e.timeline.add_thumb(face.track, ff.index, jpeg, p);
                 }
             }
         }
@@ -652,27 +651,63 @@ pub fn write_report_html(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
         .iter()
         .map(|a| {
             let title = a.name.clone();
+            let still = a.timeline.is_still();
             crate::report::ReportSection {
-                stats_line: format!(
-                    "{}: {}, {} with a face, {}; model {}, detector {}",
-                    a.input.display(),
-                    wildfer_core::count(a.stats.frames_read, "frame"),
-                    a.stats.frames_with_face,
-                    wildfer_core::count(a.track_summaries.len(), "track"),
-                    a.model,
-                    a.detector
-                ),
+                stats_line: if still {
+                    format!(
+                        "{}: a still, {}; model {}, detector {}",
+                        a.input.display(),
+                        wildfer_core::count(a.track_summaries.len(), "face"),
+                        a.model,
+                        a.detector
+                    )
+                } else {
+                    format!(
+                        "{}: {}, {} with a face, {}; model {}, detector {}",
+                        a.input.display(),
+                        wildfer_core::count(a.stats.frames_read, "frame"),
+                        a.stats.frames_with_face,
+                        wildfer_core::count(a.track_summaries.len(), "track"),
+                        a.model,
+                        a.detector
+                    )
+                },
+                summary_header: if still {
+                    ["face", "expression", "its probability"]
+                        .map(String::from)
+                        .to_vec()
+                } else {
+                    [
+                        "face",
+                        "frames",
+                        "first frame",
+                        "last frame",
+                        "dominant expression",
+                        "share of the face's frames it won",
+                        "its mean probability",
+                    ]
+                    .map(String::from)
+                    .to_vec()
+                },
                 summary_rows: a
                     .track_summaries
                     .iter()
                     .map(|t| {
-                        [
-                            t.face_id.to_string(),
-                            t.frames.to_string(),
-                            t.first_frame.to_string(),
-                            t.last_frame.to_string(),
-                            format!("{} ({:.0}%)", t.dominant, 100.0 * t.share[t.dominant]),
-                        ]
+                        let d = t.dominant;
+                        let pct = |v: f64| format!("{:.0}%", 100.0 * v);
+                        if still {
+                            vec![t.face_id.to_string(), d.to_string(), pct(t.mean[d])]
+                        } else {
+                            vec![
+                                t.face_id.to_string(),
+                                t.frames.to_string(),
+                                t.first_frame.to_string(),
+                                t.last_frame.to_string(),
+                                d.to_string(),
+                                pct(t.share[d]),
+                                pct(t.mean[d]),
+                            ]
+                        }
                     })
                     .collect(),
                 svg: timeline_svg(&title, &a.timeline),
@@ -685,10 +720,21 @@ pub fn write_report_html(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
                             *id,
                             t.thumbs
                                 .iter()
-                                .map(|(f, jpeg, conf)| crate::report::Thumb {
-                                    frame: *f,
-                                    jpeg_base64: crate::report::base64(jpeg),
-                                    caption: format!("{:.0}%", conf * 100.0),
+                                .map(|th| {
+                                    let said = format!(
+                                        "{} {:.0}%",
+                                        classes()[th.class].key(),
+                                        100.0 * th.probability
+                                    );
+                                    crate::report::Thumb {
+                                        frame: th.frame,
+                                        jpeg_base64: crate::report::base64(&th.jpeg),
+                                        caption: if still {
+                                            said
+                                        } else {
+                                            format!("frame {}: {said}", th.frame)
+                                        },
+                                    }
                                 })
                                 .collect(),
                         )
@@ -702,7 +748,7 @@ pub fn write_report_html(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
     detectors.sort_unstable();
     detectors.dedup();
     let footer = format!(
-        "wildfer {}: face detection ({}), 5-point alignment, per-frame expression probabilities. Timelines show each face's class probabilities over time (mean per time bin) and the winning class as a colour band.",
+        "wildfer {}: face detection ({}), 5-point alignment, per-frame expression probabilities. Timelines show each face's class probabilities over time (mean per time bin) and the winning class as a colour band; a still's faces show one bar per class. Percentages: for a video, the share of a face's frames its dominant expression won and that expression's mean probability; for a still and under each thumbnail, the model's probability of the winning expression.",
         env!("CARGO_PKG_VERSION"),
         detectors.join(", ")
     );

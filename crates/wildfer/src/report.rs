@@ -26,8 +26,17 @@ pub const THUMBS: usize = 4;
 pub struct TrackTimeline {
     sums: Vec<[f64; 7]>,
     counts: Vec<u32>,
-    /// (frame, JPEG bytes, confidence of the winning class) of the kept thumbnails.
-    pub thumbs: Vec<(usize, Vec<u8>, f32)>,
+    pub thumbs: Vec<Thumbnail>,
+}
+
+/// A face crop kept for the report, with what the model said in that frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thumbnail {
+    pub frame: usize,
+    pub jpeg: Vec<u8>,
+    /// The winning class (ABAW order) and its probability.
+    pub class: usize,
+    pub probability: f32,
 }
 
 /// Timelines of every track of one input.
@@ -80,16 +89,28 @@ impl Timeline {
             .tracks
             .get(&track)
             .and_then(|t| t.thumbs.last())
-            .map(|(f, _, _)| *f);
+            .map(|t| t.frame);
         last.is_none_or(|l| frame >= l + step)
     }
 
-    pub fn add_thumb(&mut self, track: usize, frame: usize, jpeg: Vec<u8>, confidence: f32) {
+    /// Keep a face crop of `track` at `frame`, with the frame's probabilities `p`.
+    pub fn add_thumb(&mut self, track: usize, frame: usize, jpeg: Vec<u8>, p: &Probs) {
+        let class = wildfer_core::argmax(p);
         self.tracks
             .entry(track)
             .or_default()
             .thumbs
-            .push((frame, jpeg, confidence));
+            .push(Thumbnail {
+                frame,
+                jpeg,
+                class,
+                probability: p[class],
+            });
+    }
+
+    /// One frame (a still): drawn as bars, not over time.
+    pub fn is_still(&self) -> bool {
+        self.frames <= 1
     }
 
     /// The time axis: duration and its unit (seconds, or frames when the rate is unknown).
@@ -121,196 +142,301 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The timeline as a standalone SVG: one panel per track with a line per class and the winning
-/// class as a colour band below, time in seconds on the x axis.
-pub fn timeline_svg(title: &str, t: &Timeline) -> String {
-    let (w, left, right) = (960.0, 60.0, 20.0);
-    let (panel_h, band_h, gap, top) = (120.0, 12.0, 40.0, 48.0);
-    let plot_w = w - left - right;
-    let n = t.tracks.len().max(1);
-    let h = top + n as f64 * (panel_h + band_h + gap) + 30.0;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = write!(
-        s,
-        r#"<rect width="100%" height="100%" fill="white"/><text x="{left}" y="18" font-size="14" font-weight="bold">{}</text>"#,
-        esc(title)
-    );
-    // Legend.
-    for (k, class) in wildfer_core::LabelSet::Seven.classes().iter().enumerate() {
-        let name = class.key();
-        let x = left + 260.0 + k as f64 * 90.0;
-        let _ = write!(
-            s,
-            r#"<rect x="{x}" y="9" width="10" height="10" fill="{}"/><text x="{}" y="18">{name}</text>"#,
-            COLOURS[k],
-            x + 14.0
-        );
+fn classes() -> &'static [wildfer_core::Expression] {
+    wildfer_core::LabelSet::Seven.classes()
+}
+
+/// Where text hangs from its point.
+#[derive(Clone, Copy)]
+enum Anchor {
+    Start,
+    Middle,
+    End,
+}
+
+/// What the timeline is drawn on: one layout ([`draw`]), two outputs (SVG and PNG).
+trait Canvas {
+    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, colour: &str);
+    fn outline(&mut self, x: f64, y: f64, w: f64, h: f64, colour: &str);
+    fn polyline(&mut self, pts: &[(f64, f64)], colour: &str);
+    /// Text whose baseline is at `y`.
+    fn text(&mut self, x: f64, y: f64, s: &str, anchor: Anchor, bold: bool);
+}
+
+const WIDTH: f64 = 960.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 20.0;
+/// Title, then the legend on its own row (it never runs into a long title), then the panels.
+const TOP: f64 = 72.0;
+/// Widest character of either output (the PNG's 8x8 font): layouts sized by it fit both.
+const CHAR_W: f64 = 8.0;
+const PLOT_H: f64 = 120.0;
+const BAND_H: f64 = 12.0;
+/// A time panel: plot, band, tick labels, axis title, gap.
+const TIME_PANEL: f64 = 210.0;
+const BAR_ROW: f64 = 16.0;
+/// A still's panel: seven bars and a gap.
+const STILL_PANEL: f64 = 7.0 * BAR_ROW + 40.0;
+
+fn canvas_height(t: &Timeline) -> f64 {
+    let panel = if t.is_still() {
+        STILL_PANEL
+    } else {
+        TIME_PANEL
+    };
+    TOP + t.tracks.len().max(1) as f64 * panel
+}
+
+/// Round tick spacing for an axis spanning `span`: 1, 2 or 5 times a power of ten, about five
+/// ticks; and the decimals its labels need.
+fn tick_step(span: f64) -> (f64, usize) {
+    let raw = (span / 5.0).max(1e-9);
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * mag);
+    (step, (-step.log10().floor()).max(0.0) as usize)
+}
+
+/// Title, legend, and per face either its probabilities over time (lines, one per class, mean
+/// per time bin, with the winning class as a colour band) or, for a still, one bar per class.
+fn draw(c: &mut impl Canvas, title: &str, t: &Timeline) {
+    c.text(LEFT, 20.0, title, Anchor::Start, true);
+    let mut x = LEFT;
+    for (k, class) in classes().iter().enumerate() {
+        c.rect(x, 34.0, 10.0, 10.0, COLOURS[k]);
+        c.text(x + 14.0, 43.0, class.key(), Anchor::Start, false);
+        x += 14.0 + CHAR_W * class.key().len() as f64 + 18.0;
     }
-    let (duration, unit) = t.span();
-    let xb = |b: usize| left + (b as f64 + 0.5) / t.bins as f64 * plot_w;
     if t.tracks.is_empty() {
-        let _ = write!(
-            s,
-            r#"<text x="{left}" y="{}">no faces found</text>"#,
-            top + 20.0
-        );
+        c.text(LEFT, TOP + 20.0, "no faces found", Anchor::Start, false);
     }
-    for (row, (id, _)) in t.tracks.iter().enumerate() {
-        let y0 = top + row as f64 * (panel_h + band_h + gap);
+    let plot_w = WIDTH - LEFT - RIGHT;
+    for (row, id) in t.tracks.keys().enumerate() {
         let means = t.means(*id);
-        let _ = write!(
-            s,
-            r##"<text x="{left}" y="{}" font-weight="bold">face {id}</text><rect x="{left}" y="{y0}" width="{plot_w}" height="{panel_h}" fill="none" stroke="#ccc"/>"##,
-            y0 - 5.0
-        );
-        for frac in [0.0, 0.5, 1.0] {
-            let y = y0 + panel_h * (1.0 - frac);
-            let _ = write!(
-                s,
-                r#"<text x="{}" y="{}" text-anchor="end">{frac:.1}</text>"#,
-                left - 4.0,
-                y + 4.0
+        if t.is_still() {
+            let y0 = TOP + row as f64 * STILL_PANEL;
+            let p = means.first().copied().flatten().unwrap_or([0.0; 7]);
+            c.text(
+                LEFT,
+                y0 - 8.0,
+                &format!("face {id}: probability of each expression"),
+                Anchor::Start,
+                true,
             );
+            let (bar_x, bar_w) = (LEFT + 12.0 * CHAR_W, plot_w - 12.0 * CHAR_W - 6.0 * CHAR_W);
+            for (k, class) in classes().iter().enumerate() {
+                let y = y0 + k as f64 * BAR_ROW;
+                c.text(bar_x - 8.0, y + 11.0, class.key(), Anchor::End, false);
+                c.rect(
+                    bar_x,
+                    y + 2.0,
+                    bar_w * p[k].clamp(0.0, 1.0),
+                    12.0,
+                    COLOURS[k],
+                );
+                c.text(
+                    bar_x + bar_w * p[k].clamp(0.0, 1.0) + 6.0,
+                    y + 11.0,
+                    &format!("{:.0}%", 100.0 * p[k]),
+                    Anchor::Start,
+                    false,
+                );
+            }
+            continue;
         }
+        let y0 = TOP + row as f64 * TIME_PANEL;
+        c.text(
+            LEFT,
+            y0 - 8.0,
+            &format!("face {id}: probability of each expression (mean per time bin)"),
+            Anchor::Start,
+            true,
+        );
+        c.outline(LEFT, y0, plot_w, PLOT_H, "#cccccc");
+        for frac in [0.0, 0.5, 1.0] {
+            let y = y0 + PLOT_H * (1.0 - frac);
+            c.text(LEFT - 6.0, y + 4.0, &format!("{frac}"), Anchor::End, false);
+        }
+        let xb = |b: usize| LEFT + (b as f64 + 0.5) / t.bins as f64 * plot_w;
         for k in 0..7 {
-            // One polyline per run of bins with a face.
-            let mut pts: Vec<String> = Vec::new();
-            let flush = |pts: &mut Vec<String>, s: &mut String| {
-                if pts.len() > 1 {
-                    let _ = write!(
-                        s,
-                        r#"<polyline fill="none" stroke="{}" stroke-width="1.5" points="{}"/>"#,
-                        COLOURS[k],
-                        pts.join(" ")
-                    );
-                }
-                pts.clear();
-            };
+            // One line per run of bins with a face.
+            let mut pts = Vec::new();
             for (b, m) in means.iter().enumerate() {
                 match m {
-                    Some(p) => pts.push(format!("{:.1},{:.1}", xb(b), y0 + panel_h * (1.0 - p[k]))),
-                    None => flush(&mut pts, &mut s),
+                    Some(p) => pts.push((xb(b), y0 + PLOT_H * (1.0 - p[k]))),
+                    None => {
+                        c.polyline(&pts, COLOURS[k]);
+                        pts.clear();
+                    }
                 }
             }
-            flush(&mut pts, &mut s);
+            c.polyline(&pts, COLOURS[k]);
         }
         let bw = plot_w / t.bins as f64;
         for (b, m) in means.iter().enumerate() {
             if let Some(p) = m {
                 let win = wildfer_core::argmax(p);
-                let _ = write!(
-                    s,
-                    r#"<rect x="{:.2}" y="{}" width="{:.2}" height="{band_h}" fill="{}"/>"#,
-                    left + b as f64 * bw,
-                    y0 + panel_h + 2.0,
-                    bw + 0.05,
-                    COLOURS[win]
+                c.rect(
+                    LEFT + b as f64 * bw,
+                    y0 + PLOT_H + 2.0,
+                    bw,
+                    BAND_H,
+                    COLOURS[win],
                 );
             }
         }
-        // Time axis.
-        let ya = y0 + panel_h + band_h + 16.0;
-        for i in 0..=5 {
-            let x = left + plot_w * i as f64 / 5.0;
-            let _ = write!(
-                s,
-                r#"<text x="{x:.1}" y="{ya}" text-anchor="middle">{:.1} {unit}</text>"#,
-                duration * i as f64 / 5.0
-            );
+        c.text(
+            LEFT - 6.0,
+            y0 + PLOT_H + BAND_H + 1.0,
+            "winner",
+            Anchor::End,
+            false,
+        );
+        let (span, unit) = t.span();
+        let (step, decimals) = tick_step(span);
+        let ya = y0 + PLOT_H + BAND_H + 18.0;
+        let mut i = 0;
+        while i as f64 * step <= span * (1.0 + 1e-9) {
+            let v = i as f64 * step;
+            let x = LEFT + plot_w * v / span.max(1e-9);
+            c.rect(x, y0 + PLOT_H + BAND_H + 2.0, 1.0, 4.0, "#888888");
+            c.text(x, ya, &format!("{v:.decimals$}"), Anchor::Middle, false);
+            i += 1;
+        }
+        let axis = if unit == "s" { "time (s)" } else { "frame" };
+        c.text(LEFT + plot_w / 2.0, ya + 16.0, axis, Anchor::Middle, false);
+    }
+}
+
+struct Svg(String);
+
+impl Canvas for Svg {
+    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, colour: &str) {
+        let _ = write!(
+            self.0,
+            r#"<rect x="{x:.2}" y="{y:.1}" width="{:.2}" height="{h:.1}" fill="{colour}"/>"#,
+            w + 0.05
+        );
+    }
+
+    fn outline(&mut self, x: f64, y: f64, w: f64, h: f64, colour: &str) {
+        let _ = write!(
+            self.0,
+            r#"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" fill="none" stroke="{colour}"/>"#
+        );
+    }
+
+    fn polyline(&mut self, pts: &[(f64, f64)], colour: &str) {
+        if pts.len() < 2 {
+            return;
+        }
+        let pts: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+        let _ = write!(
+            self.0,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/>"#,
+            pts.join(" ")
+        );
+    }
+
+    fn text(&mut self, x: f64, y: f64, s: &str, anchor: Anchor, bold: bool) {
+        let anchor = match anchor {
+            Anchor::Start => "start",
+            Anchor::Middle => "middle",
+            Anchor::End => "end",
+        };
+        let weight = if bold { r#" font-weight="bold""# } else { "" };
+        let _ = write!(
+            self.0,
+            r#"<text x="{x:.1}" y="{y:.1}" text-anchor="{anchor}"{weight}>{}</text>"#,
+            esc(s)
+        );
+    }
+}
+
+struct Raster {
+    rgb: Vec<u8>,
+    w: usize,
+    h: usize,
+}
+
+impl Canvas for Raster {
+    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, colour: &str) {
+        let (x0, y0) = (x.floor() as i64, y.floor() as i64);
+        let (x1, y1) = ((x + w).ceil() as i64, (y + h).ceil() as i64);
+        let c = crate::annotate::hex(colour);
+        crate::annotate::fill(&mut self.rgb, self.w, self.h, (x0, y0, x1, y1), c);
+    }
+
+    fn outline(&mut self, x: f64, y: f64, w: f64, h: f64, colour: &str) {
+        self.rect(x, y, w, 1.0, colour);
+        self.rect(x, y + h, w, 1.0, colour);
+        self.rect(x, y, 1.0, h, colour);
+        self.rect(x + w, y, 1.0, h + 1.0, colour);
+    }
+
+    fn polyline(&mut self, pts: &[(f64, f64)], colour: &str) {
+        let c = crate::annotate::hex(colour);
+        for pair in pts.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let n = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
+            for i in 0..=n {
+                let t = i as f64 / n as f64;
+                let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+                let (x, y) = (x.round() as i64, y.round() as i64);
+                crate::annotate::fill(
+                    &mut self.rgb,
+                    self.w,
+                    self.h,
+                    (x - 1, y - 1, x + 1, y + 1),
+                    c,
+                );
+            }
         }
     }
-    s.push_str("</svg>\n");
-    s
-}
 
-/// A thick line segment (for the PNG timeline).
-fn segment(rgb: &mut [u8], w: usize, h: usize, a: (f64, f64), b: (f64, f64), c: [u8; 3]) {
-    let n = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
-    for i in 0..=n {
-        let t = i as f64 / n as f64;
-        let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
-        let (x, y) = (x.round() as i64, y.round() as i64);
-        crate::annotate::fill(rgb, w, h, (x - 1, y - 1, x + 1, y + 1), c);
+    fn text(&mut self, x: f64, y: f64, s: &str, anchor: Anchor, bold: bool) {
+        let width = CHAR_W * s.chars().count() as f64;
+        let x = match anchor {
+            Anchor::Start => x,
+            Anchor::Middle => x - width / 2.0,
+            Anchor::End => x - width,
+        };
+        // The font is 8 px tall, its baseline about a pixel above the bottom.
+        let (xi, yi) = (x.round() as i64, (y - 7.0).round() as i64);
+        crate::annotate::text(&mut self.rgb, self.w, self.h, (xi, yi), 1, s);
+        if bold {
+            crate::annotate::text(&mut self.rgb, self.w, self.h, (xi + 1, yi), 1, s);
+        }
     }
 }
 
-/// The timeline as a PNG, the same layout as [`timeline_svg`] (for documents and viewers
-/// without SVG).
+/// The timeline as a standalone SVG (see [`draw`] for what it shows).
+pub fn timeline_svg(title: &str, t: &Timeline) -> String {
+    let h = canvas_height(t);
+    let mut c = Svg(format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{h}" viewBox="0 0 {WIDTH} {h}" font-family="sans-serif" font-size="11"><rect width="100%" height="100%" fill="white"/>"#
+    ));
+    draw(&mut c, title, t);
+    c.0.push_str("</svg>\n");
+    c.0
+}
+
+/// The timeline as a PNG, drawn by the same layout as [`timeline_svg`] (for documents and
+/// viewers without SVG).
 pub fn timeline_png(title: &str, t: &Timeline) -> Result<Vec<u8>, image::ImageError> {
-    use crate::annotate::{fill, hex, text};
-    let (w, left, right) = (960usize, 60.0, 20.0);
-    let (panel_h, band_h, gap, top) = (120.0, 12.0, 40.0, 48.0);
-    let plot_w = w as f64 - left - right;
-    let n = t.tracks.len().max(1);
-    let h = (top + n as f64 * (panel_h + band_h + gap) + 30.0) as usize;
-    let mut rgb = vec![255u8; w * h * 3];
-    let (li, ti) = (left as i64, top as i64);
-    text(&mut rgb, w, h, (li, 8), 1, title);
-    for (k, class) in wildfer_core::LabelSet::Seven.classes().iter().enumerate() {
-        let x = li + 260 + k as i64 * 90;
-        fill(&mut rgb, w, h, (x, 9, x + 10, 19), hex(COLOURS[k]));
-        text(&mut rgb, w, h, (x + 14, 10), 1, class.key());
-    }
-    let (duration, unit) = t.span();
-    let xb = |b: usize| left + (b as f64 + 0.5) / t.bins as f64 * plot_w;
-    if t.tracks.is_empty() {
-        text(&mut rgb, w, h, (li, ti + 12), 1, "no faces found");
-    }
-    let grey = [204, 204, 204];
-    for (row, id) in t.tracks.keys().enumerate() {
-        let y0 = top + row as f64 * (panel_h + band_h + gap);
-        let (y0i, phi) = (y0 as i64, panel_h as i64);
-        let x1 = (left + plot_w) as i64;
-        text(&mut rgb, w, h, (li, y0i - 12), 1, &format!("face {id}"));
-        fill(&mut rgb, w, h, (li, y0i, x1, y0i + 1), grey);
-        fill(&mut rgb, w, h, (li, y0i + phi, x1, y0i + phi + 1), grey);
-        fill(&mut rgb, w, h, (li, y0i, li + 1, y0i + phi), grey);
-        fill(&mut rgb, w, h, (x1, y0i, x1 + 1, y0i + phi), grey);
-        for (frac, label) in [(0.0, "0.0"), (0.5, "0.5"), (1.0, "1.0")] {
-            let y = (y0 + panel_h * (1.0 - frac)) as i64;
-            text(&mut rgb, w, h, (li - 30, y - 4), 1, label);
-        }
-        let means = t.means(*id);
-        for k in 0..7 {
-            let c = hex(COLOURS[k]);
-            for b in 1..means.len() {
-                if let (Some(p), Some(q)) = (means[b - 1], means[b]) {
-                    let a = (xb(b - 1), y0 + panel_h * (1.0 - p[k]));
-                    let z = (xb(b), y0 + panel_h * (1.0 - q[k]));
-                    segment(&mut rgb, w, h, a, z, c);
-                }
-            }
-        }
-        let bw = plot_w / t.bins as f64;
-        for (b, m) in means.iter().enumerate() {
-            if let Some(p) = m {
-                let win = wildfer_core::argmax(p);
-                let xa = (left + b as f64 * bw).floor() as i64;
-                let xz = (left + (b + 1) as f64 * bw).ceil() as i64;
-                let yb = (y0 + panel_h + 2.0) as i64;
-                fill(
-                    &mut rgb,
-                    w,
-                    h,
-                    (xa, yb, xz, yb + band_h as i64),
-                    hex(COLOURS[win]),
-                );
-            }
-        }
-        let ya = (y0 + panel_h + band_h + 8.0) as i64;
-        for i in 0..=5 {
-            let x = (left + plot_w * i as f64 / 5.0) as i64;
-            let label = format!("{:.1} {unit}", duration * i as f64 / 5.0);
-            text(&mut rgb, w, h, (x - 4 * label.len() as i64, ya), 1, &label);
-        }
-    }
+    let (w, h) = (WIDTH as usize, canvas_height(t) as usize);
+    let mut c = Raster {
+        rgb: vec![255u8; w * h * 3],
+        w,
+        h,
+    };
+    draw(&mut c, title, t);
     let mut png = Vec::new();
     image::codecs::png::PngEncoder::new(&mut png).write_image(
-        &rgb,
+        &c.rgb,
         w as u32,
         h as u32,
         image::ExtendedColorType::Rgb8,
@@ -395,8 +521,9 @@ pub struct TrackRecord {
 #[serde(deny_unknown_fields)]
 pub struct ThumbRecord {
     pub frame: usize,
-    /// Probability of the winning class in that frame.
-    pub confidence: f32,
+    /// The winning class in that frame and its probability.
+    pub expression: String,
+    pub probability: f32,
     pub jpeg_base64: String,
 }
 
@@ -421,10 +548,11 @@ impl Timeline {
                     thumbnails: t
                         .thumbs
                         .iter()
-                        .map(|(frame, jpeg, confidence)| ThumbRecord {
-                            frame: *frame,
-                            confidence: *confidence,
-                            jpeg_base64: base64(jpeg),
+                        .map(|th| ThumbRecord {
+                            frame: th.frame,
+                            expression: classes()[th.class].key().to_string(),
+                            probability: th.probability,
+                            jpeg_base64: base64(&th.jpeg),
                         })
                         .collect(),
                 })
@@ -460,8 +588,17 @@ impl Timeline {
                 .thumbnails
                 .iter()
                 .map(|th| {
+                    let class = classes()
+                        .iter()
+                        .position(|c| c.key() == th.expression)
+                        .ok_or_else(|| format!("thumbnail: unknown class {:?}", th.expression))?;
                     base64_decode(&th.jpeg_base64)
-                        .map(|jpeg| (th.frame, jpeg, th.confidence))
+                        .map(|jpeg| Thumbnail {
+                            frame: th.frame,
+                            jpeg,
+                            class,
+                            probability: th.probability,
+                        })
                         .ok_or_else(|| format!("thumbnail of face {}: not base64", tr.face_id))
                 })
                 .collect::<Result<_, _>>()?;
@@ -492,7 +629,9 @@ pub struct Thumb {
 /// One input's section of the HTML report.
 pub struct ReportSection {
     pub title: String,
-    pub summary_rows: Vec<[String; 5]>,
+    /// The per-face table: its column headings and rows.
+    pub summary_header: Vec<String>,
+    pub summary_rows: Vec<Vec<String>>,
     pub stats_line: String,
     pub svg: String,
     /// Per track id, its thumbnails.
@@ -516,7 +655,11 @@ pub fn html(sections: &[ReportSection], footer: &str) -> String {
             esc(&sec.stats_line)
         );
         if !sec.summary_rows.is_empty() {
-            h.push_str("<table><tr><th>face</th><th>frames</th><th>first</th><th>last</th><th>dominant</th></tr>");
+            h.push_str("<table><tr>");
+            for c in &sec.summary_header {
+                let _ = write!(h, "<th>{}</th>", esc(c));
+            }
+            h.push_str("</tr>");
             for r in &sec.summary_rows {
                 h.push_str("<tr>");
                 for c in r {
@@ -532,7 +675,7 @@ pub fn html(sections: &[ReportSection], footer: &str) -> String {
             for t in thumbs {
                 let _ = write!(
                     h,
-                    "<figure><img alt=\"face {id} frame {f}\" src=\"data:image/jpeg;base64,{b}\"><figcaption>frame {f}: {c}</figcaption></figure>",
+                    "<figure><img alt=\"face {id} frame {f}\" src=\"data:image/jpeg;base64,{b}\"><figcaption>{c}</figcaption></figure>",
                     f = t.frame,
                     b = t.jpeg_base64,
                     c = esc(&t.caption)
@@ -581,7 +724,19 @@ mod tests {
                 t.add(5, f, &[0.123_456, 0.0, 0.0, 0.876_544, 0.0, 0.0, 0.0]);
             }
         }
-        t.add_thumb(2, 1, vec![0xff, 0xd8, 1, 2, 3], 0.7);
+        t.add_thumb(
+            2,
+            1,
+            vec![0xff, 0xd8, 1, 2, 3],
+            &[0.1, 0.2, 0.0, 0.0, 0.7, 0.0, 0.0],
+        );
+        assert_eq!(
+            (
+                t.tracks[&2].thumbs[0].class,
+                t.tracks[&2].thumbs[0].probability
+            ),
+            (4, 0.7)
+        );
         let r = t.to_record();
         let json = serde_json::to_string(&r).unwrap();
         let back: TimelineRecord = serde_json::from_str(&json).unwrap();
@@ -637,17 +792,74 @@ mod tests {
         assert_eq!(img.width(), 960);
         // The band under the panel: happiness' colour across the plot.
         let happy = crate::annotate::hex(COLOURS[4]);
-        let band_y = (48.0 + 120.0 + 2.0 + 6.0) as u32;
-        for x in [70, 500, 930] {
+        let band_y = (TOP + PLOT_H + 2.0 + BAND_H / 2.0) as u32;
+        for x in [80, 500, 930] {
             assert_eq!(img.get_pixel(x, band_y).0, happy, "x {x}");
         }
         // The happiness line runs at 0.9 of the panel height, neutral's at 0.1.
-        let y = |p: f64| (48.0 + 120.0 * (1.0 - p)).round() as u32;
+        let y = |p: f64| (TOP + PLOT_H * (1.0 - p)).round() as u32;
         assert_eq!(img.get_pixel(500, y(0.9)).0, happy);
         assert_eq!(
             img.get_pixel(500, y(0.1)).0,
             crate::annotate::hex(COLOURS[0])
         );
+    }
+
+    /// Issue 18, item 13: a still's timeline was an empty plot with every tick at 0.0 s.
+    #[test]
+    fn a_still_is_drawn_as_bars_of_its_probabilities() {
+        let mut t = Timeline::new(1, 0.0);
+        assert!(t.is_still());
+        t.add(0, 1, &[0.1, 0.0, 0.0, 0.0, 0.75, 0.0, 0.15]);
+        let svg = timeline_svg("photo", &t);
+        assert!(svg.contains("probability of each expression"));
+        assert!(svg.contains(">75%<") && svg.contains(">15%<") && svg.contains(">0%<"));
+        assert!(!svg.contains("<polyline") && !svg.contains(" s<"));
+        // The PNG: happiness' bar is three quarters of the bar width long, surprise's 15%.
+        let img = image::load_from_memory(&timeline_png("photo", &t).unwrap())
+            .unwrap()
+            .to_rgb8();
+        let plot_w = WIDTH - LEFT - RIGHT;
+        let (bar_x, bar_w) = (LEFT + 12.0 * CHAR_W, plot_w - 18.0 * CHAR_W);
+        let row_y = |k: usize| (TOP + k as f64 * BAR_ROW + 8.0) as u32;
+        let len = |k: usize| {
+            (bar_x as u32..WIDTH as u32)
+                .take_while(|&x| img.get_pixel(x, row_y(k)).0 == crate::annotate::hex(COLOURS[k]))
+                .count() as f64
+        };
+        assert!(
+            (len(4) - 0.75 * bar_w).abs() <= 2.0,
+            "{} vs {}",
+            len(4),
+            0.75 * bar_w
+        );
+        assert!((len(6) - 0.15 * bar_w).abs() <= 2.0);
+        assert_eq!(len(1), 0.0);
+    }
+
+    #[test]
+    fn ticks_are_round_and_the_legend_clears_the_title() {
+        assert_eq!(tick_step(19.68), (5.0, 0));
+        assert_eq!(tick_step(2.4), (0.5, 1));
+        assert_eq!(tick_step(4.0), (1.0, 0));
+        assert_eq!(tick_step(100.0), (20.0, 0));
+        assert_eq!(tick_step(0.3), (0.1, 1));
+        let mut t = Timeline::new(59, 24.6);
+        for f in 1..=59 {
+            t.add(0, f, &[0.1, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]);
+        }
+        let svg = timeline_svg(&"a very long input name ".repeat(6), &t);
+        for tick in [">0.0<", ">0.5<", ">1.0<", ">1.5<", ">2.0<", "time (s)"] {
+            assert!(svg.contains(tick), "{tick}");
+        }
+        assert!(!svg.contains(">2.5<"), "a tick past the end");
+        // The legend has its own row, below the title's baseline.
+        let legend_y = svg
+            .split(r#"<text x="84.0" y=""#)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap();
+        assert!(legend_y.parse::<f64>().unwrap() > 20.0 + 11.0);
     }
 
     #[test]
@@ -667,7 +879,7 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 14);
         // Band colours: happiness for track 0, neutral for track 3.
         assert!(svg.contains(COLOURS[4]) && svg.contains(COLOURS[0]));
-        assert!(svg.contains("4.0 s"));
+        assert!(svg.contains(">4<") && svg.contains("time (s)"));
         assert!(timeline_svg("none", &Timeline::new(10, 25.0)).contains("no faces found"));
     }
 }
