@@ -243,6 +243,16 @@ enum Command {
         data: PathBuf,
         #[arg(long, value_enum, default_value = "validation")]
         split: SplitArg,
+        /// Predict these videos without labels instead of a labelled split: a list file, one
+        /// video name per line as in `cropped_aligned/` (e.g. a challenge's test-set list).
+        /// Writes the submissions and probabilities; nothing is scored.
+        #[arg(long, value_name = "LIST", conflicts_with = "split")]
+        videos: Option<PathBuf>,
+        /// With --videos: a folder of the raw videos (`<name>.mp4`, ...; `_left`/`_right`
+        /// share their source), whose frame counts fix each submission's length. Without it a
+        /// video ends at its last face crop.
+        #[arg(long, value_name = "DIR", requires = "videos")]
+        video_dir: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         #[arg(long, value_enum, default_value = "both")]
@@ -499,6 +509,8 @@ fn run(cli: Cli) -> Result<()> {
             model,
             data,
             split,
+            videos,
+            video_dir,
             out,
             format,
             smooth,
@@ -512,6 +524,8 @@ fn run(cli: Cli) -> Result<()> {
                 SplitArg::Train => wildfer_train::config::SplitName::Train,
                 SplitArg::Validation => wildfer_train::config::SplitName::Validation,
             },
+            videos,
+            video_dir,
             out,
             format,
             smooth,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use wildfer_core::abaw::{Annotations, write_annotation_dir, write_predictions_txt};
 use wildfer_core::fsutil::write_atomic;
+use wildfer_core::{Expression, LabelSet, count};
 use wildfer_train::checkpoint;
 use wildfer_train::config::{SmoothKind, SplitName};
 use wildfer_train::predict::{predict, score, smooth, to_annotations};
@@ -166,6 +167,10 @@ pub struct PredictArgs {
     pub model: PathBuf,
     pub data: PathBuf,
     pub split: SplitName,
+    /// Unlabelled videos to predict (a list file) instead of `split`.
+    pub videos: Option<PathBuf>,
+    /// Raw videos whose frame counts fix the submissions' lengths.
+    pub video_dir: Option<PathBuf>,
     pub out: PathBuf,
     pub format: Format,
     pub smooth: Option<usize>,
@@ -177,7 +182,11 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
     let dev = a.device.clone();
     let (cfg, net, _, dir) = checkpoint::load(&a.model, &dev)?;
     let spec = WindowSpec::of(&cfg.network()?)?;
-    let data = wildfer_data::AffWild2::open(&a.data, a.split.split())?;
+    let labelled = a.videos.is_none();
+    let data = match &a.videos {
+        Some(list) => unlabelled_videos(&a.data, list, a.video_dir.as_deref(), cfg.label_set())?,
+        None => wildfer_data::AffWild2::open(&a.data, a.split.split())?,
+    };
     if data.label_set != cfg.label_set() {
         bail!(
             "{}: the annotations have {} classes but the model predicts {}",
@@ -210,7 +219,21 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
         |d, _| bar.set_position(d as u64),
     )?;
     bar.finish_and_clear();
-    let ann = to_annotations(&probs, data.label_set, smooth_n, kind);
+    let mut ann = to_annotations(&probs, data.label_set, smooth_n, kind);
+    if !labelled {
+        // A submission needs every listed video: one without any face crop is all Neutral.
+        for (v, p) in data.videos.iter().zip(&probs) {
+            if p.probs.is_none() {
+                eprintln!(
+                    "wildfer predict: {} has no face crop: its {} predicted neutral",
+                    v.name,
+                    count(v.frames(), "frame")
+                );
+                ann.videos
+                    .insert(v.name.clone(), vec![Some(Expression::Neutral); v.frames()]);
+            }
+        }
+    }
     write_submissions(&a.out, &ann, a.format)?;
     // Per-frame probabilities (smoothed as the labels are).
     let pdir = a.out.join("probabilities");
@@ -225,6 +248,15 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
             }
             write_atomic(&pdir.join(format!("{}.csv", v.name)), s.as_bytes())?;
         }
+    }
+    if !labelled {
+        eprintln!(
+            "wildfer predict: {} from {} -> {} (no labels: nothing scored)",
+            count(data.videos.len(), "video"),
+            dir.display(),
+            a.out.display()
+        );
+        return Ok(());
     }
     let report = score(&data, &ann)?;
     let json = serde_json::to_string_pretty(&report)?;
@@ -265,4 +297,64 @@ fn write_submissions(out: &Path, ann: &Annotations, format: Format) -> Result<()
         write_predictions_txt(&out.join("predictions.txt"), ann)?;
     }
     Ok(())
+}
+
+/// Video file extensions looked for in `--video-dir`.
+const VIDEO_EXTENSIONS: [&str; 6] = ["mp4", "avi", "mkv", "mov", "webm", "m4v"];
+
+/// The unlabelled videos named in `list` (one per line; blank lines and `#` comments skipped, a
+/// video extension dropped), each as long as its raw video in `video_dir` when given.
+fn unlabelled_videos(
+    root: &Path,
+    list: &Path,
+    video_dir: Option<&Path>,
+    label_set: LabelSet,
+) -> Result<wildfer_data::AffWild2> {
+    let text = wildfer_core::fsutil::read_text(list, wildfer_core::fsutil::MAX_TEXT_BYTES)
+        .with_context(|| format!("{}: cannot read the video list", list.display()))?;
+    let names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let p = Path::new(l);
+            match p.extension().and_then(|e| e.to_str()) {
+                Some(e) if VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()) => {
+                    l[..l.len() - e.len() - 1].to_string()
+                }
+                _ => l.to_string(),
+            }
+        })
+        .collect();
+    if names.is_empty() {
+        bail!("{}: no video names in the list", list.display());
+    }
+    // Frame counts from the raw videos' headers; a video that cannot be found or read is an
+    // error: a short submission would be rejected by the organisers' checker.
+    let mut frames = std::collections::HashMap::new();
+    if let Some(dir) = video_dir {
+        for name in &names {
+            let source = wildfer_core::abaw::VideoName::parse(name).source;
+            let file = VIDEO_EXTENSIONS
+                .iter()
+                .flat_map(|e| [e.to_string(), e.to_ascii_uppercase()])
+                .map(|e| dir.join(format!("{source}.{e}")))
+                .find(|p| p.is_file())
+                .with_context(|| {
+                    format!("{}: no video named {source} (for {name})", dir.display())
+                })?;
+            let n = wildfer_video::open(&file)?.info().frames;
+            frames.insert(name.clone(), n);
+        }
+    } else {
+        eprintln!(
+            "wildfer predict: no --video-dir: each video ends at its last face crop (frames after it are not in the submission)"
+        );
+    }
+    Ok(wildfer_data::AffWild2::open_unlabelled(
+        root,
+        &names,
+        label_set,
+        |name| frames.get(name).copied(),
+    )?)
 }

@@ -5,6 +5,7 @@
 mod common;
 use common::run;
 use std::path::Path;
+use std::process::Command;
 
 fn config(root: &Path) -> String {
     format!(
@@ -124,6 +125,122 @@ fn synth_train_resume_predict_eval() {
         serde_json::from_str(&std::fs::read_to_string(pred.join("scores.json")).unwrap()).unwrap();
     assert_eq!(a["f1_macro"], b["f1_macro"]);
     assert_eq!(a["accuracy"], b["accuracy"]);
+
+    // Issue 18, item 11: a test set has crops but no labels. The validation videos listed
+    // (names as in cropped_aligned/), predicted without their labels.
+    let names: Vec<String> = std::fs::read_dir(&truth)
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let list = tmp.path().join("test_videos.txt");
+    let listed: Vec<String> = names.iter().map(|n| format!("{n}.mp4")).collect();
+    std::fs::write(&list, format!("# test set\n{}\n\n", listed.join("\n"))).unwrap();
+    let l = list.to_str().unwrap();
+    let unl = tmp.path().join("unlabelled");
+    let u = unl.to_str().unwrap();
+    let predict_unlabelled = |extra: &[&str]| {
+        let mut args = vec![
+            "predict",
+            "--run",
+            o,
+            "--data",
+            d,
+            "--videos",
+            l,
+            "--out",
+            u,
+            "--smooth",
+            "3",
+            "--gaussian",
+        ];
+        args.extend(extra);
+        run(&args)
+    };
+    let (code, _, err) = predict_unlabelled(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("nothing scored") && err.contains("ends at its last face crop"),
+        "{err}"
+    );
+    assert!(!unl.join("scores.json").exists());
+    for name in &names {
+        // Without the raw video, a video ends at its last crop.
+        let last = std::fs::read_dir(data.join("cropped_aligned").join(name))
+            .unwrap()
+            .filter_map(|e| {
+                let n = e.unwrap().file_name().to_string_lossy().into_owned();
+                n.strip_suffix(".jpg")?.parse::<usize>().ok()
+            })
+            .max()
+            .unwrap();
+        let sub =
+            std::fs::read_to_string(unl.join("abaw2020").join(format!("{name}.txt"))).unwrap();
+        assert_eq!(
+            sub.lines().count(),
+            last + 1,
+            "{name}: header + {last} frames"
+        );
+    }
+    let (code, _, err) = run(&[
+        "predict", "--run", o, "--data", d, "--videos", l, "--split", "train", "--out", u,
+    ]);
+    assert_eq!(code, 2, "--videos and --split together: {err}");
+    if wildfer_video::ffmpeg::available() {
+        // With the raw videos (30 frames each, as the annotations say), the submissions are
+        // exactly the labelled run's; a listed video without any crop is all neutral.
+        let raw = tmp.path().join("raw");
+        std::fs::create_dir_all(&raw).unwrap();
+        std::fs::create_dir_all(data.join("cropped_aligned/no_faces")).unwrap();
+        let mut all = names.clone();
+        all.push("no_faces".into());
+        for name in &all {
+            let made = Command::new("ffmpeg")
+                .args([
+                    "-v",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "testsrc=size=64x64:rate=30",
+                ])
+                .args(["-frames:v", "30", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+                .arg(raw.join(format!("{name}.mp4")))
+                .status()
+                .unwrap();
+            assert!(made.success());
+        }
+        std::fs::write(&list, all.join("\n")).unwrap();
+        let (code, _, err) = predict_unlabelled(&["--video-dir", raw.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains("no_faces has no face crop: its 30 frames predicted neutral"),
+            "{err}"
+        );
+        for name in &names {
+            let file = format!("abaw2020/{name}.txt");
+            assert_eq!(
+                std::fs::read_to_string(unl.join(&file)).unwrap(),
+                std::fs::read_to_string(pred.join(&file)).unwrap(),
+                "{name}"
+            );
+        }
+        let neutral = std::fs::read_to_string(unl.join("abaw2020/no_faces.txt")).unwrap();
+        assert_eq!(neutral.lines().skip(1).collect::<Vec<_>>(), vec!["0"; 30]);
+        let rows = std::fs::read_to_string(unl.join("predictions.txt")).unwrap();
+        assert_eq!(
+            rows.lines().count(),
+            1 + 30 * all.len(),
+            "header + a row per frame"
+        );
+    }
 
     // The trained run as analyze's expression model, on a real multi-face still.
     let still = wildfer_video::test_media("multi_face.jpg");

@@ -421,6 +421,8 @@ pub fn read_labels(path: &Path) -> Result<Annotations> {
 pub enum Split {
     Train,
     Validation,
+    /// A challenge's test set: labels only where the organisers released them.
+    Test,
 }
 
 impl Split {
@@ -429,6 +431,7 @@ impl Split {
         match self {
             Split::Train => &["Train_Set", "Training_Set"],
             Split::Validation => &["Validation_Set"],
+            Split::Test => &["Test_Set"],
         }
     }
 }

@@ -63,19 +63,9 @@ impl AffWild2 {
         for (name, labels) in ann.videos {
             let crops = crops_root.join(&name);
             let mut has_crop = vec![false; labels.len()];
-            let entries = std::fs::read_dir(&crops)
-                .map_err(|e| DataError::invalid(&crops, format!("crop folder of {name}: {e}")))?;
-            for entry in entries.flatten() {
-                let file = entry.file_name();
-                let file = file.to_string_lossy();
-                let Some(stem) = file.strip_suffix(".jpg") else {
-                    continue;
-                };
-                // Crops past the last annotated frame carry no label: ignored.
-                if let Ok(n) = stem.parse::<usize>()
-                    && n >= 1
-                    && n <= labels.len()
-                {
+            // Crops past the last annotated frame carry no label: ignored.
+            for n in crop_numbers(&crops, &name)? {
+                if n <= labels.len() {
                     has_crop[n - 1] = true;
                 }
             }
@@ -89,6 +79,50 @@ impl AffWild2 {
         Ok(AffWild2 {
             label_set: ann.label_set,
             split,
+            videos,
+        })
+    }
+
+    /// Videos to predict without labels (a challenge's test set): each of `names` with its
+    /// `cropped_aligned/<name>/` crops, every frame unlabelled. A video has `frames(name)`
+    /// frames when that is known (counted in the raw video), else as many as its last crop's
+    /// number (frames after the last face are then not predicted; the caller says so).
+    pub fn open_unlabelled(
+        root: &Path,
+        names: &[String],
+        label_set: LabelSet,
+        frames: impl Fn(&str) -> Option<usize>,
+    ) -> Result<Self, DataError> {
+        let crops_root = root.join("cropped_aligned");
+        if !crops_root.is_dir() {
+            return Err(DataError::invalid(&crops_root, "no cropped_aligned folder"));
+        }
+        let mut videos = Vec::with_capacity(names.len());
+        for name in names {
+            let crops = crops_root.join(name);
+            let numbers = crop_numbers(&crops, name)?;
+            let last = numbers.iter().copied().max().unwrap_or(0);
+            if last > MAX_FRAMES {
+                return Err(DataError::invalid(
+                    &crops,
+                    format!("a crop numbered {last}: more frames than any video ({MAX_FRAMES})"),
+                ));
+            }
+            let n = frames(name).unwrap_or(last);
+            let mut has_crop = vec![false; n];
+            for k in numbers.into_iter().filter(|&k| k <= n) {
+                has_crop[k - 1] = true;
+            }
+            videos.push(Video {
+                name: name.clone(),
+                labels: vec![None; n],
+                has_crop,
+                crops,
+            });
+        }
+        Ok(AffWild2 {
+            label_set,
+            split: Split::Test,
             videos,
         })
     }
@@ -107,4 +141,26 @@ impl AffWild2 {
         }
         c
     }
+}
+
+/// Frames one video may have: 20 million, about 4 days at 60 frames/s.
+const MAX_FRAMES: usize = 20_000_000;
+
+/// Frame numbers (1-based) of a video's `%05d.jpg` crops; a missing folder is an error (a wrong
+/// root is more likely than a video without any face).
+fn crop_numbers(crops: &Path, name: &str) -> Result<Vec<usize>, DataError> {
+    let entries = std::fs::read_dir(crops)
+        .map_err(|e| DataError::invalid(crops, format!("crop folder of {name}: {e}")))?;
+    Ok(entries
+        .flatten()
+        .filter_map(|entry| {
+            let file = entry.file_name();
+            let stem = file
+                .to_string_lossy()
+                .strip_suffix(".jpg")?
+                .parse::<usize>()
+                .ok()?;
+            (stem >= 1).then_some(stem)
+        })
+        .collect())
 }
