@@ -197,6 +197,8 @@ pub struct AnalyzeArgs {
     pub model: Option<PathBuf>,
     pub smooth: usize,
     pub annotate: bool,
+    /// Every input image or frame is one face crop: no detection.
+    pub crops: bool,
 }
 
 /// The expression model `--model` names: a built-in model (the default when absent), a run
@@ -264,6 +266,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
                     smooth: a.smooth,
                     annotate: a.annotate,
                     name: Some(name.clone()),
+                    crops: a.crops,
                     stop: Some(std::sync::Arc::clone(&stop)),
                     ..AnalyzeOptions::default()
                 },

@@ -125,6 +125,11 @@ enum Command {
         /// for a still, `<stem>.annotated.jpg`.
         #[arg(long)]
         annotate: bool,
+        /// Every image or frame already is one face crop (e.g. Aff-Wild2's `cropped_aligned`,
+        /// FER2013's faces): no detection; the largest centred square of each is fitted to the
+        /// model's crop, as `eval-images --crops` does.
+        #[arg(long)]
+        crops: bool,
         /// Compute threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -585,6 +590,7 @@ fn run(cli: Cli) -> Result<()> {
             model,
             smooth,
             annotate,
+            crops,
             threads,
         } => {
             if let Some(n) = threads {
@@ -598,6 +604,7 @@ fn run(cli: Cli) -> Result<()> {
                 model,
                 smooth,
                 annotate,
+                crops,
             })
         }
         Command::Prepare {

@@ -30,6 +30,10 @@ fn labelled_set(root: &Path) -> PathBuf {
     data
 }
 
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
 fn lines(p: &Path) -> Vec<String> {
     std::fs::read_to_string(p)
         .unwrap()
@@ -63,7 +67,6 @@ fn rows(dir: &Path) -> Vec<(String, String, String, Vec<f32>)> {
 fn prepared_faces_are_the_faces_eval_images_cuts() {
     let tmp = tempfile::tempdir().unwrap();
     let data = labelled_set(tmp.path());
-    let s = |p: &Path| p.to_str().unwrap().to_string();
     let out = tmp.path().join("faces");
     let (code, _, err) = run(&["prepare-images", "--data", &s(&data), "--out", &s(&out)]);
     assert_eq!(code, 0, "{err}");
@@ -129,7 +132,6 @@ fn prepared_faces_are_the_faces_eval_images_cuts() {
 fn a_tight_face_crop_is_found_and_an_interrupted_run_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let data = labelled_set(tmp.path());
-    let s = |p: &Path| p.to_str().unwrap().to_string();
     // FER2013-like: the face region of the surprised face, 48x48 grey, no margin.
     let faces = tmp.path().join("first");
     let (code, _, err) = run(&[
@@ -178,7 +180,6 @@ fn a_tight_face_crop_is_found_and_an_interrupted_run_resumes() {
 fn bad_image_sets_are_refused_with_the_file_named() {
     let tmp = tempfile::tempdir().unwrap();
     let data = labelled_set(tmp.path());
-    let s = |p: &Path| p.to_str().unwrap().to_string();
     std::fs::write(data.join("happy/broken.jpg"), b"not a jpeg").unwrap();
     let out = tmp.path().join("faces");
     let (code, _, err) = run(&["prepare-images", "--data", &s(&data), "--out", &s(&out)]);
@@ -210,4 +211,107 @@ fn bad_image_sets_are_refused_with_the_file_named() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("sideways") && err.contains("fer2013"), "{err}");
+}
+
+/// Issue 19, item 2: `analyze --crops` means what `eval-images --crops` means (each image is
+/// one face crop, its largest centred square fitted to each model's crop): the same
+/// probabilities, image by image, for the default ensemble. A numbered folder of crops (as
+/// Aff-Wild2's `cropped_aligned`) is one face over time, one row per crop.
+#[test]
+fn analyze_crops_scores_as_eval_images_crops_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = labelled_set(tmp.path());
+    let ev = tmp.path().join("ev");
+    let (code, _, err) = run(&[
+        "eval-images",
+        "--data",
+        &s(&data),
+        "--crops",
+        "--out",
+        &s(&ev),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let expected = rows(&ev);
+    assert_eq!(expected.len(), 5);
+    let an = tmp.path().join("an");
+    let mut args = vec!["analyze".to_string(), "--crops".into(), "--smooth".into()];
+    args.extend(["0".into(), "--out".into(), s(&an)]);
+    for class in ["surprise", "happy", "angry", "disgust", "neutral"] {
+        for e in std::fs::read_dir(data.join(class)).unwrap() {
+            args.push(s(&e.unwrap().path()));
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    for (name, _, prediction, probs) in &expected {
+        let csv = std::fs::read_dir(&an)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.extension().is_some_and(|x| x == "csv")
+                    && p.file_stem()
+                        .unwrap()
+                        .to_string_lossy()
+                        .ends_with(name.as_str())
+            })
+            .unwrap_or_else(|| panic!("no CSV for {name}"));
+        let rows = lines(&csv);
+        assert_eq!(rows.len(), 2, "{name}: one face, no detection");
+        let f: Vec<&str> = rows[1].split(',').collect();
+        assert_eq!(f[2], "0", "{name}: face 0");
+        assert_eq!(f[15], prediction, "{name}");
+        assert_eq!(probs.len(), 7, "{name}");
+        for (k, p) in probs.iter().enumerate() {
+            let q: f32 = f[8 + k].parse().unwrap();
+            assert!((p - q).abs() < 2e-5, "{name} class {k}: {p} vs {q}");
+        }
+    }
+    // Aff-Wild2's layout: a numbered folder of crops is one face over time.
+    let synth = tmp.path().join("synth");
+    let (code, _, err) = run(&[
+        "synth",
+        "--out",
+        &s(&synth),
+        "--videos",
+        "1",
+        "--frames",
+        "12",
+        "--size",
+        "48",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let folder = std::fs::read_dir(synth.join("cropped_aligned"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let n = std::fs::read_dir(&folder).unwrap().count();
+    let seq = tmp.path().join("seq");
+    let (code, _, err) = run(&[
+        "analyze",
+        &s(&folder),
+        "--crops",
+        "--model",
+        "mini-xception-fer2013",
+        "--out",
+        &s(&seq),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_dir(&seq)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "csv") && !p.ends_with("summary.csv"))
+        .unwrap();
+    let face_rows: Vec<String> = lines(&csv)
+        .into_iter()
+        .skip(1)
+        .filter(|l| l.split(',').nth(2) == Some("0"))
+        .collect();
+    assert_eq!(
+        face_rows.len(),
+        n,
+        "a row for each of the {n} crops, all face 0"
+    );
 }

@@ -56,6 +56,37 @@ impl FaceDetector for FakeDetector {
     }
 }
 
+/// No detection: every frame already is one face crop (`--crops`). Its face is the frame's
+/// largest centred square, the rule [`crate::AlignedFace::from_crop`] fits crops by; the
+/// landmarks are where `spec`'s template puts them in that square (not found in the image),
+/// so aligning to `spec` cuts exactly that square.
+#[derive(Debug, Clone, Copy)]
+pub struct CropIsFace {
+    pub spec: crate::CropSpec,
+}
+
+impl FaceDetector for CropIsFace {
+    fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, FaceError> {
+        check_frame(frame)?;
+        let side = frame.width.min(frame.height) as f32;
+        let x0 = ((frame.width - frame.width.min(frame.height)) / 2) as f32;
+        let y0 = ((frame.height - frame.width.min(frame.height)) / 2) as f32;
+        let scale = side / self.spec.size as f32;
+        Ok(vec![Detection {
+            bbox: BBox::new(x0, y0, x0 + side, y0 + side),
+            score: 1.0,
+            landmarks: self
+                .spec
+                .template()
+                .map(|p| Point2::new(x0 + p.x * scale, y0 + p.y * scale)),
+        }])
+    }
+
+    fn name(&self) -> &str {
+        "none (every frame a face crop)"
+    }
+}
+
 /// Refuse a frame whose pixel buffer does not match its size (a bug upstream, reported, not a
 /// panic deep in a kernel).
 pub(crate) fn check_frame(frame: &Frame) -> Result<(), FaceError> {
@@ -214,5 +245,48 @@ mod tests {
         let d = decode(&a[0], &[1.0, 0.0, 2f32.ln() / 0.2, 0.0], &[0.0; 10], 0.5);
         assert!((d.bbox.center().x - 5.6).abs() < 1e-5);
         assert!((d.bbox.width() - 32.0).abs() < 1e-4);
+    }
+}
+
+#[cfg(test)]
+mod crop_is_face_tests {
+    use super::*;
+    use crate::{AlignedFace, CropSpec, align_as};
+
+    /// Aligning to the spec by the made-up landmarks cuts what `from_crop` cuts.
+    #[test]
+    fn its_face_aligns_to_the_centred_square() {
+        let (w, h) = (90, 60);
+        // A smooth image: any two resamplings of it agree closely.
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                [(2 * x) as u8, (3 * y) as u8, (x + y) as u8]
+            })
+            .collect();
+        let frame = Frame {
+            index: 1,
+            time_s: 0.0,
+            width: w,
+            height: h,
+            rgb,
+        };
+        let spec = CropSpec::arcface(48);
+        let d = CropIsFace { spec }.detect(&frame).unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].bbox, BBox::new(15.0, 0.0, 75.0, 60.0));
+        let aligned = align_as(&frame.rgb, w, h, &d[0].landmarks, &spec).unwrap();
+        let fitted = AlignedFace::from_crop(&frame, &spec);
+        let diff: f64 = aligned
+            .rgb
+            .iter()
+            .zip(&fitted.rgb)
+            .map(|(a, b)| (f64::from(*a) - f64::from(*b)).abs())
+            .sum::<f64>()
+            / fitted.rgb.len() as f64;
+        assert!(diff < 2.0, "mean difference {diff}");
+        let t = aligned.transform;
+        let p = t.apply(Point2::new(15.0, 0.0));
+        assert!(p.x.abs() < 1e-3 && p.y.abs() < 1e-3, "{p:?}");
     }
 }

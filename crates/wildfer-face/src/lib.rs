@@ -11,7 +11,7 @@ pub mod roi;
 pub mod track;
 
 pub use align::{AlignedFace, CropSpec, align, align_as};
-pub use detect::{Detection, FaceDetector, FakeDetector};
+pub use detect::{CropIsFace, Detection, FaceDetector, FakeDetector};
 pub use error::FaceError;
 pub use geometry::{BBox, Point2, Similarity2};
 pub use mtcnn::{MtcnnConfig, MtcnnDetector};

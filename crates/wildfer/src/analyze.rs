@@ -218,6 +218,10 @@ pub struct AnalyzeOptions {
     /// The outputs' name (`<name>.csv`, ...); `None`: the input's stem. A run of several
     /// inputs names them with [`crate::inputs::output_names`], which keeps them apart.
     pub name: Option<String>,
+    /// Every frame already is one face crop: no detection (the `detector` is not used); each
+    /// frame's largest centred square is fitted to the model's crop, as `eval-images --crops`
+    /// does.
+    pub crops: bool,
     /// Checked before every frame: once set, the input is abandoned (its partial files
     /// removed) with [`PipelineError::Interrupted`].
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -230,6 +234,7 @@ impl Default for AnalyzeOptions {
             smooth: 5,
             annotate: false,
             name: None,
+            crops: false,
             stop: None,
         }
     }
@@ -293,6 +298,12 @@ pub fn analyze(
     let crop = model.crop();
     model.reset();
     let mut smoother = Smoother::new(opts.smooth);
+    let mut crop_is_face = wildfer_face::CropIsFace { spec: crop };
+    let detector: &mut dyn FaceDetector = if opts.crops {
+        &mut crop_is_face
+    } else {
+        detector
+    };
     let stats = for_each_frame(input, source, detector, opts.tracker.clone(), crop, |ff| {
         if opts
             .stop
@@ -303,7 +314,18 @@ pub fn analyze(
         }
         let crops: Vec<_> = ff.faces.iter().map(|f| f.crop.clone()).collect();
         let tracks: Vec<usize> = ff.faces.iter().map(|f| f.track).collect();
-        let probs = model.predict_tracked(&tracks, &crops)?;
+        let probs = if opts.crops {
+            let frame = wildfer_video::Frame {
+                index: ff.index,
+                time_s: ff.time_s,
+                width: ff.width,
+                height: ff.height,
+                rgb: ff.rgb.clone(),
+            };
+            model.predict_crops(Some(&tracks), &vec![frame; tracks.len()])?
+        } else {
+            model.predict_tracked(&tracks, &crops)?
+        };
         for (face, p) in ff.faces.iter().zip(&probs) {
             if e.timeline.wants_thumb(face.track, ff.index) {
                 let mut jpeg = Vec::new();

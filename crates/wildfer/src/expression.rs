@@ -36,14 +36,22 @@ pub trait ExpressionModel {
     fn reset(&mut self) {}
 
     /// Probabilities for images that each already are one face crop, fitted to the model's own
-    /// crop ([`AlignedFace::from_crop`]; an ensemble fits them to each member's).
-    fn predict_crops(&mut self, crops: &[Frame]) -> Result<Vec<Probs>, PipelineError> {
+    /// crop ([`AlignedFace::from_crop`]; an ensemble fits them to each member's); with
+    /// `tracks`, as [`ExpressionModel::predict_tracked`].
+    fn predict_crops(
+        &mut self,
+        tracks: Option<&[usize]>,
+        crops: &[Frame],
+    ) -> Result<Vec<Probs>, PipelineError> {
         let spec = self.crop();
         let faces: Vec<AlignedFace> = crops
             .iter()
             .map(|c| AlignedFace::from_crop(c, &spec))
             .collect();
-        self.predict(&faces)
+        match tracks {
+            Some(t) => self.predict_tracked(t, &faces),
+            None => self.predict(&faces),
+        }
     }
 }
 
@@ -291,8 +299,12 @@ impl ExpressionModel for EnsembleModel {
         }
     }
 
-    fn predict_crops(&mut self, crops: &[Frame]) -> Result<Vec<Probs>, PipelineError> {
-        self.average(crops.len(), |model| model.predict_crops(crops))
+    fn predict_crops(
+        &mut self,
+        tracks: Option<&[usize]>,
+        crops: &[Frame],
+    ) -> Result<Vec<Probs>, PipelineError> {
+        self.average(crops.len(), |model| model.predict_crops(tracks, crops))
     }
 }
 
