@@ -76,16 +76,31 @@ fn claim_out_dir(out: &Path, what: &str) -> Result<FolderLock> {
     Ok(lock)
 }
 
-/// The inputs expanded ([`wildfer::inputs`]) and each one's output name; failures go to
-/// `failed`. Names that cannot be kept apart stop the run before anything is written.
+/// Where a job's inputs come from besides the command line, and this task's share.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub manifest: Option<PathBuf>,
+    pub shard: wildfer::shard::Shard,
+}
+
+/// This task's inputs ([`wildfer::shard::job_inputs`]) with their output names; expansion
+/// failures go to `failed`.
 fn named_inputs(
     inputs: &[PathBuf],
+    batch: &Batch,
     failed: &mut Vec<(PathBuf, String)>,
 ) -> Result<Vec<(PathBuf, String)>> {
-    let (inputs, f) = wildfer::inputs::expand_inputs(inputs);
-    failed.extend(f);
-    let names = wildfer::inputs::output_names(&inputs)?;
-    Ok(inputs.into_iter().zip(names).collect())
+    let job = wildfer::shard::job_inputs(inputs, batch.manifest.as_deref(), batch.shard)?;
+    failed.extend(job.failed);
+    if batch.shard.count > 1 {
+        eprintln!(
+            "wildfer: shard {} of the job's {}: {}",
+            batch.shard,
+            count(job.total, "input"),
+            count(job.mine.len(), "input")
+        );
+    }
+    Ok(job.mine)
 }
 
 /// Report failed and partly read inputs (one line each); an error when there are any.
@@ -111,6 +126,7 @@ fn finish(failed: &[(PathBuf, String)], partial: &[(PathBuf, String)], total: us
 
 pub struct PrepareArgs {
     pub inputs: Vec<PathBuf>,
+    pub batch: Batch,
     /// Frame rate of numbered image sequences.
     pub fps: f64,
     pub out: PathBuf,
@@ -130,7 +146,7 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
     opts.validate()?;
     let _lock = claim_out_dir(&a.out, "`wildfer prepare`")?;
     let (mut failed, mut partial) = (Vec::new(), Vec::new());
-    let inputs = named_inputs(&a.inputs, &mut failed)?;
+    let inputs = named_inputs(&a.inputs, &a.batch, &mut failed)?;
     let total = inputs.len() + failed.len();
     for (input, name) in &inputs {
         let t0 = Instant::now();
@@ -190,6 +206,9 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
 
 pub struct AnalyzeArgs {
     pub inputs: Vec<PathBuf>,
+    pub batch: Batch,
+    /// Redo inputs whose outputs are already finished in `out`.
+    pub force: bool,
     /// Frame rate of numbered image sequences.
     pub fps: f64,
     pub out: PathBuf,
@@ -235,7 +254,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     let mut det = detector(a.detect)?;
     let mut model = expression_model(a.model.as_deref())?;
     let (mut failed, mut partial) = (Vec::new(), Vec::new());
-    let inputs = named_inputs(&a.inputs, &mut failed)?;
+    let inputs = named_inputs(&a.inputs, &a.batch, &mut failed)?;
     if a.annotate
         && inputs
             .iter()
@@ -252,7 +271,29 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     let t_all = Instant::now();
     let mut frames_all = 0;
     let mut interrupted = 0;
+    let detector_name = if a.crops {
+        wildfer_face::CropIsFace::NAME
+    } else {
+        det.name()
+    }
+    .to_string();
+    let mut skipped = 0;
     for (k, (input, name)) in inputs.iter().enumerate() {
+        // A requeued task or a second batch does not redo finished inputs.
+        if !a.force
+            && wildfer::analyze::finished_before(
+                &a.out,
+                name,
+                input,
+                model.name(),
+                &detector_name,
+                a.smooth,
+            )
+            .is_some()
+        {
+            skipped += 1;
+            continue;
+        }
         let t0 = Instant::now();
         let result = (|| -> Result<_> {
             let mut src = wildfer_video::open_at(input, a.fps)?;
@@ -324,6 +365,13 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
             Err(e) => failed.push((input.clone(), e.to_string())),
         }
     }
+    if skipped > 0 {
+        eprintln!(
+            "wildfer analyze: {} already done in {} with the same model, detector and smoothing: skipped (--force redoes them)",
+            count(skipped, "input"),
+            a.out.display()
+        );
+    }
     // The summary and report cover every finished input in the folder, whichever run wrote it.
     let (all, unreadable) = wildfer::analyze::folder_outputs(&a.out)?;
     for (p, e) in &unreadable {
@@ -356,6 +404,86 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
         );
     }
     finish(&failed, &partial, total)
+}
+
+/// `wildfer report`: one `summary.csv` and `report.html` in `out` over the finished inputs of
+/// every folder in `dirs` (the shards of an array job), as one run over all inputs writes them;
+/// with `manifest`, the job's inputs that have no finished output are named (exit 1).
+pub fn run_report(dirs: &[PathBuf], out: &Path, manifest: Option<&Path>) -> Result<()> {
+    let mut all: Vec<AnalyzeSummary> = Vec::new();
+    for d in dirs {
+        if !d.is_dir() {
+            bail!("{}: not a folder of analyze outputs", d.display());
+        }
+        let (found, unreadable) = wildfer::analyze::folder_outputs(d)?;
+        for (p, e) in &unreadable {
+            eprintln!("wildfer report: {} left out: {e}", p.display());
+        }
+        all.extend(found);
+    }
+    // One input analysed twice (a task run again into another folder): its first one is kept.
+    all.sort_by(|a, b| a.name.cmp(&b.name).then(a.json.cmp(&b.json)));
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|s| {
+        let first = seen.insert(s.input.clone());
+        if !first {
+            eprintln!(
+                "wildfer report: {} appears again in {}: left out",
+                s.input.display(),
+                s.json.display()
+            );
+        }
+        first
+    });
+    let _lock = claim_out_dir(out, "`wildfer report`")?;
+    let summary = out.join("summary.csv");
+    write_summary_csv(&summary, &all)?;
+    let report = out.join("report.html");
+    write_report_html(&report, &all)?;
+    eprintln!(
+        "wildfer report: {} from {} -> {} and {}",
+        count(all.len(), "input"),
+        count(dirs.len(), "folder"),
+        summary.display(),
+        report.display()
+    );
+    let Some(m) = manifest else {
+        return Ok(());
+    };
+    let job = wildfer::shard::job_inputs(&[], Some(m), wildfer::shard::Shard::default())?;
+    let finished: std::collections::HashMap<&Path, &AnalyzeSummary> =
+        all.iter().map(|s| (s.input.as_path(), s)).collect();
+    let mut missing = Vec::new();
+    for (input, _) in &job.mine {
+        match finished.get(input.as_path()) {
+            None => missing.push(format!("{}: no output", input.display())),
+            Some(s) => {
+                if let Some(note) = s.stats.partial_note() {
+                    missing.push(format!("{}: partial ({note})", input.display()));
+                }
+            }
+        }
+    }
+    for (input, e) in &job.failed {
+        missing.push(format!("{}: {e}", input.display()));
+    }
+    for line in &missing {
+        eprintln!("wildfer report: missing: {line}");
+    }
+    if !missing.is_empty() {
+        bail!(
+            "{} of the {} in {} not finished",
+            missing.len(),
+            count(job.total, "input"),
+            m.display()
+        );
+    }
+    eprintln!(
+        "wildfer report: every one of the {} in {} is finished",
+        count(job.total, "input"),
+        m.display()
+    );
+    Ok(())
 }
 
 pub fn run_pseudo_label(

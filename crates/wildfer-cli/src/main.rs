@@ -101,8 +101,14 @@ enum Command {
     Analyze {
         /// Videos (MP4/MOV H.264; other codecs through ffmpeg), images (JPEG, PNG, BMP, TIFF, WebP), folders of
         /// images, or quoted glob patterns (`"clips/*.mp4"`).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "manifest")]
         inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        batch: BatchFlags,
+        /// Redo inputs already analysed into the output folder (by default an input whose
+        /// outputs are finished, made with the same model, detector and smoothing, is skipped).
+        #[arg(long)]
+        force: bool,
         /// Output folder.
         #[arg(long, default_value = "wildfer-out")]
         out: PathBuf,
@@ -172,8 +178,10 @@ enum Command {
     Prepare {
         /// Videos (MP4/MOV H.264; other codecs through ffmpeg), images, folders of images, or
         /// quoted glob patterns.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "manifest")]
         inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        batch: BatchFlags,
         /// Output folder (the dataset root).
         #[arg(long)]
         out: PathBuf,
@@ -192,6 +200,20 @@ enum Command {
         /// Compute threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// One `summary.csv` and `report.html` over the analyze outputs of several folders (the
+    /// shards of an array job), equal to what one run over all their inputs writes; with
+    /// `--inputs`, the job's inputs without a finished output are named (exit 1).
+    Report {
+        /// Folders `wildfer analyze` wrote into.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged summary and report go.
+        #[arg(long)]
+        out: PathBuf,
+        /// The job's manifest (`analyze --inputs FILE`): check every input in it is finished.
+        #[arg(long = "inputs", value_name = "FILE")]
+        manifest: Option<PathBuf>,
     },
     /// Write a synthetic dataset in the exact Aff-Wild2 EXPR layout (annotations with -1 spans,
     /// cropped_aligned JPEGs with missing frames, _left/_right videos), where the class is
@@ -428,6 +450,34 @@ fn parse_classes(s: &str) -> Result<LabelSet, String> {
         .ok_or_else(|| format!("expected 7 or 8, found {s:?}"))
 }
 
+/// Inputs from a manifest, and this task's share of them in an array job.
+#[derive(clap::Args, Debug, Clone)]
+struct BatchFlags {
+    /// More inputs: a file with one path per line (`#` comments and blank lines skipped;
+    /// relative paths from the current folder), for corpora too large for a command line.
+    #[arg(long = "inputs", value_name = "FILE", id = "manifest")]
+    manifest: Option<PathBuf>,
+    /// Do only this task's share of the inputs: `I/N` (0-based), or `auto` for the task's
+    /// place in a Slurm job array (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX). Inputs are split by size, the same way in every task.
+    #[arg(long, value_name = "I/N|auto")]
+    shard: Option<String>,
+}
+
+impl BatchFlags {
+    fn args(self) -> Result<jobs::Batch> {
+        let shard = match self.shard {
+            Some(s) => wildfer::shard::Shard::parse(&s, |k| std::env::var(k).ok())
+                .map_err(anyhow::Error::msg)?,
+            None => wildfer::shard::Shard::default(),
+        };
+        Ok(jobs::Batch {
+            manifest: self.manifest,
+            shard,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum SplitArg {
     Train,
@@ -584,6 +634,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Analyze {
             inputs,
+            batch,
+            force,
             out,
             fps,
             detect,
@@ -598,6 +650,8 @@ fn run(cli: Cli) -> Result<()> {
             }
             jobs::run_analyze(jobs::AnalyzeArgs {
                 inputs,
+                batch: batch.args()?,
+                force,
                 fps,
                 out,
                 detect: detect.args(),
@@ -607,8 +661,14 @@ fn run(cli: Cli) -> Result<()> {
                 crops,
             })
         }
+        Command::Report {
+            dirs,
+            out,
+            manifest,
+        } => jobs::run_report(&dirs, &out, manifest.as_deref()),
         Command::Prepare {
             inputs,
+            batch,
             out,
             fps,
             size,
@@ -621,6 +681,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             jobs::run_prepare(jobs::PrepareArgs {
                 inputs,
+                batch: batch.args()?,
                 fps,
                 out,
                 size,

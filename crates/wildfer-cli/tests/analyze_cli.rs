@@ -928,3 +928,201 @@ fn phone_clips_are_analysed_upright_and_annotated_with_their_sound() {
         "{streams}"
     );
 }
+
+/// Issue 21, items 1-3: a manifest split over array tasks (`--shard I/N`, `--shard auto` from
+/// Slurm's variables), each input in exactly one shard; a re-run skips finished inputs; `wildfer
+/// report` merges the shards' folders into what one run over everything writes, and names the
+/// manifest's inputs that have no output.
+#[test]
+fn shards_split_a_manifest_and_report_merges_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs: Vec<String> = [
+        "0-f1-su-ph.jpg",
+        "0-f15-hao-ph.jpg",
+        "15-f13-anc-ph.jpg",
+        "45-m7-di-ph.jpg",
+        "multi_face.jpg",
+        "single_face.mp4",
+    ]
+    .iter()
+    .map(|n| media(n))
+    .collect();
+    let manifest = tmp.path().join("inputs.txt");
+    std::fs::write(&manifest, format!("# the study\n{}\n", inputs.join("\n"))).unwrap();
+    let m = manifest.to_str().unwrap();
+    let outputs = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter_map(|n| n.strip_suffix(".csv").map(str::to_string))
+                    .filter(|n| n != "summary")
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut shard_dirs = Vec::new();
+    let mut seen = BTreeSet::new();
+    for i in 0..3 {
+        let dir = tmp.path().join(format!("shard{i}"));
+        let (code, _, err) = wildfer(&[
+            "analyze",
+            "--inputs",
+            m,
+            "--shard",
+            &format!("{i}/3"),
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains(&format!("shard {i}/3 of the job's 6 inputs")),
+            "{err}"
+        );
+        for name in outputs(&dir) {
+            assert!(seen.insert(name.clone()), "{name} in two shards");
+        }
+        shard_dirs.push(dir);
+    }
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    // The video (the largest input) has a shard to itself.
+    let with_video: Vec<_> = shard_dirs
+        .iter()
+        .filter(|d| outputs(d).contains("single_face"))
+        .collect();
+    assert_eq!(with_video.len(), 1);
+    assert_eq!(outputs(with_video[0]).len(), 1);
+
+    // Slurm's variables give the same split (--array=1-3: IDs 1..3).
+    let auto = tmp.path().join("auto");
+    let r = Command::new(env!("CARGO_BIN_EXE_wildfer"))
+        .args([
+            "analyze",
+            "--inputs",
+            m,
+            "--shard",
+            "auto",
+            "--threads",
+            "2",
+            "--out",
+        ])
+        .arg(&auto)
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(outputs(&auto), outputs(&shard_dirs[1]));
+    // prepare splits the same way.
+    let prep = tmp.path().join("prep");
+    let (code, _, err) = wildfer(&[
+        "prepare",
+        "--inputs",
+        m,
+        "--shard",
+        "1/3",
+        "--min-track-frames",
+        "1",
+        "--out",
+        prep.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let folders: BTreeSet<String> = std::fs::read_dir(prep.join("cropped_aligned"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert!(
+        !folders.is_empty()
+            && folders.iter().all(|f| outputs(&shard_dirs[1])
+                .iter()
+                .any(|o| f.starts_with(o.as_str()))),
+        "{folders:?} vs {:?}",
+        outputs(&shard_dirs[1])
+    );
+
+    // A requeued task redoes nothing; --force redoes it.
+    let csv = |d: &Path| std::fs::read_dir(d).unwrap().count();
+    let before = csv(&shard_dirs[0]);
+    let (code, _, err) = wildfer(&[
+        "analyze",
+        "--inputs",
+        m,
+        "--shard",
+        "0/3",
+        "--out",
+        shard_dirs[0].to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let n = outputs(&shard_dirs[0]).len();
+    assert!(
+        err.contains(&format!(
+            "{n} input{} already done",
+            if n == 1 { "" } else { "s" }
+        )) && !err.contains("frames/s"),
+        "{err}"
+    );
+    assert_eq!(csv(&shard_dirs[0]), before);
+    let (code, _, err) = wildfer(&[
+        "analyze",
+        "--inputs",
+        m,
+        "--shard",
+        "0/3",
+        "--force",
+        "--out",
+        shard_dirs[0].to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("frames/s") && !err.contains("already done"),
+        "{err}"
+    );
+
+    // The merge equals one run over every input, up to row order.
+    let one = tmp.path().join("one");
+    let (code, _, err) = wildfer(&["analyze", "--inputs", m, "--out", one.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["report".to_string()];
+    args.extend(shard_dirs.iter().map(|d| d.to_str().unwrap().to_string()));
+    args.extend([
+        "--out".into(),
+        merged.to_str().unwrap().into(),
+        "--inputs".into(),
+        m.into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = wildfer_raw(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("every one of the 6 inputs"), "{err}");
+    let sorted = |p: PathBuf| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(merged.join("summary.csv")),
+        sorted(one.join("summary.csv"))
+    );
+    let report = std::fs::read_to_string(merged.join("report.html")).unwrap();
+    assert_eq!(report.matches("<h2>").count(), 6);
+    // A shard that never ran: its inputs are named, exit 1.
+    let (code, _, err) = wildfer_raw(&[
+        "report",
+        shard_dirs[0].to_str().unwrap(),
+        shard_dirs[2].to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+        "--inputs",
+        m,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let lost = outputs(&shard_dirs[1]).len();
+    assert_eq!(err.matches("missing: ").count(), lost, "{err}");
+    assert!(err.contains(&format!("{lost} of the 6 inputs")), "{err}");
+}

@@ -65,6 +65,11 @@ pub struct CropIsFace {
     pub spec: crate::CropSpec,
 }
 
+impl CropIsFace {
+    /// What reports name as the detector.
+    pub const NAME: &str = "none (every frame a face crop)";
+}
+
 impl FaceDetector for CropIsFace {
     fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, FaceError> {
         check_frame(frame)?;
@@ -83,7 +88,7 @@ impl FaceDetector for CropIsFace {
     }
 
     fn name(&self) -> &str {
-        "none (every frame a face crop)"
+        Self::NAME
     }
 }
 

@@ -51,6 +51,8 @@ pub struct AnalyzeSummary {
     pub json: PathBuf,
     pub model: String,
     pub detector: String,
+    /// The smoothing window used, in frames (1: none).
+    pub smooth_frames: usize,
     #[serde(flatten)]
     pub stats: FrameStats,
     pub track_summaries: Vec<TrackSummary>,
@@ -417,6 +419,7 @@ pub fn analyze(
         annotated,
         model: model.name().to_string(),
         detector: detector.name().to_string(),
+        smooth_frames: opts.smooth.max(1),
         stats,
         track_summaries,
         timeline,
@@ -432,7 +435,7 @@ pub fn analyze(
         "faces": summary.stats.faces, "bad_frames": summary.stats.bad_frames,
         "first_bad_frame": summary.stats.first_bad_frame,
         "annotated": summary.annotated,
-        "smooth_frames": opts.smooth.max(1),
+        "smooth_frames": summary.smooth_frames,
         // What the input is (as its header says) and how it was analysed.
         "codec": info.codec,
         "width": info.width, "height": info.height, "fps": info.fps,
@@ -510,6 +513,7 @@ struct MetadataIn {
     name: String,
     model: String,
     detector: String,
+    smooth_frames: usize,
     frames_expected: usize,
     frames_read: usize,
     frames_with_face: usize,
@@ -593,6 +597,7 @@ pub fn read_output(json: &Path) -> Result<AnalyzeSummary, PipelineError> {
         name: m.name,
         model: m.model,
         detector: m.detector,
+        smooth_frames: m.smooth_frames,
         stats: FrameStats {
             frames_expected: m.frames_expected,
             frames_read: m.frames_read,
@@ -606,6 +611,27 @@ pub fn read_output(json: &Path) -> Result<AnalyzeSummary, PipelineError> {
         annotated: m.annotated,
         timeline,
     })
+}
+
+/// The analysis of `input` already in `out` under `name`, when it is finished (every frame the
+/// input announces was read) and was made with the same `model`, `detector` and smoothing: a
+/// re-run (a requeued array task, a second batch) skips it. `None`: do it (again).
+pub fn finished_before(
+    out: &Path,
+    name: &str,
+    input: &Path,
+    model: &str,
+    detector: &str,
+    smooth: usize,
+) -> Option<AnalyzeSummary> {
+    let (_, json) = output_paths(name, out);
+    let done = read_output(&json).ok()?;
+    (done.input == input
+        && done.model == model
+        && done.detector == detector
+        && done.smooth_frames == smooth.max(1)
+        && done.stats.missing_frames() == 0)
+        .then_some(done)
 }
 
 /// What [`folder_outputs`] found: the readable outputs, and the unreadable ones with why.

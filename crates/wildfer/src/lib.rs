@@ -28,6 +28,7 @@ pub mod prepare;
 pub mod prepare_images;
 pub mod pseudo;
 pub mod report;
+pub mod shard;
 pub mod smooth;
 pub mod trained;
 
