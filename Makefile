@@ -3,7 +3,7 @@ CARGO ?= cargo
 OUT ?= out/demo
 WILDFER := target/release/wildfer
 
-.PHONY: demo test test-real build fmt fetch
+.PHONY: demo test test-real test-slurm build fmt fetch
 
 build:
 	$(CARGO) build --release --locked -p wildfer-cli
@@ -38,6 +38,13 @@ REAL_DATA ?= ../shared/data
 test-real: build
 	WILDFER_REAL_DATA="$(abspath $(REAL_DATA))" WILDFER_BIN="$(abspath $(WILDFER))" \
 		$(CARGO) test --locked -p wildfer-cli --test real_data -- --ignored --test-threads 1
+
+# `wildfer analyze` as a Slurm array job plus a merge job, through examples/slurm/analyze.sbatch,
+# on a real single-node Slurm started for the test (Debian's slurm-wlm and munge, installed with
+# apt when missing: needs root), checked against one local run.
+test-slurm: fetch
+	$(CARGO) build --locked -p wildfer-cli
+	scripts/slurm_test.sh target/debug/wildfer
 
 fmt:
 	$(CARGO) fmt --all
