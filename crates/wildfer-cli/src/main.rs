@@ -254,6 +254,10 @@ enum Command {
         /// Stop after this many steps (checkpointed; continue later with --resume).
         #[arg(long, value_name = "STEPS")]
         stop_after: Option<usize>,
+        /// Use this seed instead of the config's `seed` (for seed sweeps; saved in the run's
+        /// config.toml, so a resume needs the same --seed).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
         /// Where to train: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -552,12 +556,14 @@ fn run(cli: Cli) -> Result<()> {
             out,
             resume,
             stop_after,
+            seed,
             device,
         } => train::run_train(train::TrainArgs {
             config,
             out,
             resume,
             stop_after,
+            seed,
             device: wildfer_nn::parse_device(&device)?,
         }),
         Command::Predict {

@@ -21,6 +21,8 @@ pub struct TrainArgs {
     pub out: Option<PathBuf>,
     pub resume: bool,
     pub stop_after: Option<usize>,
+    /// Overrides the config's seed.
+    pub seed: Option<u64>,
     pub device: burn::tensor::Device,
 }
 
@@ -35,7 +37,10 @@ fn say(bar: &ProgressBar, plain: bool, line: String) {
 }
 
 pub fn run_train(a: TrainArgs) -> Result<()> {
-    let cfg = TrainConfig::load(&a.config)?;
+    let mut cfg = TrainConfig::load(&a.config)?;
+    if let Some(seed) = a.seed {
+        cfg.seed = seed;
+    }
     let out = a.out.unwrap_or_else(|| {
         let stem = a
             .config

@@ -418,3 +418,48 @@ fn sigterm_checkpoints_the_current_step_and_a_second_train_is_locked_out() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(&format!("{} steps done", steps + 1)), "{err}");
 }
+
+/// Issue 21, item 4: a seed sweep as an array job needs `--seed`; the run keeps it, so a
+/// requeued task resumes only with the same seed.
+#[test]
+fn seed_override_is_saved_and_required_on_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::synth_small(tmp.path());
+    // The config mixes in a still-image set: one image.
+    std::fs::create_dir_all(data.join("stills/happy")).unwrap();
+    let first = std::fs::read_dir(data.join("cropped_aligned/synth_t_000"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(first, data.join("stills/happy/a.jpg")).unwrap();
+    let cfg = tmp.path().join("run.toml");
+    std::fs::write(&cfg, config(&data)).unwrap();
+    let (c, out) = (cfg.to_str().unwrap(), tmp.path().join("run"));
+    let o = out.to_str().unwrap();
+    let (code, _, err) = run(&[
+        "train",
+        "--config",
+        c,
+        "--out",
+        o,
+        "--seed",
+        "7",
+        "--stop-after",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let saved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(saved.lines().any(|l| l.trim() == "seed = 7"), "{saved}");
+    let (code, _, err) = run(&["train", "--config", c, "--out", o, "--resume"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("differs from the configuration given"),
+        "{err}"
+    );
+    let (code, _, err) = run(&[
+        "train", "--config", c, "--out", o, "--resume", "--seed", "7",
+    ]);
+    assert_eq!(code, 0, "{err}");
+}
