@@ -9,6 +9,7 @@ pub mod abaw;
 mod error;
 mod expression;
 pub mod fsutil;
+pub mod smoothing;
 
 pub use error::{Error, Result};
 pub use expression::{Expression, LabelSet, argmax};

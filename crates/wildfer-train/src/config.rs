@@ -455,16 +455,7 @@ pub struct EvalSection {
     pub smooth_kind: SmoothKind,
 }
 
-/// How probabilities are smoothed over time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SmoothKind {
-    /// Centred moving average.
-    #[default]
-    Mean,
-    /// Centred Gaussian weights, standard deviation a quarter of the window.
-    Gaussian,
-}
+pub use wildfer_core::smoothing::SmoothKind;
 
 impl Default for EvalSection {
     fn default() -> Self {

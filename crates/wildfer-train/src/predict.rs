@@ -257,29 +257,24 @@ pub fn predict_images(
     Ok(out)
 }
 
-/// Centred smoothing over `window` frames (the window shrinks at the ends, weights
-/// renormalised); 0 or 1: unchanged.
+/// Smoothing over `window` frames as [`wildfer_core::smoothing`] defines it; 0 or 1:
+/// unchanged.
 pub fn smooth(probs: &[Vec<f32>], window: usize, kind: SmoothKind) -> Vec<Vec<f32>> {
+    let w = wildfer_core::smoothing::SmoothWindow::new(window, kind);
     if window <= 1 || probs.is_empty() {
         return probs.to_vec();
     }
     let (n, c) = (probs.len(), probs[0].len());
-    let (before, after) = ((window - 1) / 2, window / 2);
-    let sigma = window as f32 / 4.0;
-    let weight = |d: isize| match kind {
-        SmoothKind::Mean => 1.0,
-        SmoothKind::Gaussian => (-0.5 * (d as f32 / sigma).powi(2)).exp(),
-    };
     (0..n)
         .map(|i| {
-            let (a, b) = (i.saturating_sub(before), (i + after).min(n - 1));
+            let (a, b) = (i.saturating_sub(w.before()), (i + w.after()).min(n - 1));
             let mut s = vec![0f32; c];
             let mut total = 0f32;
             for (j, p) in probs.iter().enumerate().take(b + 1).skip(a) {
-                let w = weight(j as isize - i as isize);
-                total += w;
+                let wt = w.weight(j as isize - i as isize);
+                total += wt;
                 for k in 0..c {
-                    s[k] += w * p[k];
+                    s[k] += wt * p[k];
                 }
             }
             s.iter().map(|x| x / total).collect()

@@ -1,9 +1,11 @@
-//! Temporal smoothing of per-frame probabilities: a centred moving average over each track's
-//! frames, `window` frames wide, computed on the fly with a delay of `window / 2` frames, so
-//! memory holds only `window` frames of face records (no pixels) however long the video.
+//! Temporal smoothing of per-frame probabilities over each track's frames, the window as
+//! [`wildfer_core::smoothing`] defines it (the one definition `predict` uses too), computed on
+//! the fly with a delay of the window's frames after the centre, so memory holds only the
+//! window's face records (no pixels) however long the video.
 
 use crate::expression::Probs;
 use std::collections::VecDeque;
+use wildfer_core::smoothing::{SmoothKind, SmoothWindow};
 use wildfer_face::Detection;
 
 /// One face of one frame, as classified.
@@ -22,21 +24,26 @@ pub struct FrameRecord {
     pub faces: Vec<FaceRecord>,
 }
 
-/// Streaming centred moving average (see the module documentation). `window <= 1` passes
+/// Streaming smoothing (see the module documentation). A window of 0 or 1 frames passes
 /// frames through unchanged.
 #[derive(Debug, Clone)]
 pub struct Smoother {
-    half: usize,
-    /// Raw frames: the last `half` already emitted ones (context), then those waiting.
+    window: SmoothWindow,
+    /// Raw frames: the last `before` already emitted ones (context), then those waiting.
     buf: VecDeque<FrameRecord>,
     /// How many frames at the front of `buf` were already emitted.
     emitted: usize,
 }
 
 impl Smoother {
+    /// A moving average over `window` frames.
     pub fn new(window: usize) -> Self {
+        Smoother::with(SmoothWindow::new(window, SmoothKind::Mean))
+    }
+
+    pub fn with(window: SmoothWindow) -> Self {
         Smoother {
-            half: window / 2,
+            window,
             buf: VecDeque::new(),
             emitted: 0,
         }
@@ -45,12 +52,13 @@ impl Smoother {
     /// Add the next frame; returns the frames that are now ready, smoothed, in order.
     pub fn push(&mut self, f: FrameRecord) -> Vec<FrameRecord> {
         self.buf.push_back(f);
+        let (before, after) = (self.window.before(), self.window.after());
         let mut out = Vec::new();
-        // Frame at position p is ready once `half` frames follow it.
-        while self.buf.len() > self.emitted + self.half {
+        // Frame at position p is ready once `after` frames follow it.
+        while self.buf.len() > self.emitted + after {
             out.push(self.smoothed(self.emitted));
             self.emitted += 1;
-            if self.emitted > self.half {
+            if self.emitted > before {
                 self.buf.pop_front();
                 self.emitted -= 1;
             }
@@ -68,27 +76,29 @@ impl Smoother {
         out
     }
 
-    /// Frame at buffer position `p` with each face's probabilities averaged over the same
-    /// track's faces within `half` frames (by position: frames, not seconds) on either side.
+    /// Frame at buffer position `p` with each face's probabilities averaged (weighted as the
+    /// window says) over the same track's faces in the window around it (by position: frames,
+    /// not seconds), renormalised over the frames where the track has a face.
     fn smoothed(&self, p: usize) -> FrameRecord {
         let mut f = self.buf[p].clone();
-        if self.half == 0 {
+        if self.window.frames <= 1 {
             return f;
         }
-        let lo = p.saturating_sub(self.half);
-        let hi = (p + self.half).min(self.buf.len() - 1);
+        let lo = p.saturating_sub(self.window.before());
+        let hi = (p + self.window.after()).min(self.buf.len() - 1);
         for face in &mut f.faces {
             let mut sum = [0f32; 7];
-            let mut n = 0f32;
-            for other in self.buf.range(lo..=hi) {
+            let mut total = 0f32;
+            for (q, other) in self.buf.range(lo..=hi).enumerate() {
+                let w = self.window.weight((lo + q) as isize - p as isize);
                 for o in other.faces.iter().filter(|o| o.track == face.track) {
                     for (s, v) in sum.iter_mut().zip(&o.probs) {
-                        *s += v;
+                        *s += w * v;
                     }
-                    n += 1.0;
+                    total += w;
                 }
             }
-            face.probs = sum.map(|s| s / n);
+            face.probs = sum.map(|s| s / total);
         }
         f
     }
@@ -123,6 +133,50 @@ mod tests {
         let mut out: Vec<FrameRecord> = frames.into_iter().flat_map(|f| s.push(f)).collect();
         out.extend(s.finish());
         out
+    }
+
+    /// Issue 20: `--smooth 4` averaged 5 frames in analyze and 4 in predict. Both now follow
+    /// one definition and agree frame by frame, for every window and both weightings.
+    #[test]
+    fn analyze_and_predict_smooth_alike() {
+        let raw: Vec<[f32; 7]> = (0..23)
+            .map(|i| {
+                let h = ((i * 37 % 11) as f32) / 10.0;
+                [1.0 - h, 0.0, 0.0, 0.0, h, 0.0, 0.0]
+            })
+            .collect();
+        for kind in [SmoothKind::Mean, SmoothKind::Gaussian] {
+            for n in 0..10 {
+                let mut sm = Smoother::with(SmoothWindow::new(n, kind));
+                let mut got: Vec<FrameRecord> = raw
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, p)| {
+                        let mut f = frame(i + 1, &[(0, 0.0)]);
+                        f.faces[0].probs = *p;
+                        sm.push(f)
+                    })
+                    .collect();
+                got.extend(sm.finish());
+                let whole: Vec<Vec<f32>> = raw.iter().map(|p| p.to_vec()).collect();
+                let want = wildfer_train::predict::smooth(&whole, n, kind);
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    for (a, b) in g.faces[0].probs.iter().zip(w) {
+                        assert!((a - b).abs() < 1e-6, "{kind:?} {n}");
+                    }
+                }
+            }
+        }
+        // Four frames: one before, two after.
+        let mut sm = Smoother::new(4);
+        let frames: Vec<FrameRecord> = (1..=6)
+            .map(|i| frame(i, &[(0, if i == 4 { 1.0 } else { 0.0 })]))
+            .collect();
+        let mut out: Vec<FrameRecord> = frames.into_iter().flat_map(|f| sm.push(f)).collect();
+        out.extend(sm.finish());
+        let happy: Vec<f32> = out.iter().map(|f| f.faces[0].probs[4]).collect();
+        assert_eq!(happy, vec![0.0, 0.25, 0.25, 0.25, 1.0 / 3.0, 0.0]);
     }
 
     #[test]
