@@ -57,6 +57,10 @@ if [ ! -e "$SEEDS/.done" ]; then
         ff -i "$MEDIA/single_face.jpg" -vf scale=40:-1 -pix_fmt gray16be "$SEEDS/image/grey16.png"
         ff -i "$MEDIA/single_face.jpg" -vf scale=32:-1 "$SEEDS/image/face.bmp"
         ff -i "$MEDIA/single_face.jpg" -vf scale=32:-1 "$SEEDS/image/face_small.jpg"
+        # TIFF and WebP stills (decoded in-process too).
+        ff -i "$MEDIA/single_face.jpg" -vf scale=32:-1 "$SEEDS/image/face.tiff"
+        ff -i "$MEDIA/single_face.jpg" -vf scale=32:-1 -c:v libwebp "$SEEDS/image/face.webp" \
+            || echo "fuzz.sh: this ffmpeg has no WebP encoder: no WebP seed" >&2
         # A few frames of the real video, small: baseline, B-frames, moov first.
         ff -i "$MEDIA/single_face.mp4" -frames:v 3 -vf scale=64:-2 -c:v libx264 -profile:v baseline -an "$SEEDS/mp4/baseline.mp4"
         ff -i "$MEDIA/single_face.mp4" -frames:v 6 -vf scale=48:-2 -c:v libx264 -bf 2 -an "$SEEDS/mp4/bframes.mp4"
