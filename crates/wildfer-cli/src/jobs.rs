@@ -385,8 +385,13 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
         write_summary_csv(&path, &all)?;
         let report = a.out.join("report.html");
         write_report_html(&report, &all)?;
+        let skipped_note = if skipped > 0 {
+            format!(" ({skipped} already done)")
+        } else {
+            String::new()
+        };
         eprintln!(
-            "wildfer analyze: {} of {}, {} in {:.1} s; per-track summary of the folder's {} in {}; report {}",
+            "wildfer analyze: {} of {} analysed{skipped_note}, {} in {:.1} s; per-track summary of the folder's {} in {}; report {}",
             done.len(),
             count(total, "input"),
             count(frames_all, "frame"),
