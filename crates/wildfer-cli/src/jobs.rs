@@ -6,9 +6,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use wildfer::analyze::{
-    AnalyzeOptions, AnalyzeSummary, analyze, write_report_html, write_summary_csv,
-};
+use wildfer::analyze::{AnalyzeOptions, AnalyzeSummary, analyze, write_folder_summary};
 use wildfer::prepare::{PrepareOptions, prepare};
 use wildfer::{ExpressionModel, TrainedModel};
 use wildfer_core::count;
@@ -271,25 +269,20 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     let t_all = Instant::now();
     let mut frames_all = 0;
     let mut interrupted = 0;
-    let detector_name = if a.crops {
-        wildfer_face::CropIsFace::NAME
-    } else {
-        det.name()
-    }
-    .to_string();
     let mut skipped = 0;
     for (k, (input, name)) in inputs.iter().enumerate() {
+        let opts = AnalyzeOptions {
+            smooth: a.smooth,
+            annotate: a.annotate,
+            name: Some(name.clone()),
+            crops: a.crops,
+            stop: Some(std::sync::Arc::clone(&stop)),
+            ..AnalyzeOptions::default()
+        };
         // A requeued task or a second batch does not redo finished inputs.
         if !a.force
-            && wildfer::analyze::finished_before(
-                &a.out,
-                name,
-                input,
-                model.name(),
-                &detector_name,
-                a.smooth,
-            )
-            .is_some()
+            && wildfer::analyze::finished_before(&a.out, input, model.as_ref(), det.as_ref(), &opts)
+                .is_some()
         {
             skipped += 1;
             continue;
@@ -303,14 +296,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
                 src.as_mut(),
                 det.as_mut(),
                 model.as_mut(),
-                &AnalyzeOptions {
-                    smooth: a.smooth,
-                    annotate: a.annotate,
-                    name: Some(name.clone()),
-                    crops: a.crops,
-                    stop: Some(std::sync::Arc::clone(&stop)),
-                    ..AnalyzeOptions::default()
-                },
+                &opts,
                 &a.out,
                 |_| pb.inc(1),
             )?;
@@ -381,10 +367,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
         );
     }
     if !all.is_empty() {
-        let path = a.out.join("summary.csv");
-        write_summary_csv(&path, &all)?;
-        let report = a.out.join("report.html");
-        write_report_html(&report, &all)?;
+        let (path, report) = write_folder_summary(&a.out, &all)?;
         let skipped_note = if skipped > 0 {
             format!(" ({skipped} already done)")
         } else {
@@ -441,10 +424,7 @@ pub fn run_report(dirs: &[PathBuf], out: &Path, manifest: Option<&Path>) -> Resu
         first
     });
     let _lock = claim_out_dir(out, "`wildfer report`")?;
-    let summary = out.join("summary.csv");
-    write_summary_csv(&summary, &all)?;
-    let report = out.join("report.html");
-    write_report_html(&report, &all)?;
+    let (summary, report) = write_folder_summary(out, &all)?;
     eprintln!(
         "wildfer report: {} from {} -> {} and {}",
         count(all.len(), "input"),

@@ -304,9 +304,6 @@ fn write_submissions(out: &Path, ann: &Annotations, format: Format) -> Result<()
     Ok(())
 }
 
-/// Video file extensions looked for in `--video-dir`.
-const VIDEO_EXTENSIONS: [&str; 6] = ["mp4", "avi", "mkv", "mov", "webm", "m4v"];
-
 /// The unlabelled videos named in `list` (one per line; blank lines and `#` comments skipped, a
 /// video extension dropped), each as long as its raw video in `video_dir` when given.
 fn unlabelled_videos(
@@ -324,7 +321,10 @@ fn unlabelled_videos(
         .map(|l| {
             let p = Path::new(l);
             match p.extension().and_then(|e| e.to_str()) {
-                Some(e) if VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()) => {
+                Some(e)
+                    if wildfer::inputs::VIDEO_EXTENSIONS
+                        .contains(&e.to_ascii_lowercase().as_str()) =>
+                {
                     l[..l.len() - e.len() - 1].to_string()
                 }
                 _ => l.to_string(),
@@ -340,7 +340,7 @@ fn unlabelled_videos(
     if let Some(dir) = video_dir {
         for name in &names {
             let source = wildfer_core::abaw::VideoName::parse(name).source;
-            let file = VIDEO_EXTENSIONS
+            let file = wildfer::inputs::VIDEO_EXTENSIONS
                 .iter()
                 .flat_map(|e| [e.to_string(), e.to_ascii_uppercase()])
                 .map(|e| dir.join(format!("{source}.{e}")))

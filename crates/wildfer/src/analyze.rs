@@ -5,7 +5,7 @@
 //! is finished.
 
 use crate::PipelineError;
-use crate::expression::ExpressionModel;
+use crate::expression::{ExpressionModel, class_index, classes};
 use crate::faces::{FrameStats, for_each_frame};
 use crate::report::{Timeline, timeline_svg};
 use crate::smooth::{FaceRecord, FrameRecord, Smoother};
@@ -15,14 +15,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use wildfer_core::argmax;
 use wildfer_core::fsutil::AtomicFile;
-use wildfer_core::{Expression, LabelSet};
 use wildfer_face::{FaceDetector, TrackerConfig};
 use wildfer_video::FrameSource;
-
-/// The seven classes in output order (ABAW 2020/21, no `Other`).
-fn classes() -> &'static [Expression] {
-    LabelSet::Seven.classes()
-}
 
 /// The CSV header, exactly.
 pub const CSV_HEADER: &str = "frame,time_s,face_id,x,y,w,h,det_score,neutral,anger,disgust,fear,happiness,sadness,surprise,expression";
@@ -267,10 +261,7 @@ pub fn analyze(
     opts.tracker
         .validate()
         .map_err(|e| PipelineError::Options(e.to_string()))?;
-    let stem = opts
-        .name
-        .clone()
-        .unwrap_or_else(|| crate::inputs::stem(input));
+    let stem = output_name(input, opts);
     let (csv_path, json_path) = output_paths(&stem, out);
     if opts.annotate && !wildfer_video::images::is_image(input) {
         annotation_possible()?;
@@ -418,7 +409,7 @@ pub fn analyze(
         timeline_svg: svg_path,
         annotated,
         model: model.name().to_string(),
-        detector: detector.name().to_string(),
+        detector: detector_name(opts, detector).to_string(),
         smooth_frames: opts.smooth.max(1),
         stats,
         track_summaries,
@@ -546,7 +537,7 @@ struct OutputIn {
 }
 
 fn class_key(k: &str) -> Option<&'static str> {
-    classes().iter().map(|c| c.key()).find(|c| *c == k)
+    class_index(k).map(|i| classes()[i].key())
 }
 
 /// Read back what `analyze` wrote for one input from its `<name>.json` (the per-frame rows are
@@ -613,25 +604,52 @@ pub fn read_output(json: &Path) -> Result<AnalyzeSummary, PipelineError> {
     })
 }
 
-/// The analysis of `input` already in `out` under `name`, when it is finished (every frame the
-/// input announces was read) and was made with the same `model`, `detector` and smoothing: a
-/// re-run (a requeued array task, a second batch) skips it. `None`: do it (again).
+/// The outputs' name of `input` under `opts`: `opts.name`, else the input's stem.
+fn output_name(input: &Path, opts: &AnalyzeOptions) -> String {
+    opts.name
+        .clone()
+        .unwrap_or_else(|| crate::inputs::stem(input))
+}
+
+/// The detector `analyze` records for `opts`: none with `crops`.
+fn detector_name<'a>(opts: &AnalyzeOptions, detector: &'a dyn FaceDetector) -> &'a str {
+    if opts.crops {
+        wildfer_face::CropIsFace::NAME
+    } else {
+        detector.name()
+    }
+}
+
+/// The analysis of `input` already in `out`, when it is finished (every frame the input
+/// announces was read) and was made as [`analyze`] would make it now: same `model`, detector
+/// (as `opts` chooses it) and smoothing. A re-run (a requeued array task, a second batch)
+/// skips it. `None`: do it (again).
 pub fn finished_before(
     out: &Path,
-    name: &str,
     input: &Path,
-    model: &str,
-    detector: &str,
-    smooth: usize,
+    model: &dyn ExpressionModel,
+    detector: &dyn FaceDetector,
+    opts: &AnalyzeOptions,
 ) -> Option<AnalyzeSummary> {
-    let (_, json) = output_paths(name, out);
+    let (_, json) = output_paths(&output_name(input, opts), out);
     let done = read_output(&json).ok()?;
     (done.input == input
-        && done.model == model
-        && done.detector == detector
-        && done.smooth_frames == smooth.max(1)
+        && done.model == model.name()
+        && done.detector == detector_name(opts, detector)
+        && done.smooth_frames == opts.smooth.max(1)
         && done.stats.missing_frames() == 0)
         .then_some(done)
+}
+
+/// `summary.csv` and `report.html` in `out` over `summaries`; their paths.
+pub fn write_folder_summary(
+    out: &Path,
+    summaries: &[AnalyzeSummary],
+) -> Result<(PathBuf, PathBuf), PipelineError> {
+    let (csv, html) = (out.join("summary.csv"), out.join("report.html"));
+    write_summary_csv(&csv, summaries)?;
+    write_report_html(&html, summaries)?;
+    Ok((csv, html))
 }
 
 /// What [`folder_outputs`] found: the readable outputs, and the unreadable ones with why.

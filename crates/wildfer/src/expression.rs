@@ -10,6 +10,16 @@ use wildfer_video::Frame;
 /// Probabilities in ABAW order: neutral, anger, disgust, fear, happiness, sadness, surprise.
 pub type Probs = [f32; 7];
 
+/// The seven classes of [`Probs`], in its order (ABAW 2020/21, no `Other`).
+pub(crate) fn classes() -> &'static [wildfer_core::Expression] {
+    wildfer_core::LabelSet::Seven.classes()
+}
+
+/// The position in [`Probs`] of the class whose output key is `key` (`happiness`).
+pub(crate) fn class_index(key: &str) -> Option<usize> {
+    classes().iter().position(|c| c.key() == key)
+}
+
 /// A frame-level expression classifier over aligned crops.
 pub trait ExpressionModel {
     /// A short name for reports.

@@ -5,7 +5,7 @@
 //! Timelines are accumulated into a bounded number of time bins per track while `analyze`
 //! streams, so memory stays flat however long the video.
 
-use crate::expression::Probs;
+use crate::expression::{Probs, class_index, classes};
 use image::ImageEncoder;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -140,10 +140,6 @@ fn esc(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-fn classes() -> &'static [wildfer_core::Expression] {
-    wildfer_core::LabelSet::Seven.classes()
 }
 
 /// Where text hangs from its point.
@@ -588,9 +584,7 @@ impl Timeline {
                 .thumbnails
                 .iter()
                 .map(|th| {
-                    let class = classes()
-                        .iter()
-                        .position(|c| c.key() == th.expression)
+                    let class = class_index(&th.expression)
                         .ok_or_else(|| format!("thumbnail: unknown class {:?}", th.expression))?;
                     base64_decode(&th.jpeg_base64)
                         .map(|jpeg| Thumbnail {
