@@ -351,10 +351,8 @@ fn logged(out: &Path, kind: &str) -> usize {
         .count()
 }
 
-#[test]
-fn sigterm_checkpoints_the_current_step_and_a_second_train_is_locked_out() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = common::synth_small(tmp.path());
+/// The still-image set `config` mixes in: one synthetic crop as `stills/happy/a.jpg`.
+fn with_one_still(data: &Path) {
     std::fs::create_dir_all(data.join("stills/happy")).unwrap();
     let first = std::fs::read_dir(data.join("cropped_aligned/synth_t_000"))
         .unwrap()
@@ -363,6 +361,13 @@ fn sigterm_checkpoints_the_current_step_and_a_second_train_is_locked_out() {
         .unwrap()
         .path();
     std::fs::copy(first, data.join("stills/happy/a.jpg")).unwrap();
+}
+
+#[test]
+fn sigterm_checkpoints_the_current_step_and_a_second_train_is_locked_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::synth_small(tmp.path());
+    with_one_still(&data);
     // Many steps, checkpoints only every 1000: a checkpoint at the interrupted step can only
     // come from the signal.
     let text = config(&data)
@@ -425,15 +430,7 @@ fn sigterm_checkpoints_the_current_step_and_a_second_train_is_locked_out() {
 fn seed_override_is_saved_and_required_on_resume() {
     let tmp = tempfile::tempdir().unwrap();
     let data = common::synth_small(tmp.path());
-    // The config mixes in a still-image set: one image.
-    std::fs::create_dir_all(data.join("stills/happy")).unwrap();
-    let first = std::fs::read_dir(data.join("cropped_aligned/synth_t_000"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::copy(first, data.join("stills/happy/a.jpg")).unwrap();
+    with_one_still(&data);
     let cfg = tmp.path().join("run.toml");
     std::fs::write(&cfg, config(&data)).unwrap();
     let (c, out) = (cfg.to_str().unwrap(), tmp.path().join("run"));
