@@ -201,7 +201,7 @@ pub struct FacesArgs {
     pub frames: usize,
     pub long: usize,
     pub threads: usize,
-    pub detect: crate::jobs::DetectArgs,
+    pub detect: wildfer::faces::DetectOptions,
     pub reference: bool,
     pub python: PathBuf,
     pub out: Option<PathBuf>,
@@ -243,7 +243,7 @@ pub fn faces(a: FacesArgs) -> Result<()> {
         a.frames,
         a.long
     );
-    let mut full = crate::jobs::detector(crate::jobs::DetectArgs {
+    let mut full = crate::jobs::detector(wildfer::faces::DetectOptions {
         full_every: 1,
         ..a.detect
     })?;

@@ -1,7 +1,8 @@
 //! `wildfer eval-images`: a model's scores on a labelled still-image set (progress and output
 //! over `wildfer::image_scoring`).
 
-use crate::jobs::{self, DetectArgs};
+use crate::jobs;
+use wildfer::faces::DetectOptions;
 use crate::progress::Counter;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -18,7 +19,7 @@ pub struct EvalImagesArgs {
     pub model: Option<PathBuf>,
     pub crops: bool,
     pub skip_unreadable: bool,
-    pub detect: DetectArgs,
+    pub detect: DetectOptions,
     pub out: Option<PathBuf>,
 }
 

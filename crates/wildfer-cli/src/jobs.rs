@@ -8,51 +8,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use wildfer::analyze::{AnalyzeOptions, AnalyzeSummary, analyze, write_folder_summary};
 use wildfer::prepare::{PrepareOptions, prepare};
-use wildfer::{ExpressionModel, TrainedModel};
+use wildfer::ExpressionModel;
+use wildfer::faces::DetectOptions;
 use wildfer_core::count;
 use wildfer_core::fsutil::{FolderLock, lock_folder, remove_stale_temporaries};
-use wildfer_face::{
-    FaceDetector, MtcnnConfig, MtcnnDetector, RetinaFaceConfig, RetinaFaceDetector, RoiConfig,
-    RoiDetector,
-};
+use wildfer_face::FaceDetector;
 
-/// Face detector choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DetectorChoice {
-    /// RetinaFace MobileNet-0.25 (the default: faster, steadier landmarks).
-    Retinaface,
-    /// MTCNN (facenet-pytorch's networks and cascade; faces from 20 px).
-    Mtcnn,
-}
-
-/// How faces are found: which detector, at what size, and how often over the whole frame.
-#[derive(Debug, Clone, Copy)]
-pub struct DetectArgs {
-    pub detector: DetectorChoice,
-    pub max_side: usize,
-    /// Search the whole frame every this many frames; in between, known faces are re-detected
-    /// in a region around them (1: every frame is searched whole).
-    pub full_every: usize,
-}
-
-pub fn detector(a: DetectArgs) -> Result<Box<dyn FaceDetector>> {
-    let base: Box<dyn FaceDetector> = match a.detector {
-        DetectorChoice::Retinaface => Box::new(RetinaFaceDetector::new(RetinaFaceConfig {
-            max_side: Some(a.max_side),
-            ..RetinaFaceConfig::default()
-        })?),
-        DetectorChoice::Mtcnn => Box::new(MtcnnDetector::new(MtcnnConfig::default())?),
-    };
-    if a.full_every == 1 {
-        return Ok(base);
-    }
-    Ok(Box::new(RoiDetector::new(
-        base,
-        RoiConfig {
-            full_every: a.full_every,
-            ..RoiConfig::default()
-        },
-    )?))
+/// The detector `--detector`, `--det-max-side` and `--full-detect-every` describe.
+pub fn detector(o: DetectOptions) -> Result<Box<dyn FaceDetector>> {
+    Ok(wildfer::faces::load_detector(&o)?)
 }
 
 fn bar(input: &Path, frames: usize) -> ProgressBar {
@@ -129,7 +93,7 @@ pub struct PrepareArgs {
     pub fps: f64,
     pub out: PathBuf,
     pub size: usize,
-    pub detect: DetectArgs,
+    pub detect: DetectOptions,
     pub min_track_frames: usize,
 }
 
@@ -210,7 +174,7 @@ pub struct AnalyzeArgs {
     /// Frame rate of numbered image sequences.
     pub fps: f64,
     pub out: PathBuf,
-    pub detect: DetectArgs,
+    pub detect: DetectOptions,
     pub model: Option<PathBuf>,
     pub smooth: usize,
     pub annotate: bool,
@@ -218,33 +182,14 @@ pub struct AnalyzeArgs {
     pub crops: bool,
 }
 
-/// The expression model `--model` names: a built-in model (the default when absent), a run
-/// directory or a checkpoint folder.
+/// The expression model `--model` names (the rule: [`wildfer::expression::load_model`]).
 pub(crate) fn expression_model(m: Option<&Path>) -> Result<Box<dyn ExpressionModel>> {
-    // `a,b,...` (not an existing path): the members' probabilities averaged.
-    if let Some(list) = m
-        .and_then(Path::to_str)
-        .filter(|s| s.contains(',') && !Path::new(s).exists())
-    {
-        let members = list
-            .split(',')
-            .map(|part| Ok((expression_model(Some(Path::new(part.trim())))?, 1.0)))
-            .collect::<Result<Vec<_>>>()?;
-        let name = format!("average of {list}");
-        return Ok(Box::new(wildfer::EnsembleModel::new(&name, members)?));
-    }
-    let name = m.map_or(Some(wildfer::DEFAULT_MODEL), Path::to_str);
-    if let Some(built_in) = name.and_then(wildfer::builtin_model) {
-        return Ok(built_in?);
-    }
-    let p = m.unwrap_or(Path::new(wildfer::DEFAULT_MODEL));
-    Ok(Box::new(TrainedModel::load(p).with_context(|| {
+    wildfer::expression::load_model(m).with_context(|| {
         format!(
-            "--model {}: not a built-in model ({}), a run directory or a checkpoint",
-            p.display(),
-            wildfer::BUILTIN_MODELS.join(", ")
+            "--model {}",
+            m.unwrap_or(Path::new(wildfer::DEFAULT_MODEL)).display()
         )
-    })?))
+    })
 }
 
 pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {

@@ -333,9 +333,10 @@ enum Command {
 /// Face-detection flags shared by `analyze`, `prepare` and `bench faces`.
 #[derive(clap::Args, Debug, Clone, Copy)]
 struct DetectFlags {
-    /// Face detector.
-    #[arg(long, value_enum, default_value_t = jobs::DetectorChoice::Retinaface)]
-    detector: jobs::DetectorChoice,
+    /// Face detector: `retinaface` (RetinaFace MobileNet-0.25: faster, steadier landmarks) or
+    /// `mtcnn` (facenet-pytorch's networks and cascade; faces from 20 px).
+    #[arg(long, default_value = "retinaface", value_parser = parse_detector)]
+    detector: wildfer::faces::DetectorKind,
     /// Frames with a longer side are shrunk to this for detection (RetinaFace).
     #[arg(long, default_value_t = 1024)]
     det_max_side: usize,
@@ -346,13 +347,18 @@ struct DetectFlags {
 }
 
 impl DetectFlags {
-    fn args(self) -> jobs::DetectArgs {
-        jobs::DetectArgs {
-            detector: self.detector,
+    fn args(self) -> wildfer::faces::DetectOptions {
+        wildfer::faces::DetectOptions {
+            kind: self.detector,
             max_side: self.det_max_side,
             full_every: self.full_detect_every,
         }
     }
+}
+
+/// `--detector`: `retinaface` or `mtcnn`.
+fn parse_detector(s: &str) -> Result<wildfer::faces::DetectorKind, String> {
+    s.parse().map_err(|e: wildfer::PipelineError| e.to_string())
 }
 
 #[derive(Subcommand)]

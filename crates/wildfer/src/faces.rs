@@ -7,6 +7,94 @@ use wildfer_face::{
 };
 use wildfer_video::{FrameSource, VideoError};
 
+/// Which face detector finds the faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DetectorKind {
+    /// RetinaFace MobileNet-0.25 (the default: faster, steadier landmarks).
+    #[default]
+    RetinaFace,
+    /// MTCNN (facenet-pytorch's networks and cascade; faces from 20 px).
+    Mtcnn,
+}
+
+impl DetectorKind {
+    /// Every detector's name, as options spell it.
+    pub const NAMES: [&str; 2] = ["retinaface", "mtcnn"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DetectorKind::RetinaFace => "retinaface",
+            DetectorKind::Mtcnn => "mtcnn",
+        }
+    }
+}
+
+impl std::str::FromStr for DetectorKind {
+    type Err = PipelineError;
+    fn from_str(s: &str) -> Result<Self, PipelineError> {
+        match s.to_ascii_lowercase().as_str() {
+            "retinaface" => Ok(DetectorKind::RetinaFace),
+            "mtcnn" => Ok(DetectorKind::Mtcnn),
+            _ => Err(PipelineError::Options(format!(
+                "unknown face detector `{s}`: one of {}",
+                DetectorKind::NAMES.join(", ")
+            ))),
+        }
+    }
+}
+
+/// How faces are found: which detector, at what size, and how often over the whole frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectOptions {
+    pub kind: DetectorKind,
+    /// Frames with a longer side are shrunk to this for detection (RetinaFace).
+    pub max_side: usize,
+    /// Search the whole frame every this many frames; in between, known faces are re-detected
+    /// in a region around them (1: every frame is searched whole).
+    pub full_every: usize,
+}
+
+impl Default for DetectOptions {
+    fn default() -> Self {
+        DetectOptions {
+            kind: DetectorKind::RetinaFace,
+            max_side: 1024,
+            full_every: 10,
+        }
+    }
+}
+
+/// The detector `o` describes; `Err` names an impossible setting.
+pub fn load_detector(o: &DetectOptions) -> Result<Box<dyn FaceDetector>, PipelineError> {
+    use wildfer_face::{
+        MtcnnConfig, MtcnnDetector, RetinaFaceConfig, RetinaFaceDetector, RoiConfig, RoiDetector,
+    };
+    let bad = |e: wildfer_face::FaceError| PipelineError::Detector(e.to_string());
+    let base: Box<dyn FaceDetector> = match o.kind {
+        DetectorKind::RetinaFace => Box::new(
+            RetinaFaceDetector::new(RetinaFaceConfig {
+                max_side: Some(o.max_side),
+                ..RetinaFaceConfig::default()
+            })
+            .map_err(bad)?,
+        ),
+        DetectorKind::Mtcnn => Box::new(MtcnnDetector::new(MtcnnConfig::default()).map_err(bad)?),
+    };
+    if o.full_every == 1 {
+        return Ok(base);
+    }
+    Ok(Box::new(
+        RoiDetector::new(
+            base,
+            RoiConfig {
+                full_every: o.full_every,
+                ..RoiConfig::default()
+            },
+        )
+        .map_err(bad)?,
+    ))
+}
+
 /// One face of one frame.
 #[derive(Debug, Clone)]
 pub struct Face {
