@@ -2,11 +2,11 @@
 //! over `wildfer::image_scoring`).
 
 use crate::jobs;
-use wildfer::faces::DetectOptions;
 use crate::progress::Counter;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use wildfer::faces::DetectOptions;
 use wildfer::image_scoring::{FaceInput, ImageRow, score_images};
 use wildfer_core::LabelSet;
 use wildfer_core::fsutil::write_atomic;

@@ -3,10 +3,10 @@
 
 use crate::eval_images::open_image_set;
 use crate::jobs;
-use wildfer::faces::DetectOptions;
 use crate::progress::Counter;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
+use wildfer::faces::DetectOptions;
 use wildfer::prepare_images::{PrepareImagesOptions, prepare_images};
 use wildfer::trained::crop_of;
 use wildfer_face::CropSpec;

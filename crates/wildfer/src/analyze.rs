@@ -5,8 +5,9 @@
 //! is finished.
 
 use crate::PipelineError;
+use crate::expression::Probs;
 use crate::expression::{ExpressionModel, class_index, classes};
-use crate::faces::{FrameStats, for_each_frame};
+use crate::faces::{FrameFaces, FrameStats, for_each_frame};
 use crate::report::{Timeline, timeline_svg};
 use crate::smooth::{FaceRecord, FrameRecord, Smoother};
 use serde::Serialize;
@@ -18,8 +19,126 @@ use wildfer_core::fsutil::AtomicFile;
 use wildfer_face::{FaceDetector, TrackerConfig};
 use wildfer_video::FrameSource;
 
-/// The CSV header, exactly.
-pub const CSV_HEADER: &str = "frame,time_s,face_id,x,y,w,h,det_score,neutral,anger,disgust,fear,happiness,sadness,surprise,expression";
+/// One output row: one face in one frame, or a frame where no face was found (`face: None`).
+/// The one definition behind the CSV (`<stem>.csv`), the JSON rows and the Python API.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// 1-based frame number.
+    pub frame: usize,
+    pub time_s: f64,
+    pub face_id: Option<usize>,
+    #[serde(flatten)]
+    pub face: Option<RowFace>,
+}
+
+/// The face of a [`Row`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowFace {
+    /// x, y, w, h: top-left corner, width and height in source pixels, clipped to the frame.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    pub det_score: f32,
+    /// Eye, eye, nose tip, mouth corner, mouth corner as `[x, y]` in source pixels, each pair
+    /// image-left first; not clipped.
+    pub landmarks: [[f32; 2]; 5],
+    /// The classes' probabilities (as written: smoothed), in [`classes`] order.
+    #[serde(serialize_with = "probabilities_by_key")]
+    pub probabilities: crate::expression::Probs,
+    /// The most probable class's key (ties: the first).
+    pub expression: &'static str,
+}
+
+fn probabilities_by_key<S: serde::Serializer>(
+    p: &crate::expression::Probs,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(p.len()))?;
+    for (c, v) in classes().iter().zip(p) {
+        m.serialize_entry(c.key(), v)?;
+    }
+    m.end()
+}
+
+impl Row {
+    /// The rows of a classified (and smoothed) frame: one per face, or one without a face.
+    pub fn of_frame(f: &FrameRecord) -> Vec<Row> {
+        if f.faces.is_empty() {
+            return vec![Row {
+                frame: f.index,
+                time_s: f.time_s,
+                face_id: None,
+                face: None,
+            }];
+        }
+        f.faces
+            .iter()
+            .map(|face| {
+                let b = face.detection.bbox;
+                Row {
+                    frame: f.index,
+                    time_s: f.time_s,
+                    face_id: Some(face.track),
+                    face: Some(RowFace {
+                        bbox: [b.x1, b.y1, b.width(), b.height()],
+                        det_score: face.detection.score,
+                        landmarks: face.detection.landmarks.map(|q| [q.x, q.y]),
+                        probabilities: face.probs,
+                        expression: classes()[argmax(&face.probs)].key(),
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    /// The CSV's column names, in order.
+    pub fn csv_columns() -> Vec<&'static str> {
+        let mut c = vec![
+            "frame",
+            "time_s",
+            "face_id",
+            "x",
+            "y",
+            "w",
+            "h",
+            "det_score",
+        ];
+        c.extend(classes().iter().map(|e| e.key()));
+        c.push("expression");
+        c
+    }
+
+    /// The CSV header line (without the newline).
+    pub fn csv_header() -> String {
+        Row::csv_columns().join(",")
+    }
+
+    /// Append this row as a CSV line (with its newline); a frame without a face leaves the
+    /// face columns empty.
+    pub fn write_csv(&self, line: &mut String) {
+        let _ = write!(line, "{},{:.6},", self.frame, self.time_s);
+        match &self.face {
+            None => {
+                // Every column after `time_s` is empty.
+                line.push_str(&",".repeat(Row::csv_columns().len() - 3));
+            }
+            Some(f) => {
+                let [x, y, w, h] = f.bbox;
+                let _ = write!(
+                    line,
+                    "{},{x:.1},{y:.1},{w:.1},{h:.1},{:.4}",
+                    self.face_id.unwrap_or_default(),
+                    f.det_score
+                );
+                for v in &f.probabilities {
+                    let _ = write!(line, ",{v:.6}");
+                }
+                let _ = write!(line, ",{}", f.expression);
+            }
+        }
+        line.push('\n');
+    }
+}
 
 /// Per-track totals.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,7 +196,7 @@ pub fn output_paths(name: &str, out: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// Writes the rows of classified (and smoothed) frames and keeps the per-track totals.
-struct Emitter {
+struct Emitter<'a> {
     /// Frames waiting for their (smoothed) faces to be drawn, oldest first.
     pixels: std::collections::VecDeque<(usize, usize, usize, Vec<u8>)>,
     annotated: Option<Annotated>,
@@ -87,6 +206,8 @@ struct Emitter {
     tracks: BTreeMap<usize, TrackAcc>,
     timeline: Timeline,
     line: String,
+    /// Also hands each frame's rows to the caller.
+    on_rows: Option<&'a mut dyn FnMut(&[Row]) -> Result<(), PipelineError>>,
 }
 
 /// Where annotated frames go.
@@ -100,7 +221,7 @@ enum Annotated {
     Still(PathBuf),
 }
 
-impl Emitter {
+impl Emitter<'_> {
     fn draw(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
         let Some(target) = self.annotated.as_mut() else {
             return Ok(());
@@ -139,65 +260,35 @@ impl Emitter {
 
     fn emit(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
         self.draw(f)?;
-        let line = &mut self.line;
-        line.clear();
-        let mut rows = Vec::new();
-        if f.faces.is_empty() {
-            let _ = writeln!(line, "{},{:.6},,,,,,,,,,,,,,", f.index, f.time_s);
-            rows.push(serde_json::json!({"frame": f.index, "time_s": f.time_s, "face_id": null}));
+        let rows = Row::of_frame(f);
+        self.line.clear();
+        for r in &rows {
+            r.write_csv(&mut self.line);
         }
         for face in &f.faces {
-            let (b, p) = (face.detection.bbox, &face.probs);
-            let win = argmax(p);
+            let p = &face.probs;
             let acc = self.tracks.entry(face.track).or_insert(TrackAcc {
                 first: f.index,
                 ..TrackAcc::default()
             });
             acc.frames += 1;
             acc.last = f.index;
-            acc.wins[win] += 1;
+            acc.wins[argmax(p)] += 1;
             for (s, v) in acc.sums.iter_mut().zip(p) {
                 *s += f64::from(*v);
             }
             self.timeline.add(face.track, f.index, p);
-            let _ = write!(
-                line,
-                "{},{:.6},{},{:.1},{:.1},{:.1},{:.1},{:.4}",
-                f.index,
-                f.time_s,
-                face.track,
-                b.x1,
-                b.y1,
-                b.width(),
-                b.height(),
-                face.detection.score
-            );
-            for v in p {
-                let _ = write!(line, ",{v:.6}");
-            }
-            let _ = writeln!(line, ",{}", classes()[win].key());
-            let probs: serde_json::Map<String, serde_json::Value> = classes()
-                .iter()
-                .zip(p)
-                .map(|(c, v)| (c.key().to_string(), serde_json::json!(*v)))
-                .collect();
-            let lm: Vec<[f32; 2]> = face
-                .detection
-                .landmarks
-                .iter()
-                .map(|q| [q.x, q.y])
-                .collect();
-            rows.push(serde_json::json!({
-                "frame": f.index, "time_s": f.time_s, "face_id": face.track,
-                "box": [b.x1, b.y1, b.width(), b.height()], "det_score": face.detection.score,
-                "landmarks": lm, "probabilities": probs, "expression": classes()[win].key(),
-            }));
         }
-        self.csv.write(line.as_bytes())?;
-        for r in rows {
+        self.csv.write(self.line.as_bytes())?;
+        for r in &rows {
             let sep = if self.first_row { "" } else { ",\n" };
             self.first_row = false;
-            self.json.write(format!("{sep}{r}").as_bytes())?;
+            let json =
+                serde_json::to_string(r).map_err(|e| PipelineError::Options(e.to_string()))?;
+            self.json.write(format!("{sep}{json}").as_bytes())?;
+        }
+        if let Some(on_rows) = self.on_rows.as_mut() {
+            on_rows(&rows)?;
         }
         Ok(())
     }
@@ -248,6 +339,158 @@ pub fn annotation_possible() -> Result<(), PipelineError> {
     }
 }
 
+/// Receives the frames of [`run_frames`].
+trait FrameSink {
+    /// A frame's faces with their probabilities before smoothing: the only time the faces'
+    /// crops and the frame's pixels are at hand (a sink may take the pixels).
+    fn classified(&mut self, _frame: &mut FrameFaces, _probs: &[Probs]) {}
+    /// A frame to write: classified and smoothed, in frame order.
+    fn ready(&mut self, f: &FrameRecord) -> Result<(), PipelineError>;
+}
+
+/// The one frame loop of `analyze`: detect (or take each frame as the face crop with
+/// `opts.crops`), track, classify, smooth; `progress` after every frame.
+fn run_frames(
+    input: &Path,
+    source: &mut dyn FrameSource,
+    detector: &mut dyn FaceDetector,
+    model: &mut dyn ExpressionModel,
+    opts: &AnalyzeOptions,
+    sink: &mut dyn FrameSink,
+    progress: &mut dyn FnMut(usize),
+) -> Result<FrameStats, PipelineError> {
+    opts.tracker
+        .validate()
+        .map_err(|e| PipelineError::Options(e.to_string()))?;
+    let crop = model.crop();
+    model.reset();
+    let mut smoother = Smoother::new(opts.smooth);
+    let mut crop_is_face = wildfer_face::CropIsFace { spec: crop };
+    let detector: &mut dyn FaceDetector = if opts.crops {
+        &mut crop_is_face
+    } else {
+        detector
+    };
+    let stats = for_each_frame(
+        input,
+        source,
+        detector,
+        opts.tracker.clone(),
+        crop,
+        |mut ff| {
+            if opts
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            {
+                return Err(PipelineError::Interrupted);
+            }
+            let tracks: Vec<usize> = ff.faces.iter().map(|f| f.track).collect();
+            let probs = if opts.crops {
+                let frame = wildfer_video::Frame {
+                    index: ff.index,
+                    time_s: ff.time_s,
+                    width: ff.width,
+                    height: ff.height,
+                    rgb: ff.rgb.clone(),
+                };
+                model.predict_crops(Some(&tracks), &vec![frame; tracks.len()])?
+            } else {
+                let crops: Vec<_> = ff.faces.iter().map(|f| f.crop.clone()).collect();
+                model.predict_tracked(&tracks, &crops)?
+            };
+            sink.classified(&mut ff, &probs);
+            let (index, width, height) = (ff.index, ff.width, ff.height);
+            let record = FrameRecord {
+                index,
+                time_s: ff.time_s,
+                faces: ff
+                    .faces
+                    .into_iter()
+                    .zip(probs)
+                    .map(|(f, probs)| FaceRecord {
+                        track: f.track,
+                        detection: wildfer_face::Detection {
+                            bbox: f.detection.bbox.clipped(width, height),
+                            ..f.detection
+                        },
+                        probs,
+                    })
+                    .collect(),
+            };
+            for ready in smoother.push(record) {
+                sink.ready(&ready)?;
+            }
+            progress(index);
+            Ok(())
+        },
+    )?;
+    for ready in smoother.finish() {
+        sink.ready(&ready)?;
+    }
+    Ok(stats)
+}
+
+impl FrameSink for Emitter<'_> {
+    fn classified(&mut self, ff: &mut FrameFaces, probs: &[Probs]) {
+        for (face, p) in ff.faces.iter().zip(probs) {
+            if self.timeline.wants_thumb(face.track, ff.index) {
+                let mut jpeg = Vec::new();
+                let side = face.crop.size();
+                // A thumbnail that fails to encode is left out of the report, nothing else.
+                if crate::encode_jpeg(&mut jpeg, &face.crop.rgb, side, side, 85).is_ok() {
+                    self.timeline.add_thumb(face.track, ff.index, jpeg, p);
+                }
+            }
+        }
+        if self.annotated.is_some() {
+            let rgb = std::mem::take(&mut ff.rgb);
+            self.pixels.push_back((ff.index, ff.width, ff.height, rgb));
+        }
+    }
+
+    fn ready(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
+        self.emit(f)
+    }
+}
+
+/// Rows handed to a caller, nothing written.
+struct RowsOnly<F>(F);
+
+impl<F: FnMut(&[Row]) -> Result<(), PipelineError>> FrameSink for RowsOnly<F> {
+    fn ready(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
+        (self.0)(&Row::of_frame(f))
+    }
+}
+
+/// Every row of one input, handed to `on_rows` frame by frame as soon as it is final (after
+/// smoothing), nothing written: what the Python API streams. `opts.annotate` is refused (it
+/// needs an output folder). `progress` is called after every frame.
+pub fn analyze_rows(
+    input: &Path,
+    source: &mut dyn FrameSource,
+    detector: &mut dyn FaceDetector,
+    model: &mut dyn ExpressionModel,
+    opts: &AnalyzeOptions,
+    on_rows: impl FnMut(&[Row]) -> Result<(), PipelineError>,
+    mut progress: impl FnMut(usize),
+) -> Result<FrameStats, PipelineError> {
+    if opts.annotate {
+        return Err(PipelineError::Options(
+            "annotating needs an output folder".into(),
+        ));
+    }
+    run_frames(
+        input,
+        source,
+        detector,
+        model,
+        opts,
+        &mut RowsOnly(on_rows),
+        &mut progress,
+    )
+}
+
 /// Analyse one input into `out`. `progress` is called after every frame.
 pub fn analyze(
     input: &Path,
@@ -256,11 +499,34 @@ pub fn analyze(
     model: &mut dyn ExpressionModel,
     opts: &AnalyzeOptions,
     out: &Path,
+    progress: impl FnMut(usize),
+) -> Result<AnalyzeSummary, PipelineError> {
+    analyze_with_rows(
+        input,
+        source,
+        detector,
+        model,
+        opts,
+        out,
+        |_| Ok(()),
+        progress,
+    )
+}
+
+/// [`analyze`], also handing every row to `on_rows` as it is written (see [`analyze_rows`]).
+/// An `Err` from `on_rows` abandons the input like any other error: its partial files are
+/// removed.
+#[allow(clippy::too_many_arguments)]
+pub fn analyze_with_rows(
+    input: &Path,
+    source: &mut dyn FrameSource,
+    detector: &mut dyn FaceDetector,
+    model: &mut dyn ExpressionModel,
+    opts: &AnalyzeOptions,
+    out: &Path,
+    mut on_rows: impl FnMut(&[Row]) -> Result<(), PipelineError>,
     mut progress: impl FnMut(usize),
 ) -> Result<AnalyzeSummary, PipelineError> {
-    opts.tracker
-        .validate()
-        .map_err(|e| PipelineError::Options(e.to_string()))?;
     let stem = output_name(input, opts);
     let (csv_path, json_path) = output_paths(&stem, out);
     if opts.annotate && !wildfer_video::images::is_image(input) {
@@ -285,79 +551,12 @@ pub fn analyze(
         tracks: BTreeMap::new(),
         timeline: Timeline::new(info.frames, info.fps),
         line: String::new(),
+        on_rows: Some(&mut on_rows),
     };
-    e.csv.write(format!("{CSV_HEADER}\n").as_bytes())?;
+    e.csv.write(format!("{}\n", Row::csv_header()).as_bytes())?;
     e.json.write(b"{\"rows\":[\n")?;
     let crop = model.crop();
-    model.reset();
-    let mut smoother = Smoother::new(opts.smooth);
-    let mut crop_is_face = wildfer_face::CropIsFace { spec: crop };
-    let detector: &mut dyn FaceDetector = if opts.crops {
-        &mut crop_is_face
-    } else {
-        detector
-    };
-    let stats = for_each_frame(input, source, detector, opts.tracker.clone(), crop, |ff| {
-        if opts
-            .stop
-            .as_ref()
-            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
-        {
-            return Err(PipelineError::Interrupted);
-        }
-        let crops: Vec<_> = ff.faces.iter().map(|f| f.crop.clone()).collect();
-        let tracks: Vec<usize> = ff.faces.iter().map(|f| f.track).collect();
-        let probs = if opts.crops {
-            let frame = wildfer_video::Frame {
-                index: ff.index,
-                time_s: ff.time_s,
-                width: ff.width,
-                height: ff.height,
-                rgb: ff.rgb.clone(),
-            };
-            model.predict_crops(Some(&tracks), &vec![frame; tracks.len()])?
-        } else {
-            model.predict_tracked(&tracks, &crops)?
-        };
-        for (face, p) in ff.faces.iter().zip(&probs) {
-            if e.timeline.wants_thumb(face.track, ff.index) {
-                let mut jpeg = Vec::new();
-                let side = face.crop.size();
-                // A thumbnail that fails to encode is left out of the report, nothing else.
-                if crate::encode_jpeg(&mut jpeg, &face.crop.rgb, side, side, 85).is_ok() {
-                    e.timeline.add_thumb(face.track, ff.index, jpeg, p);
-                }
-            }
-        }
-        if e.annotated.is_some() {
-            e.pixels.push_back((ff.index, ff.width, ff.height, ff.rgb));
-        }
-        let record = FrameRecord {
-            index: ff.index,
-            time_s: ff.time_s,
-            faces: ff
-                .faces
-                .into_iter()
-                .zip(probs)
-                .map(|(f, probs)| FaceRecord {
-                    track: f.track,
-                    detection: wildfer_face::Detection {
-                        bbox: f.detection.bbox.clipped(ff.width, ff.height),
-                        ..f.detection
-                    },
-                    probs,
-                })
-                .collect(),
-        };
-        for ready in smoother.push(record) {
-            e.emit(&ready)?;
-        }
-        progress(ff.index);
-        Ok(())
-    })?;
-    for ready in smoother.finish() {
-        e.emit(&ready)?;
-    }
+    let stats = run_frames(input, source, detector, model, opts, &mut e, &mut progress)?;
     let Emitter {
         csv,
         mut json,

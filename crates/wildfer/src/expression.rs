@@ -415,4 +415,3 @@ pub fn load_model(spec: Option<&Path>) -> Result<Box<dyn ExpressionModel>, Pipel
     }
     Ok(Box::new(crate::trained::TrainedModel::load(spec)?))
 }
-

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use wildfer::FakeExpressionModel;
-use wildfer::analyze::{AnalyzeOptions, CSV_HEADER, analyze};
+use wildfer::analyze::{AnalyzeOptions, Row, analyze};
 use wildfer::prepare::{PrepareOptions, prepare};
 use wildfer_face::{BBox, Detection, FakeDetector, Point2, TrackerConfig};
 use wildfer_video::{Frame, FrameSource, SourceInfo, VideoError};
@@ -112,12 +112,13 @@ fn analyze_writes_the_exact_table_and_skips_a_corrupt_frame() {
     let csv = std::fs::read_to_string(dir.path().join("clip.csv")).unwrap();
     let p = "0.100000,0.050000,0.050000,0.100000,0.500000,0.100000,0.100000,happiness";
     let want = format!(
-        "{CSV_HEADER}\n\
+        "{}\n\
          1,0.000000,,,,,,,,,,,,,,\n\
          2,0.100000,0,4.0,10.0,28.0,28.0,0.9900,{p}\n\
          4,0.300000,0,5.0,10.0,28.0,28.0,0.9800,{p}\n\
          4,0.300000,1,34.0,10.0,28.0,28.0,0.9000,{p}\n\
-         5,0.400000,,,,,,,,,,,,,,\n"
+         5,0.400000,,,,,,,,,,,,,,\n",
+        Row::csv_header()
     );
     assert_eq!(csv, want);
     let json: serde_json::Value =
@@ -213,4 +214,89 @@ fn prepare_names_two_people_left_and_right() {
     assert_eq!(left[11], "00012.jpg");
     let img = image::open(root.join("clip_left/00001.jpg")).unwrap();
     assert_eq!((img.width(), img.height()), (64, 64));
+}
+
+/// The rows handed out without files (the Python API's stream) are the rows `analyze` writes,
+/// also with smoothing (which holds frames back), and so are the rows handed out while writing.
+#[test]
+fn streamed_rows_are_the_written_rows() {
+    use wildfer::analyze::{analyze_rows, analyze_with_rows};
+    let frames = [Some(1), Some(2), Some(3), Some(4), Some(5), Some(6)];
+    let opts = AnalyzeOptions {
+        smooth: 3,
+        ..AnalyzeOptions::default()
+    };
+    let mut model = wildfer::FakeExpressionModel { probs: PROBS };
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen_while_writing = Vec::new();
+    analyze_with_rows(
+        Path::new("clip.mp4"),
+        &mut FakeSource::new(&frames),
+        &mut detector(),
+        &mut model,
+        &opts,
+        dir.path(),
+        |rows| {
+            seen_while_writing.extend_from_slice(rows);
+            Ok(())
+        },
+        |_| {},
+    )
+    .unwrap();
+    let mut streamed = Vec::new();
+    let stats = analyze_rows(
+        Path::new("clip.mp4"),
+        &mut FakeSource::new(&frames),
+        &mut detector(),
+        &mut model,
+        &opts,
+        |rows| {
+            streamed.extend_from_slice(rows);
+            Ok(())
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(stats.frames_read, 6);
+    assert_eq!(streamed, seen_while_writing);
+    let mut csv = format!("{}\n", Row::csv_header());
+    for r in &streamed {
+        r.write_csv(&mut csv);
+    }
+    assert_eq!(
+        csv,
+        std::fs::read_to_string(dir.path().join("clip.csv")).unwrap()
+    );
+    // One row per face, one per faceless frame: frames 1, 3, 5, 6 without, 2 with one, 4 with two.
+    assert_eq!(streamed.len(), 7);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("clip.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        json["rows"],
+        // Through text, as written (`to_value` would widen the f32s differently).
+        serde_json::from_str::<serde_json::Value>(&serde_json::to_string(&streamed).unwrap())
+            .unwrap(),
+        "the JSON rows are the rows"
+    );
+    assert_eq!(json["rows"][0]["face_id"], serde_json::Value::Null);
+    assert_eq!(json["rows"][1]["box"][2], 28.0);
+    // An error from the caller abandons the input; nothing is left under a final name.
+    let err = analyze_with_rows(
+        Path::new("clip.mp4"),
+        &mut FakeSource::new(&frames),
+        &mut detector(),
+        &mut model,
+        &AnalyzeOptions {
+            name: Some("again".into()),
+            ..opts.clone()
+        },
+        dir.path(),
+        |_| Err(wildfer::PipelineError::Interrupted),
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, wildfer::PipelineError::Interrupted));
+    assert!(!dir.path().join("again.csv").exists());
+    assert!(!dir.path().join("again.json").exists());
 }
