@@ -207,8 +207,11 @@ struct Emitter<'a> {
     timeline: Timeline,
     line: String,
     /// Also hands each frame's rows to the caller.
-    on_rows: Option<&'a mut dyn FnMut(&[Row]) -> Result<(), PipelineError>>,
+    on_rows: &'a mut RowsFn<'a>,
 }
+
+/// A caller's receiver of rows.
+type RowsFn<'a> = dyn FnMut(&[Row]) -> Result<(), PipelineError> + 'a;
 
 /// Where annotated frames go.
 enum Annotated {
@@ -287,10 +290,7 @@ impl Emitter<'_> {
                 serde_json::to_string(r).map_err(|e| PipelineError::Options(e.to_string()))?;
             self.json.write(format!("{sep}{json}").as_bytes())?;
         }
-        if let Some(on_rows) = self.on_rows.as_mut() {
-            on_rows(&rows)?;
-        }
-        Ok(())
+        (self.on_rows)(&rows)
     }
 }
 
@@ -551,7 +551,7 @@ pub fn analyze_with_rows(
         tracks: BTreeMap::new(),
         timeline: Timeline::new(info.frames, info.fps),
         line: String::new(),
-        on_rows: Some(&mut on_rows),
+        on_rows: &mut on_rows,
     };
     e.csv.write(format!("{}\n", Row::csv_header()).as_bytes())?;
     e.json.write(b"{\"rows\":[\n")?;
