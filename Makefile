@@ -3,7 +3,7 @@ CARGO ?= cargo
 OUT ?= out/demo
 WILDFER := target/release/wildfer
 
-.PHONY: demo test test-real test-slurm build fmt fetch
+.PHONY: demo test test-real test-slurm test-python wheel build fmt fetch
 
 build:
 	$(CARGO) build --release --locked -p wildfer-cli
@@ -45,6 +45,24 @@ test-real: build
 test-slurm: fetch
 	$(CARGO) build --locked -p wildfer-cli
 	scripts/slurm_test.sh target/debug/wildfer
+
+# The Python package: one abi3 wheel (CPython 3.9+) with the `wildfer` command, the Python API
+# and the built-in models, built by maturin (from PyPI, into .cache/venv-build) into
+# target/wheels/.
+PYTHON ?= python3
+MATURIN := .cache/venv-build/bin/maturin
+wheel:
+	@test -x $(MATURIN) || ($(PYTHON) -m venv .cache/venv-build && .cache/venv-build/bin/pip install -q "maturin==1.16.0")
+	rm -f target/wheels/wildfer-*.whl
+	$(MATURIN) build --release --locked -m crates/wildfer-py/Cargo.toml --out target/wheels
+
+# The wheel installed into a fresh virtual environment (with pandas and pytest from PyPI),
+# tested as a package on the real test media against the `wildfer` command it installs.
+test-python: fetch wheel
+	rm -rf .cache/venv-test
+	$(PYTHON) -m venv .cache/venv-test
+	.cache/venv-test/bin/pip install -q target/wheels/wildfer-*.whl pandas pytest
+	.cache/venv-test/bin/python -m pytest -q -p no:cacheprovider crates/wildfer-py/tests
 
 fmt:
 	$(CARGO) fmt --all

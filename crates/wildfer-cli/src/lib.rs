@@ -11,7 +11,6 @@ mod train;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use wildfer_core::LabelSet;
 use wildfer_core::abaw::read_labels;
 use wildfer_eval::{EvalOptions, evaluate};
@@ -505,19 +504,19 @@ macro_rules! outln {
 
 /// The `wildfer` command with these arguments (the first is the program name): parses them
 /// (`--help`, `--version` and usage errors print and exit, as clap does), runs the command,
-/// prints an error on one line.
-pub fn main_with_args<I, T>(args: I) -> ExitCode
+/// prints an error on one line; the exit status.
+pub fn main_with_args<I, T>(args: I) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             // `{:#}` joins the context chain on one line.
             eprintln!("wildfer: error: {e:#}");
-            ExitCode::FAILURE
+            1
         }
     }
 }

@@ -8,5 +8,5 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    wildfer_cli::main_with_args(std::env::args_os())
+    std::process::ExitCode::from(wildfer_cli::main_with_args(std::env::args_os()))
 }

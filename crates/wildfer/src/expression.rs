@@ -11,6 +11,11 @@ use wildfer_video::Frame;
 /// Probabilities in ABAW order: neutral, anger, disgust, fear, happiness, sadness, surprise.
 pub type Probs = [f32; 7];
 
+/// The keys of [`Probs`]' classes (`neutral`, `anger`, ...), in its order.
+pub fn class_keys() -> [&'static str; 7] {
+    std::array::from_fn(|k| classes()[k].key())
+}
+
 /// The seven classes of [`Probs`], in its order (ABAW 2020/21, no `Other`).
 pub(crate) fn classes() -> &'static [wildfer_core::Expression] {
     wildfer_core::LabelSet::Seven.classes()

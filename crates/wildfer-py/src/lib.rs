@@ -1,0 +1,455 @@
+//! `wildfer._native`: the Rust library under the `wildfer` Python package (maturin builds it
+//! into the wheel; `python/wildfer/__init__.py` is the public API over it).
+//!
+//! Analysis runs on a worker thread that hands each frame's rows over a bounded channel, so a
+//! Python loop over [`RowIter`] holds only a few frames however long the video, the GIL is
+//! released while frames are processed, and Ctrl-C (checked while waiting) stops the worker
+//! through the same stop flag the CLI's SIGINT handler sets.
+
+// The same allocator as the `wildfer` command, so that the package runs as fast (see the
+// command's main.rs for the measurement).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::time::Duration;
+use wildfer::PipelineError;
+use wildfer::analyze::{AnalyzeOptions, Row};
+use wildfer::faces::{DetectOptions, DetectorKind};
+
+create_exception!(
+    _native,
+    Error,
+    PyException,
+    "A wildfer error; the message is the command line's one-line error, naming the file."
+);
+create_exception!(
+    _native,
+    InputError,
+    Error,
+    "An input that is missing, unreadable or of a kind wildfer cannot decode."
+);
+create_exception!(
+    _native,
+    ModelError,
+    Error,
+    "An unknown model or detector name, or a checkpoint that cannot be loaded."
+);
+create_exception!(_native, OptionsError, Error, "An impossible option value.");
+
+fn py_err(e: PipelineError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        PipelineError::Video(_) | PipelineError::Face { .. } | PipelineError::Io { .. } => {
+            InputError::new_err(msg)
+        }
+        PipelineError::Model(_) | PipelineError::Detector(_) => ModelError::new_err(msg),
+        PipelineError::Options(_) => OptionsError::new_err(msg),
+        PipelineError::Interrupted => PyKeyboardInterrupt::new_err(msg),
+        PipelineError::Output(_) => Error::new_err(msg),
+    }
+}
+
+/// What the worker thread says.
+enum Msg {
+    /// The model and detector are loaded and the input is open.
+    Ready,
+    /// One frame's rows.
+    Rows(Vec<Row>),
+    Done,
+    Failed(PipelineError),
+}
+
+/// Frames the worker may run ahead of the Python loop (bounds memory).
+const AHEAD: usize = 64;
+
+/// One analysis: which input, how, and where (if anywhere) the files go.
+struct Job {
+    input: PathBuf,
+    model: Option<String>,
+    detect: DetectOptions,
+    smooth: usize,
+    crops: bool,
+    fps: f64,
+    threads: Option<usize>,
+    out: Option<PathBuf>,
+    name: Option<String>,
+}
+
+impl Job {
+    fn run(&self, tx: &mpsc::SyncSender<Msg>, stop: &Arc<AtomicBool>) -> Result<(), PipelineError> {
+        let mut detector = wildfer::faces::load_detector(&self.detect)?;
+        let mut model = wildfer::expression::load_model(self.model.as_deref().map(Path::new))?;
+        let mut source = wildfer_video::open_at(&self.input, self.fps)?;
+        if let Some(out) = &self.out {
+            std::fs::create_dir_all(out).map_err(|e| PipelineError::Io {
+                path: out.clone(),
+                msg: format!("cannot create the output folder: {e}"),
+            })?;
+        }
+        // The Python side has gone (or stopped): a failed send ends the analysis.
+        let _ = tx.send(Msg::Ready);
+        let opts = AnalyzeOptions {
+            smooth: self.smooth,
+            crops: self.crops,
+            name: self.name.clone(),
+            stop: Some(Arc::clone(stop)),
+            ..AnalyzeOptions::default()
+        };
+        let send = |rows: &[Row]| {
+            tx.send(Msg::Rows(rows.to_vec()))
+                .map_err(|_| PipelineError::Interrupted)
+        };
+        match &self.out {
+            None => wildfer::analyze::analyze_rows(
+                &self.input,
+                source.as_mut(),
+                detector.as_mut(),
+                model.as_mut(),
+                &opts,
+                send,
+                |_| {},
+            )
+            .map(drop),
+            Some(out) => wildfer::analyze::analyze_with_rows(
+                &self.input,
+                source.as_mut(),
+                detector.as_mut(),
+                model.as_mut(),
+                &opts,
+                out,
+                send,
+                |_| {},
+            )
+            .map(drop),
+        }
+    }
+}
+
+/// The rows of one input, as they are computed (see `wildfer.analyze_iter`).
+#[pyclass(module = "wildfer._native")]
+struct RowIter {
+    input: String,
+    /// `None` once the worker was stopped. (A mutex only to make the class `Sync`, as Python
+    /// classes must be: it is only reached through `&mut self`.)
+    rx: Mutex<Option<mpsc::Receiver<Msg>>>,
+    pending: VecDeque<Row>,
+    stop: Arc<AtomicBool>,
+    worker: Option<std::thread::JoinHandle<()>>,
+    finished: bool,
+}
+
+impl RowIter {
+    fn rx(&mut self) -> &mut Option<mpsc::Receiver<Msg>> {
+        self.rx.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The worker's next message, waiting without the GIL; `Err` on Ctrl-C (the worker is
+    /// stopped first).
+    fn recv(&mut self, py: Python<'_>) -> PyResult<Option<Msg>> {
+        loop {
+            let Some(rx) = self.rx().take() else {
+                return Ok(None);
+            };
+            let (rx, got) = py.detach(move || {
+                let got = rx.recv_timeout(Duration::from_millis(100));
+                (rx, got)
+            });
+            *self.rx() = Some(rx);
+            match got {
+                Ok(m) => return Ok(Some(m)),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = py.check_signals() {
+                        self.halt(py);
+                        return Err(e);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.halt(py);
+                    return Err(Error::new_err(format!(
+                        "{}: the analysis stopped unexpectedly",
+                        self.input
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Stop the worker and wait for it: an input in progress is abandoned (with `out`, its
+    /// partial files are removed).
+    fn halt(&mut self, py: Python<'_>) {
+        self.stop.store(true, Ordering::SeqCst);
+        *self.rx() = None;
+        self.finished = true;
+        if let Some(w) = self.worker.take() {
+            py.detach(move || {
+                let _ = w.join();
+            });
+        }
+    }
+
+    fn done(&mut self, py: Python<'_>) {
+        self.finished = true;
+        *self.rx() = None;
+        if let Some(w) = self.worker.take() {
+            py.detach(move || {
+                let _ = w.join();
+            });
+        }
+    }
+}
+
+/// Landmark column names, in the detector's order (image-left first in each pair).
+const LANDMARKS: [&str; 5] = ["eye_left", "eye_right", "nose", "mouth_left", "mouth_right"];
+
+fn row_dict<'py>(py: Python<'py>, input: &str, r: &Row) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("input", input)?;
+    d.set_item("frame", r.frame)?;
+    d.set_item("time_s", r.time_s)?;
+    d.set_item("face_id", r.face_id)?;
+    let f = r.face.as_ref();
+    for (k, name) in ["x", "y", "w", "h"].into_iter().enumerate() {
+        d.set_item(name, f.map(|f| f.bbox[k]))?;
+    }
+    d.set_item("det_score", f.map(|f| f.det_score))?;
+    for (k, class) in wildfer::expression::class_keys().into_iter().enumerate() {
+        d.set_item(class, f.map(|f| f.probabilities[k]))?;
+    }
+    d.set_item("expression", f.map(|f| f.expression))?;
+    for (k, name) in LANDMARKS.into_iter().enumerate() {
+        d.set_item(format!("{name}_x"), f.map(|f| f.landmarks[k][0]))?;
+        d.set_item(format!("{name}_y"), f.map(|f| f.landmarks[k][1]))?;
+    }
+    Ok(d)
+}
+
+#[pymethods]
+impl RowIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                return row_dict(py, &self.input, &r).map(Some);
+            }
+            if self.finished {
+                return Ok(None);
+            }
+            match self.recv(py)? {
+                None => return Ok(None),
+                Some(Msg::Ready) => {}
+                Some(Msg::Rows(rows)) => self.pending.extend(rows),
+                Some(Msg::Done) => self.done(py),
+                Some(Msg::Failed(e)) => {
+                    self.done(py);
+                    return Err(py_err(e));
+                }
+            }
+        }
+    }
+
+    /// Stop the analysis now (what leaving a `for` loop early should do; also on deletion).
+    fn close(&mut self, py: Python<'_>) {
+        if !self.finished {
+            self.halt(py);
+        }
+    }
+}
+
+impl Drop for RowIter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        *self.rx() = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (path, model=None, detector="retinaface", smooth=5, crops=false, threads=None, fps=30.0, out=None, name=None, det_max_side=1024, full_detect_every=10))]
+#[allow(clippy::too_many_arguments)]
+fn analyze_iter(
+    py: Python<'_>,
+    path: PathBuf,
+    model: Option<String>,
+    detector: &str,
+    smooth: usize,
+    crops: bool,
+    threads: Option<usize>,
+    fps: f64,
+    out: Option<PathBuf>,
+    name: Option<String>,
+    det_max_side: usize,
+    full_detect_every: usize,
+) -> PyResult<RowIter> {
+    let kind: DetectorKind = detector
+        .parse()
+        .map_err(|e: PipelineError| ModelError::new_err(e.to_string()))?;
+    if threads == Some(0) {
+        return Err(OptionsError::new_err("threads must be at least 1"));
+    }
+    let job = Job {
+        input: path.clone(),
+        model,
+        detect: DetectOptions {
+            kind,
+            max_side: det_max_side,
+            full_every: full_detect_every,
+        },
+        smooth,
+        crops,
+        fps,
+        threads,
+        out,
+        name,
+    };
+    let (tx, rx) = mpsc::sync_channel(AHEAD);
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let stop = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("wildfer-analyze".into())
+            .spawn(move || {
+                let result = match job.threads {
+                    Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+                        Ok(pool) => pool.install(|| job.run(&tx, &stop)),
+                        Err(e) => Err(PipelineError::Options(format!("threads: {e}"))),
+                    },
+                    None => job.run(&tx, &stop),
+                };
+                let _ = tx.send(match result {
+                    Ok(()) => Msg::Done,
+                    Err(e) => Msg::Failed(e),
+                });
+            })
+            .map_err(|e| Error::new_err(format!("cannot start the analysis thread: {e}")))?
+    };
+    let mut it = RowIter {
+        input: path.display().to_string(),
+        rx: Mutex::new(Some(rx)),
+        pending: VecDeque::new(),
+        stop,
+        worker: Some(worker),
+        finished: false,
+    };
+    // Bad inputs and names fail here, at the call, not at the first row.
+    match it.recv(py)? {
+        Some(Msg::Ready) | None => {}
+        Some(Msg::Rows(rows)) => it.pending.extend(rows),
+        Some(Msg::Done) => it.done(py),
+        Some(Msg::Failed(e)) => {
+            it.done(py);
+            return Err(py_err(e));
+        }
+    }
+    Ok(it)
+}
+
+/// The names `analyze` gives the outputs of these inputs (their stems, told apart by their
+/// folders when two share one).
+#[pyfunction]
+fn output_names(paths: Vec<PathBuf>) -> PyResult<Vec<String>> {
+    wildfer::inputs::output_names(&paths).map_err(py_err)
+}
+
+/// Write `summary.csv` and `report.html` over every finished input in `out`; their paths.
+#[pyfunction]
+fn write_summary(out: PathBuf) -> PyResult<(PathBuf, PathBuf)> {
+    let (all, _unreadable) = wildfer::analyze::folder_outputs(&out).map_err(py_err)?;
+    wildfer::analyze::write_folder_summary(&out, &all).map_err(py_err)
+}
+
+/// `wildfer eval`'s JSON.
+#[pyfunction]
+#[pyo3(signature = (pred, truth, classes=None, allow_missing=false))]
+fn eval_json(
+    py: Python<'_>,
+    pred: PathBuf,
+    truth: PathBuf,
+    classes: Option<usize>,
+    allow_missing: bool,
+) -> PyResult<String> {
+    let label_set = match classes {
+        None => None,
+        Some(n) => Some(
+            wildfer_core::LabelSet::from_count(n)
+                .ok_or_else(|| OptionsError::new_err(format!("classes must be 7 or 8, got {n}")))?,
+        ),
+    };
+    py.detach(|| {
+        let read = |p: &Path, what: &str| {
+            wildfer_core::abaw::read_labels(p)
+                .map_err(|e| InputError::new_err(format!("reading the {what}: {e}")))
+        };
+        let t = read(&truth, "truth")?;
+        let p = read(&pred, "predictions")?;
+        let report = wildfer_eval::evaluate(
+            &t,
+            &p,
+            wildfer_eval::EvalOptions {
+                label_set,
+                allow_missing,
+            },
+        )
+        .map_err(|e| {
+            Error::new_err(format!(
+                "{} against {}: {e}",
+                pred.display(),
+                truth.display()
+            ))
+        })?;
+        serde_json::to_string(&report).map_err(|e| Error::new_err(e.to_string()))
+    })
+}
+
+/// The built-in models: `(name, one line on it)`.
+#[pyfunction]
+fn models() -> Vec<(&'static str, &'static str)> {
+    wildfer::BUILTIN_MODELS
+        .into_iter()
+        .zip(wildfer::expression::BUILTIN_MODEL_NOTES)
+        .collect()
+}
+
+/// The CSV's column names, in order.
+#[pyfunction]
+fn csv_columns() -> Vec<&'static str> {
+    Row::csv_columns()
+}
+
+/// The `wildfer` command line with these arguments (`argv[0]` is the program name); its exit
+/// status. Runs without the GIL.
+#[pyfunction]
+fn cli(py: Python<'_>, argv: Vec<String>) -> u8 {
+    py.detach(move || wildfer_cli::main_with_args(argv))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("Error", py.get_type::<Error>())?;
+    m.add("InputError", py.get_type::<InputError>())?;
+    m.add("ModelError", py.get_type::<ModelError>())?;
+    m.add("OptionsError", py.get_type::<OptionsError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<RowIter>()?;
+    m.add_function(wrap_pyfunction!(analyze_iter, m)?)?;
+    m.add_function(wrap_pyfunction!(output_names, m)?)?;
+    m.add_function(wrap_pyfunction!(write_summary, m)?)?;
+    m.add_function(wrap_pyfunction!(eval_json, m)?)?;
+    m.add_function(wrap_pyfunction!(models, m)?)?;
+    m.add_function(wrap_pyfunction!(csv_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(cli, m)?)?;
+    Ok(())
+}
