@@ -15,6 +15,8 @@ use wildfer_eval::EvalReport;
 
 pub struct EvalImagesArgs {
     pub data: PathBuf,
+    /// This task's share of the images.
+    pub shard: wildfer::shard::Shard,
     pub files: Option<String>,
     pub model: Option<PathBuf>,
     pub crops: bool,
@@ -23,7 +25,7 @@ pub struct EvalImagesArgs {
     pub out: Option<PathBuf>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, serde::Deserialize)]
 struct Unreadable {
     path: String,
     error: String,
@@ -38,6 +40,9 @@ struct Output<'a> {
     /// `crops` or `detect`.
     faces: &'static str,
     images: usize,
+    /// `I/N` when this is one task's share of the images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<String>,
     /// Images where no face was found (counted as wrong).
     no_face: Vec<String>,
     /// Images that could not be read (counted as wrong).
@@ -58,7 +63,10 @@ pub fn open_image_set(data: &Path, files: Option<&str>) -> Result<ImageSet> {
 }
 
 pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
-    let set = open_image_set(&a.data, a.files.as_deref())?;
+    let mut set = open_image_set(&a.data, a.files.as_deref())?;
+    if a.shard.count > 1 {
+        set.images = wildfer::image_scoring::shard_images(&set.images, a.shard);
+    }
     let mut model = jobs::expression_model(a.model.as_deref())?;
     let mut detector = if a.crops {
         None
@@ -85,6 +93,7 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
         model: model.name().to_string(),
         faces: if a.crops { "crops" } else { "detect" },
         images: scores.rows.len(),
+        shard: (a.shard.count > 1).then(|| format!("{}/{}", a.shard.index, a.shard.count)),
         no_face: scores.no_face().map(|p| p.display().to_string()).collect(),
         unreadable: scores
             .unreadable()
@@ -94,24 +103,13 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
             })
             .collect(),
     };
-    let json = serde_json::to_string_pretty(&out)?;
-    if let Some(dir) = &a.out {
-        if dir.as_os_str().is_empty() {
-            bail!("--out: empty path");
-        }
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("{}: cannot create", dir.display()))?;
-        let mut csv = ImageRow::csv_header();
-        for r in &scores.rows {
-            csv.push_str(&r.csv());
-        }
-        write_atomic(&dir.join("images.csv"), csv.as_bytes())?;
-        write_atomic(&dir.join("scores.json"), format!("{json}\n").as_bytes())?;
-    }
-    println!("{json}");
+    write_outputs(&out, &scores.rows, a.out.as_deref())?;
     eprintln!(
-        "wildfer eval-images: {} images, accuracy {:.4}, macro F1 {:.4}{}{}",
+        "wildfer eval-images: {} images{}, accuracy {:.4}, macro F1 {:.4}{}{}",
         out.images,
+        out.shard
+            .as_ref()
+            .map_or(String::new(), |s| format!(" (shard {s})")),
         scores.report.accuracy,
         scores.report.f1_macro,
         match out.no_face.len() {
@@ -122,6 +120,104 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
             0 => String::new(),
             n => format!(", {n} unreadable (counted as wrong)"),
         },
+    );
+    Ok(())
+}
+
+/// Print the JSON; with `dir`, also write `images.csv` and `scores.json` there.
+fn write_outputs(out: &Output<'_>, rows: &[ImageRow], dir: Option<&Path>) -> Result<()> {
+    let json = serde_json::to_string_pretty(out)?;
+    if let Some(dir) = dir {
+        if dir.as_os_str().is_empty() {
+            bail!("--out: empty path");
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+        let mut csv = ImageRow::csv_header();
+        for r in rows {
+            csv.push_str(&r.csv());
+        }
+        write_atomic(&dir.join("images.csv"), csv.as_bytes())?;
+        write_atomic(&dir.join("scores.json"), format!("{json}\n").as_bytes())?;
+    }
+    println!("{json}");
+    Ok(())
+}
+
+/// What `--merge` needs of a task's `scores.json`.
+#[derive(serde::Deserialize)]
+struct TaskScores {
+    model: String,
+    faces: String,
+}
+
+/// `eval-images --merge`: one report over the rows of every task folder, as one run over all
+/// the images makes it.
+pub fn run_merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
+    let mut rows: Vec<ImageRow> = Vec::new();
+    let mut made: Option<(String, String, PathBuf)> = None;
+    for d in dirs {
+        let scores = d.join("scores.json");
+        let text = std::fs::read_to_string(&scores)
+            .with_context(|| format!("{}: not an eval-images --out folder", scores.display()))?;
+        let t: TaskScores = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not eval-images scores", scores.display()))?;
+        match &made {
+            None => made = Some((t.model, t.faces, d.clone())),
+            Some((m, f, first)) if *m != t.model || *f != t.faces => bail!(
+                "{} was scored with {} ({}), {} with {} ({}): merge only the tasks of one job",
+                d.display(),
+                t.model,
+                t.faces,
+                first.display(),
+                m,
+                f
+            ),
+            Some(_) => {}
+        }
+        rows.extend(wildfer::image_scoring::read_rows(&d.join("images.csv"))?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for r in &rows {
+        if !seen.insert(r.path.clone()) {
+            bail!(
+                "{} is in more than one of the merged folders (two tasks ran the same shard?)",
+                r.path.display()
+            );
+        }
+    }
+    let Some((model, faces, _)) = made else {
+        bail!("--merge: no folders given");
+    };
+    let report = wildfer::image_scoring::report_of(&rows, LabelSet::Seven);
+    let out_json = Output {
+        report: &report,
+        model,
+        faces: if faces == "crops" { "crops" } else { "detect" },
+        images: rows.len(),
+        shard: None,
+        no_face: rows
+            .iter()
+            .filter(|r| r.probs.is_none() && r.error.is_none())
+            .map(|r| r.path.display().to_string())
+            .collect(),
+        unreadable: rows
+            .iter()
+            .filter_map(|r| {
+                r.error.as_ref().map(|e| Unreadable {
+                    path: r.path.display().to_string(),
+                    error: e.clone(),
+                })
+            })
+            .collect(),
+    };
+    write_outputs(&out_json, &rows, out)?;
+    eprintln!(
+        "wildfer eval-images: {} images from {} folders, accuracy {:.4}, macro F1 {:.4}",
+        rows.len(),
+        dirs.len(),
+        report.accuracy,
+        report.f1_macro
     );
     Ok(())
 }

@@ -59,8 +59,17 @@ enum Command {
     /// centred square, resized to the model's crop.
     EvalImages {
         /// A folder of class folders, or a `path label` list file.
-        #[arg(long, value_name = "DIR|LIST")]
-        data: PathBuf,
+        #[arg(long, value_name = "DIR|LIST", required_unless_present = "merge")]
+        data: Option<PathBuf>,
+        /// Score only this task's share of the images: `I/N` (0-based) or `auto` (Slurm's
+        /// SLURM_ARRAY_TASK_ID / Kubernetes' JOB_COMPLETION_INDEX), split by file size; with
+        /// `--out`, one folder per task, then `--merge` them.
+        #[arg(long, value_name = "I/N|auto", conflicts_with = "merge")]
+        shard: Option<String>,
+        /// Instead of scoring: one report over the `images.csv` of these `--out` folders of
+        /// `--shard` tasks (same model and mode; an image in two folders is an error).
+        #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["data", "files", "model", "crops"])]
+        merge: Vec<PathBuf>,
         /// Only images whose file name matches this pattern (`*`, `?`), e.g. `PrivateTest_*`.
         #[arg(long, value_name = "PATTERN")]
         files: Option<String>,
@@ -600,6 +609,8 @@ fn run(cli: Cli) -> Result<()> {
         }),
         Command::EvalImages {
             data,
+            shard,
+            merge,
             files,
             model,
             crops,
@@ -611,8 +622,17 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(n) = threads {
                 set_threads(n)?;
             }
+            if !merge.is_empty() {
+                return eval_images::run_merge(&merge, out.as_deref());
+            }
+            let shard = match shard {
+                Some(s) => wildfer::shard::Shard::parse(&s, |k| std::env::var(k).ok())
+                    .map_err(anyhow::Error::msg)?,
+                None => wildfer::shard::Shard::default(),
+            };
             eval_images::run_eval_images(eval_images::EvalImagesArgs {
-                data,
+                data: data.context("--data is required")?,
+                shard,
                 files,
                 model,
                 crops,

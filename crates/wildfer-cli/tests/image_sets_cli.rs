@@ -315,3 +315,77 @@ fn analyze_crops_scores_as_eval_images_crops_does() {
         "a row for each of the {n} crops, all face 0"
     );
 }
+
+/// Issue 21: `eval-images --shard I/N` tasks split the images (each exactly once), and
+/// `--merge` over their folders gives what one run over all the images gives.
+#[test]
+fn sharded_scoring_merges_into_the_single_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = labelled_set(tmp.path());
+    let dir = |n: &str| s(&tmp.path().join(n));
+    let score = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "eval-images",
+            "--data",
+            data.to_str().unwrap(),
+            "--model",
+            "mini-xception-fer2013",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        let (code, stdout, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
+    };
+    let whole = score(&[], &dir("whole"));
+    let a = score(&["--shard", "0/2"], &dir("task0"));
+    let b = score(&["--shard", "1/2"], &dir("task1"));
+    assert_eq!(a["shard"], "0/2");
+    assert_eq!(
+        a["images"].as_u64().unwrap() + b["images"].as_u64().unwrap(),
+        5,
+        "every image in exactly one task"
+    );
+    assert!(a["images"].as_u64().unwrap() >= 1 && b["images"].as_u64().unwrap() >= 1);
+    let (code, stdout, err) = run(&[
+        "eval-images",
+        "--merge",
+        &dir("task0"),
+        &dir("task1"),
+        "--out",
+        &dir("merged"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let merged: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for k in [
+        "accuracy",
+        "f1_macro",
+        "f1_per_class",
+        "support_per_class",
+        "confusion",
+        "abaw2020_score",
+        "images",
+        "model",
+        "faces",
+    ] {
+        assert_eq!(merged[k], whole[k], "{k}");
+    }
+    // The image without a face, in whichever task had it.
+    assert_eq!(merged["no_face"], whole["no_face"]);
+    assert_eq!(
+        rows(&tmp.path().join("merged")),
+        rows(&tmp.path().join("whole"))
+    );
+    // The same task twice, or tasks of another model, are refused.
+    let (code, _, err) = run(&["eval-images", "--merge", &dir("task0"), &dir("task0")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("more than one of the merged folders"), "{err}");
+    score(&["--shard", "1/2", "--crops"], &dir("crops1"));
+    let (code, _, err) = run(&["eval-images", "--merge", &dir("task0"), &dir("crops1")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("merge only the tasks of one job"), "{err}");
+    let (code, _, err) = run(&["eval-images", "--data", &s(&data), "--shard", "2/2"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("2/2"), "{err}");
+}

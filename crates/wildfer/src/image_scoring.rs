@@ -72,12 +72,123 @@ impl ImageRow {
             }
             None => {
                 s.push_str(",,,,,,,,");
-                s.push_str(&csv_field(self.error.as_deref().unwrap_or("no face found")));
+                s.push_str(&csv_field(self.error.as_deref().unwrap_or(NO_FACE)));
             }
         }
         s.push('\n');
         s
     }
+}
+
+/// The note of a row where the detector found no face.
+const NO_FACE: &str = "no face found";
+
+/// Split one CSV line into fields (RFC 4180 quoting: `"a,b"`, `""` for a quote).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    out.push(field);
+    out
+}
+
+impl ImageRow {
+    /// A line of `images.csv`, as [`ImageRow::csv`] wrote it, read back (the probabilities to
+    /// the printed six decimals). `Err` says what is wrong with it.
+    pub fn parse_csv(line: &str) -> Result<ImageRow, String> {
+        let f = csv_fields(line.trim_end_matches(['\r', '\n']));
+        if f.len() != 11 {
+            return Err(format!("{} fields, expected 11", f.len()));
+        }
+        let truth = Expression::ALL
+            .iter()
+            .copied()
+            .find(|e| e.key() == f[1])
+            .ok_or_else(|| format!("unknown class {:?}", f[1]))?;
+        let (probs, error) = if f[3].is_empty() {
+            let note = f[10].clone();
+            (None, (note != NO_FACE).then_some(note))
+        } else {
+            let mut p = [0.0f32; 7];
+            for (k, v) in p.iter_mut().enumerate() {
+                *v = f[3 + k]
+                    .parse()
+                    .map_err(|_| format!("probability {:?} is not a number", f[3 + k]))?;
+            }
+            (Some(p), None)
+        };
+        Ok(ImageRow {
+            path: PathBuf::from(&f[0]),
+            truth,
+            probs,
+            error,
+        })
+    }
+}
+
+/// Read an `images.csv` back (see [`ImageRow::parse_csv`]).
+pub fn read_rows(path: &Path) -> Result<Vec<ImageRow>, PipelineError> {
+    let text = wildfer_core::fsutil::read_regular(path, 1 << 30)
+        .map_err(|e| PipelineError::io(path, e))?;
+    let text = String::from_utf8(text).map_err(|_| PipelineError::io(path, "not UTF-8 text"))?;
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, h)) if format!("{h}\n") == ImageRow::csv_header() => {}
+        _ => {
+            return Err(PipelineError::io(
+                path,
+                "not an eval-images images.csv (header)",
+            ));
+        }
+    }
+    lines
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(n, l)| {
+            ImageRow::parse_csv(l)
+                .map_err(|e| PipelineError::io(path, format!("line {}: {e}", n + 1)))
+        })
+        .collect()
+}
+
+/// The report over scored rows: images without a prediction count as wrong.
+pub fn report_of(rows: &[ImageRow], label_set: LabelSet) -> EvalReport {
+    let mut c = Confusion::new(label_set.num_classes());
+    for r in rows {
+        c.add(r.truth.index(), r.prediction().map(Expression::index));
+    }
+    EvalReport::from_confusion(c, label_set)
+}
+
+/// The images of `shard` (an array job's task) among `images`: split by file size so that
+/// the tasks take about equally long; every image lands in exactly one shard (an image that
+/// cannot be read counts as size 0 and is reported by the task that gets it).
+pub fn shard_images(
+    images: &[(PathBuf, Expression)],
+    shard: crate::shard::Shard,
+) -> Vec<(PathBuf, Expression)> {
+    let sizes: Vec<u64> = images
+        .iter()
+        .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .collect();
+    let of = crate::shard::assign(&sizes, shard.count);
+    images
+        .iter()
+        .zip(of)
+        .filter(|(_, s)| *s == shard.index)
+        .map(|(i, _)| i.clone())
+        .collect()
 }
 
 /// The outcome of [`score_images`].
@@ -162,12 +273,8 @@ pub fn score_images(
         }
         progress(rows.len(), images.len());
     }
-    let mut c = Confusion::new(label_set.num_classes());
-    for r in &rows {
-        c.add(r.truth.index(), r.prediction().map(Expression::index));
-    }
     Ok(ImageScores {
-        report: EvalReport::from_confusion(c, label_set),
+        report: report_of(&rows, label_set),
         rows,
     })
 }
@@ -308,5 +415,36 @@ mod tests {
             bad_line.contains("bad.jpg,anger,,") && !bad_line.trim_end().ends_with(','),
             "{bad_line}"
         );
+    }
+
+    /// What `--merge` reads back is what was written: quoted paths and notes, no-face rows,
+    /// unreadable rows, probabilities to six decimals.
+    #[test]
+    fn rows_read_back_as_written() {
+        let written = [
+            ImageRow {
+                path: PathBuf::from("a, \"quoted\"/x.jpg"),
+                truth: Expression::Happiness,
+                probs: Some([0.1, 0.05, 0.05, 0.1, 0.5, 0.1, 0.1]),
+                error: None,
+            },
+            ImageRow {
+                path: PathBuf::from("blank.png"),
+                truth: Expression::Neutral,
+                probs: None,
+                error: None,
+            },
+            ImageRow {
+                path: PathBuf::from("bad.jpg"),
+                truth: Expression::Anger,
+                probs: None,
+                error: Some("bad.jpg: not a JPEG, \"truncated\"".into()),
+            },
+        ];
+        for r in &written {
+            assert_eq!(ImageRow::parse_csv(&r.csv()).unwrap(), *r);
+        }
+        assert!(ImageRow::parse_csv("x.jpg,happiness,happiness,0.1").is_err());
+        assert!(ImageRow::parse_csv("x.jpg,joy,,,,,,,,,no face found").is_err());
     }
 }
