@@ -7,11 +7,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use wildfer::ExpressionModel;
-use wildfer::analyze::{AnalyzeOptions, AnalyzeSummary, analyze, write_folder_summary};
+use wildfer::analyze::AnalyzeOptions;
+use wildfer::batch::{AnalyzeJob, BatchEvent, analyze_batch};
 use wildfer::faces::DetectOptions;
 use wildfer::prepare::{PrepareOptions, prepare};
 use wildfer_core::count;
-use wildfer_core::fsutil::{FolderLock, lock_folder, remove_stale_temporaries};
+use wildfer_core::fsutil::FolderLock;
 use wildfer_face::FaceDetector;
 
 /// The detector `--detector`, `--det-max-side` and `--full-detect-every` describe.
@@ -32,10 +33,8 @@ fn bar(input: &Path, frames: usize) -> ProgressBar {
 /// raced), then remove the temporary files an interrupted run left there. Fails now, not after
 /// the first video, when the folder is not writable (the lock file is written first).
 fn claim_out_dir(out: &Path, what: &str) -> Result<FolderLock> {
-    let lock = lock_folder(out, what)
-        .with_context(|| format!("{}: cannot use as output folder", out.display()))?;
-    remove_stale_temporaries(out)?;
-    Ok(lock)
+    wildfer::batch::claim_output_folder(out, what)
+        .with_context(|| format!("{}: cannot use as output folder", out.display()))
 }
 
 /// Where a job's inputs come from besides the command line, and this task's share.
@@ -196,7 +195,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     // Options are checked (and models loaded) before anything is written.
     let mut det = detector(a.detect)?;
     let mut model = expression_model(a.model.as_deref())?;
-    let (mut failed, mut partial) = (Vec::new(), Vec::new());
+    let mut failed = Vec::new();
     let inputs = named_inputs(&a.inputs, &a.batch, &mut failed)?;
     if a.annotate
         && inputs
@@ -209,208 +208,144 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     // A first Ctrl-C or SIGTERM abandons the input in progress (its partial files removed) and
     // still writes the folder's summary and report over the finished ones.
     let stop = crate::progress::stop_flag()?;
-    let mut done: Vec<AnalyzeSummary> = Vec::new();
     let total = inputs.len() + failed.len();
     let t_all = Instant::now();
-    let mut frames_all = 0;
-    let mut interrupted = 0;
-    let mut skipped = 0;
-    for (k, (input, name)) in inputs.iter().enumerate() {
-        let opts = AnalyzeOptions {
+    let job = AnalyzeJob {
+        out: a.out.clone(),
+        opts: AnalyzeOptions {
             smooth: a.smooth,
             annotate: a.annotate,
-            name: Some(name.clone()),
             crops: a.crops,
             stop: Some(std::sync::Arc::clone(&stop)),
             ..AnalyzeOptions::default()
-        };
-        // A requeued task or a second batch does not redo finished inputs.
-        if !a.force
-            && wildfer::analyze::finished_before(&a.out, input, model.as_ref(), det.as_ref(), &opts)
-                .is_some()
-        {
-            skipped += 1;
-            continue;
-        }
-        let t0 = Instant::now();
-        let result = (|| -> Result<_> {
-            let mut src = wildfer_video::open_at(input, a.fps)?;
-            let pb = bar(input, src.info().frames);
-            let s = analyze(
-                input,
-                src.as_mut(),
-                det.as_mut(),
-                model.as_mut(),
-                &opts,
-                &a.out,
-                |_| pb.inc(1),
-            )?;
-            pb.finish_and_clear();
-            Ok(s)
-        })();
-        match result {
-            Ok(s) => {
-                let secs = t0.elapsed().as_secs_f64();
-                frames_all += s.stats.frames_read;
-                let tracks: Vec<String> = s
-                    .track_summaries
-                    .iter()
-                    .map(|t| {
-                        format!(
-                            "face {} {}, mostly {}",
-                            t.face_id,
-                            count(t.frames, "frame"),
-                            t.dominant
-                        )
-                    })
-                    .collect();
-                eprintln!(
-                    "{}: {} ({:.1} frames/s), {} with a face; {} -> {}",
-                    input.display(),
-                    count(s.stats.frames_read, "frame"),
-                    s.stats.frames_read as f64 / secs.max(1e-9),
-                    s.stats.frames_with_face,
-                    if tracks.is_empty() {
-                        "no faces".to_string()
-                    } else {
-                        tracks.join("; ")
-                    },
-                    s.csv.display()
-                );
-                if let Some(note) = s.stats.partial_note() {
-                    partial.push((
-                        input.clone(),
-                        format!(
-                            "{note}; its outputs cover only those (\"complete\": false in {})",
-                            s.json.display()
-                        ),
-                    ));
-                }
-                done.push(s);
+        },
+        force: a.force,
+        fps: a.fps,
+    };
+    let mut pb: Option<ProgressBar> = None;
+    let o = analyze_batch(&inputs, det.as_mut(), model.as_mut(), &job, |e| match e {
+        BatchEvent::Started { input, frames } => pb = Some(bar(input, frames)),
+        BatchEvent::Frame { .. } => {
+            if let Some(pb) = &pb {
+                pb.inc(1);
             }
-            Err(e) if stop.load(std::sync::atomic::Ordering::SeqCst) => {
-                drop(e);
-                interrupted = inputs.len() - k;
-                break;
-            }
-            Err(e) => failed.push((input.clone(), e.to_string())),
         }
+        BatchEvent::Finished {
+            input,
+            summary: s,
+            seconds,
+        } => {
+            if let Some(pb) = pb.take() {
+                pb.finish_and_clear();
+            }
+            let tracks: Vec<String> = s
+                .track_summaries
+                .iter()
+                .map(|t| {
+                    format!(
+                        "face {} {}, mostly {}",
+                        t.face_id,
+                        count(t.frames, "frame"),
+                        t.dominant
+                    )
+                })
+                .collect();
+            eprintln!(
+                "{}: {} ({:.1} frames/s), {} with a face; {} -> {}",
+                input.display(),
+                count(s.stats.frames_read, "frame"),
+                s.stats.frames_read as f64 / seconds.max(1e-9),
+                s.stats.frames_with_face,
+                if tracks.is_empty() {
+                    "no faces".to_string()
+                } else {
+                    tracks.join("; ")
+                },
+                s.csv.display()
+            );
+        }
+        BatchEvent::Failed { .. } => {
+            if let Some(pb) = pb.take() {
+                pb.finish_and_clear();
+            }
+        }
+    })?;
+    if let Some(pb) = pb.take() {
+        pb.finish_and_clear();
     }
-    if skipped > 0 {
+    if o.skipped > 0 {
         eprintln!(
             "wildfer analyze: {} already done in {} with the same model, detector and smoothing: skipped (--force redoes them)",
-            count(skipped, "input"),
+            count(o.skipped, "input"),
             a.out.display()
         );
     }
-    // The summary and report cover every finished input in the folder, whichever run wrote it.
-    let (all, unreadable) = wildfer::analyze::folder_outputs(&a.out)?;
-    for (p, e) in &unreadable {
+    for (p, e) in &o.left_out {
         eprintln!(
             "wildfer analyze: {} left out of the folder's summary: {e}",
             p.display()
         );
     }
-    if !all.is_empty() {
-        let (path, report) = write_folder_summary(&a.out, &all)?;
-        let skipped_note = if skipped > 0 {
-            format!(" ({skipped} already done)")
+    if let Some((path, report)) = &o.folder_summary {
+        let skipped_note = if o.skipped > 0 {
+            format!(" ({} already done)", o.skipped)
         } else {
             String::new()
         };
         eprintln!(
             "wildfer analyze: {} of {} analysed{skipped_note}, {} in {:.1} s; per-track summary of the folder's {} in {}; report {}",
-            done.len(),
+            o.done.len(),
             count(total, "input"),
-            count(frames_all, "frame"),
+            count(o.frames, "frame"),
             t_all.elapsed().as_secs_f64(),
-            count(all.len(), "input"),
+            count(o.in_folder, "input"),
             path.display(),
             report.display()
         );
     }
-    if interrupted > 0 {
+    if o.interrupted > 0 {
         bail!(
             "interrupted: {} finished, {} not done (the one in progress left nothing behind); run the same command again to do them",
-            count(done.len(), "input"),
-            interrupted
+            count(o.done.len(), "input"),
+            o.interrupted
         );
     }
-    finish(&failed, &partial, total)
+    failed.extend(o.failed);
+    finish(&failed, &o.partial, total)
 }
 
 /// `wildfer report`: one `summary.csv` and `report.html` in `out` over the finished inputs of
 /// every folder in `dirs` (the shards of an array job), as one run over all inputs writes them;
 /// with `manifest`, the job's inputs that have no finished output are named (exit 1).
 pub fn run_report(dirs: &[PathBuf], out: &Path, manifest: Option<&Path>) -> Result<()> {
-    let mut all: Vec<AnalyzeSummary> = Vec::new();
-    for d in dirs {
-        if !d.is_dir() {
-            bail!("{}: not a folder of analyze outputs", d.display());
-        }
-        let (found, unreadable) = wildfer::analyze::folder_outputs(d)?;
-        for (p, e) in &unreadable {
-            eprintln!("wildfer report: {} left out: {e}", p.display());
-        }
-        all.extend(found);
+    let o = wildfer::batch::merge_folders(dirs, out, manifest)?;
+    for (p, e) in &o.left_out {
+        eprintln!("wildfer report: {} left out: {e}", p.display());
     }
-    // One input analysed twice (a task run again into another folder): its first one is kept.
-    all.sort_by(|a, b| a.name.cmp(&b.name).then(a.json.cmp(&b.json)));
-    let mut seen = std::collections::HashSet::new();
-    all.retain(|s| {
-        let first = seen.insert(s.input.clone());
-        if !first {
-            eprintln!(
-                "wildfer report: {} appears again in {}: left out",
-                s.input.display(),
-                s.json.display()
-            );
-        }
-        first
-    });
-    let _lock = claim_out_dir(out, "`wildfer report`")?;
-    let (summary, report) = write_folder_summary(out, &all)?;
     eprintln!(
         "wildfer report: {} from {} -> {} and {}",
-        count(all.len(), "input"),
+        count(o.inputs, "input"),
         count(dirs.len(), "folder"),
-        summary.display(),
-        report.display()
+        o.summary_csv.display(),
+        o.report_html.display()
     );
     let Some(m) = manifest else {
         return Ok(());
     };
-    let job = wildfer::shard::job_inputs(&[], Some(m), wildfer::shard::Shard::default())?;
-    let finished: std::collections::HashMap<&Path, &AnalyzeSummary> =
-        all.iter().map(|s| (s.input.as_path(), s)).collect();
-    let mut missing = Vec::new();
-    for (input, _) in &job.mine {
-        match finished.get(input.as_path()) {
-            None => missing.push(format!("{}: no output", input.display())),
-            Some(s) => {
-                if let Some(note) = s.stats.partial_note() {
-                    missing.push(format!("{}: partial ({note})", input.display()));
-                }
-            }
-        }
+    for (input, why) in &o.missing {
+        eprintln!("wildfer report: missing: {}: {why}", input.display());
     }
-    for (input, e) in &job.failed {
-        missing.push(format!("{}: {e}", input.display()));
-    }
-    for line in &missing {
-        eprintln!("wildfer report: missing: {line}");
-    }
-    if !missing.is_empty() {
+    if !o.missing.is_empty() {
         bail!(
             "{} of the {} in {} not finished",
-            missing.len(),
-            count(job.total, "input"),
+            o.missing.len(),
+            count(o.manifest_inputs, "input"),
             m.display()
         );
     }
     eprintln!(
         "wildfer report: every one of the {} in {} is finished",
-        count(job.total, "input"),
+        count(o.manifest_inputs, "input"),
         m.display()
     );
     Ok(())

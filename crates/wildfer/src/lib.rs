@@ -18,6 +18,7 @@
 
 pub mod analyze;
 pub mod annotate;
+pub mod batch;
 pub mod bench;
 mod error;
 pub mod expression;
