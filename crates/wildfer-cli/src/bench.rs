@@ -243,12 +243,16 @@ pub fn faces(a: FacesArgs) -> Result<()> {
         a.frames,
         a.long
     );
-    let mut full = crate::jobs::detector(wildfer::faces::DetectOptions {
-        full_every: 1,
-        ..a.detect
-    })?;
-    let mut det = crate::jobs::detector(a.detect)?;
-    let mut model = crate::jobs::expression_model(None)?;
+    let cpu = wildfer_nn::cpu();
+    let mut full = crate::jobs::detector(
+        wildfer::faces::DetectOptions {
+            full_every: 1,
+            ..a.detect
+        },
+        &cpu,
+    )?;
+    let mut det = crate::jobs::detector(a.detect, &cpu)?;
+    let mut model = crate::jobs::expression_model(None, &cpu)?;
     let w = wildfer::bench::faces(
         &a.input,
         full.as_mut(),

@@ -4,14 +4,12 @@
 use crate::jobs;
 use crate::progress::Counter;
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use wildfer::faces::DetectOptions;
-use wildfer::image_scoring::{FaceInput, ImageRow, score_images};
+use wildfer::image_scoring::{FaceInput, ImageRow, ImageScores, ScoresJson, score_images};
 use wildfer_core::LabelSet;
 use wildfer_core::fsutil::write_atomic;
 use wildfer_data::ImageSet;
-use wildfer_eval::EvalReport;
 
 pub struct EvalImagesArgs {
     pub data: PathBuf,
@@ -22,44 +20,13 @@ pub struct EvalImagesArgs {
     pub crops: bool,
     pub skip_unreadable: bool,
     pub detect: DetectOptions,
+    pub device: wildfer_nn::burn::tensor::Device,
     pub out: Option<PathBuf>,
-}
-
-#[derive(Serialize, serde::Deserialize)]
-struct Unreadable {
-    path: String,
-    error: String,
-}
-
-/// `wildfer eval`'s JSON plus what is particular to images.
-#[derive(Serialize)]
-struct Output<'a> {
-    #[serde(flatten)]
-    report: &'a EvalReport,
-    model: String,
-    /// `crops` or `detect`.
-    faces: &'static str,
-    images: usize,
-    /// `I/N` when this is one task's share of the images.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    shard: Option<String>,
-    /// Images where no face was found (counted as wrong).
-    no_face: Vec<String>,
-    /// Images that could not be read (counted as wrong).
-    unreadable: Vec<Unreadable>,
 }
 
 /// A folder of class folders or a `path label` list, filtered by file-name pattern.
 pub fn open_image_set(data: &Path, files: Option<&str>) -> Result<ImageSet> {
-    let set = if data.is_dir() {
-        ImageSet::open_folders(data, LabelSet::Seven)?
-    } else {
-        ImageSet::open_list(data, LabelSet::Seven)?
-    };
-    Ok(match files {
-        Some(p) => set.matching(p, Some(data))?,
-        None => set,
-    })
+    Ok(wildfer::image_scoring::open_image_set(data, files)?)
 }
 
 pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
@@ -67,11 +34,11 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
     if a.shard.count > 1 {
         set.images = wildfer::image_scoring::shard_images(&set.images, a.shard);
     }
-    let mut model = jobs::expression_model(a.model.as_deref())?;
+    let mut model = jobs::expression_model(a.model.as_deref(), &a.device)?;
     let mut detector = if a.crops {
         None
     } else {
-        Some(jobs::detector(a.detect)?)
+        Some(jobs::detector(a.detect, &a.device)?)
     };
     let input = match &mut detector {
         None => FaceInput::Crops,
@@ -84,25 +51,16 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
         model.as_mut(),
         input,
         a.skip_unreadable,
+        None,
         |d, _| bar.set(d),
     )
     .with_context(|| format!("scoring {}", a.data.display()))?;
     bar.finish();
-    let out = Output {
-        report: &scores.report,
-        model: model.name().to_string(),
-        faces: if a.crops { "crops" } else { "detect" },
-        images: scores.rows.len(),
-        shard: (a.shard.count > 1).then(|| format!("{}/{}", a.shard.index, a.shard.count)),
-        no_face: scores.no_face().map(|p| p.display().to_string()).collect(),
-        unreadable: scores
-            .unreadable()
-            .map(|(p, e)| Unreadable {
-                path: p.display().to_string(),
-                error: e.to_string(),
-            })
-            .collect(),
-    };
+    let out = scores.json(
+        model.name(),
+        a.crops,
+        (a.shard.count > 1).then(|| format!("{}/{}", a.shard.index, a.shard.count)),
+    );
     write_outputs(&out, &scores.rows, a.out.as_deref())?;
     eprintln!(
         "wildfer eval-images: {} images{}, accuracy {:.4}, macro F1 {:.4}{}{}",
@@ -125,7 +83,7 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
 }
 
 /// Print the JSON; with `dir`, also write `images.csv` and `scores.json` there.
-fn write_outputs(out: &Output<'_>, rows: &[ImageRow], dir: Option<&Path>) -> Result<()> {
+fn write_outputs(out: &ScoresJson<'_>, rows: &[ImageRow], dir: Option<&Path>) -> Result<()> {
     let json = serde_json::to_string_pretty(out)?;
     if let Some(dir) = dir {
         if dir.as_os_str().is_empty() {
@@ -189,35 +147,15 @@ pub fn run_merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
     let Some((model, faces, _)) = made else {
         bail!("--merge: no folders given");
     };
-    let report = wildfer::image_scoring::report_of(&rows, LabelSet::Seven);
-    let out_json = Output {
-        report: &report,
-        model,
-        faces: if faces == "crops" { "crops" } else { "detect" },
-        images: rows.len(),
-        shard: None,
-        no_face: rows
-            .iter()
-            .filter(|r| r.probs.is_none() && r.error.is_none())
-            .map(|r| r.path.display().to_string())
-            .collect(),
-        unreadable: rows
-            .iter()
-            .filter_map(|r| {
-                r.error.as_ref().map(|e| Unreadable {
-                    path: r.path.display().to_string(),
-                    error: e.clone(),
-                })
-            })
-            .collect(),
-    };
-    write_outputs(&out_json, &rows, out)?;
+    let scores = ImageScores::from_rows(rows, LabelSet::Seven);
+    let out_json = scores.json(&model, faces == "crops", None);
+    write_outputs(&out_json, &scores.rows, out)?;
     eprintln!(
         "wildfer eval-images: {} images from {} folders, accuracy {:.4}, macro F1 {:.4}",
-        rows.len(),
+        scores.rows.len(),
         dirs.len(),
-        report.accuracy,
-        report.f1_macro
+        scores.report.accuracy,
+        scores.report.f1_macro
     );
     Ok(())
 }

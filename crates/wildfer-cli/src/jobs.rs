@@ -14,10 +14,12 @@ use wildfer::prepare::{PrepareOptions, prepare};
 use wildfer_core::count;
 use wildfer_core::fsutil::FolderLock;
 use wildfer_face::FaceDetector;
+use wildfer_nn::burn::tensor::Device;
 
-/// The detector `--detector`, `--det-max-side` and `--full-detect-every` describe.
-pub fn detector(o: DetectOptions) -> Result<Box<dyn FaceDetector>> {
-    Ok(wildfer::faces::load_detector(&o)?)
+/// The detector `--detector`, `--det-max-side` and `--full-detect-every` describe, on
+/// `--device`.
+pub fn detector(o: DetectOptions, device: &Device) -> Result<Box<dyn FaceDetector>> {
+    Ok(wildfer::faces::load_detector(&o, device)?)
 }
 
 fn bar(input: &Path, frames: usize) -> ProgressBar {
@@ -93,12 +95,13 @@ pub struct PrepareArgs {
     pub out: PathBuf,
     pub size: usize,
     pub detect: DetectOptions,
+    pub device: Device,
     pub min_track_frames: usize,
 }
 
 pub fn run_prepare(a: PrepareArgs) -> Result<()> {
     // Options are checked before anything is written.
-    let mut det = detector(a.detect)?;
+    let mut det = detector(a.detect, &a.device)?;
     let opts = PrepareOptions {
         size: a.size,
         min_track_frames: a.min_track_frames,
@@ -174,6 +177,7 @@ pub struct AnalyzeArgs {
     pub fps: f64,
     pub out: PathBuf,
     pub detect: DetectOptions,
+    pub device: Device,
     pub model: Option<PathBuf>,
     pub smooth: usize,
     pub annotate: bool,
@@ -182,8 +186,11 @@ pub struct AnalyzeArgs {
 }
 
 /// The expression model `--model` names (the rule: [`wildfer::expression::load_model`]).
-pub(crate) fn expression_model(m: Option<&Path>) -> Result<Box<dyn ExpressionModel>> {
-    wildfer::expression::load_model(m).with_context(|| {
+pub(crate) fn expression_model(
+    m: Option<&Path>,
+    device: &Device,
+) -> Result<Box<dyn ExpressionModel>> {
+    wildfer::expression::load_model(m, device).with_context(|| {
         format!(
             "--model {}",
             m.unwrap_or(Path::new(wildfer::DEFAULT_MODEL)).display()
@@ -193,8 +200,8 @@ pub(crate) fn expression_model(m: Option<&Path>) -> Result<Box<dyn ExpressionMod
 
 pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     // Options are checked (and models loaded) before anything is written.
-    let mut det = detector(a.detect)?;
-    let mut model = expression_model(a.model.as_deref())?;
+    let mut det = detector(a.detect, &a.device)?;
+    let mut model = expression_model(a.model.as_deref(), &a.device)?;
     let mut failed = Vec::new();
     let inputs = named_inputs(&a.inputs, &a.batch, &mut failed)?;
     if a.annotate
@@ -356,11 +363,12 @@ pub fn run_pseudo_label(
     model: Option<&Path>,
     validation: Vec<String>,
     min_confidence: f32,
+    device: &Device,
 ) -> Result<()> {
     if !(0.0..=1.0).contains(&min_confidence) {
         bail!("--min-confidence must be in [0, 1], got {min_confidence}");
     }
-    let mut teacher = expression_model(model)?;
+    let mut teacher = expression_model(model, device)?;
     let pb = ProgressBar::new(0);
     pb.set_style(
         ProgressStyle::with_template("pseudo-label [{bar:30}] {pos}/{len} videos {msg}")

@@ -85,6 +85,8 @@ enum Command {
         skip_unreadable: bool,
         #[command(flatten)]
         detect: DetectFlags,
+        #[command(flatten)]
+        device: DeviceFlag,
         /// Also write `images.csv` (path, truth, prediction, the seven probabilities, note) and
         /// `scores.json` in this folder.
         #[arg(long, value_name = "DIR")]
@@ -120,6 +122,8 @@ enum Command {
         fps: f64,
         #[command(flatten)]
         detect: DetectFlags,
+        #[command(flatten)]
+        device: DeviceFlag,
         /// Expression model: built in `default` (used when absent), `resnet18-fer2013-sfew`,
         /// `face-api-expression` or `mini-xception-fer2013`; a run directory of
         /// `wildfer train` (its best checkpoint) or a checkpoint folder; `a,b,...` averages
@@ -171,6 +175,8 @@ enum Command {
         skip_unreadable: bool,
         #[command(flatten)]
         detect: DetectFlags,
+        #[command(flatten)]
+        device: DeviceFlag,
         /// Compute threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -196,6 +202,8 @@ enum Command {
         size: usize,
         #[command(flatten)]
         detect: DetectFlags,
+        #[command(flatten)]
+        device: DeviceFlag,
         /// Tracks with fewer frames are dropped as spurious.
         #[arg(long, default_value_t = 10)]
         min_track_frames: usize,
@@ -318,6 +326,8 @@ enum Command {
         /// Crops whose top probability is below this are left unlabelled (-1).
         #[arg(long, default_value_t = 0.0)]
         min_confidence: f32,
+        #[command(flatten)]
+        device: DeviceFlag,
     },
     /// List the model presets (or print one preset's configuration as JSON with --show).
     Models {
@@ -356,6 +366,18 @@ impl DetectFlags {
             full_every: self.full_detect_every,
         }
     }
+}
+
+/// `--device` of the commands that run networks.
+#[derive(clap::Args, Debug, Clone)]
+struct DeviceFlag {
+    /// Where the networks run: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    device: wildfer_nn::burn::tensor::Device,
+}
+
+fn parse_device(s: &str) -> Result<wildfer_nn::burn::tensor::Device, String> {
+    wildfer_nn::parse_device(s).map_err(|e| e.to_string())
 }
 
 /// `--detector`: `retinaface` or `mtcnn`.
@@ -565,7 +587,14 @@ fn run(cli: Cli) -> Result<()> {
             model,
             validation,
             min_confidence,
-        } => jobs::run_pseudo_label(&data, model.as_deref(), validation, min_confidence),
+            device,
+        } => jobs::run_pseudo_label(
+            &data,
+            model.as_deref(),
+            validation,
+            min_confidence,
+            &device.device,
+        ),
         Command::Train {
             config,
             out,
@@ -616,6 +645,7 @@ fn run(cli: Cli) -> Result<()> {
             crops,
             skip_unreadable,
             detect,
+            device,
             out,
             threads,
         } => {
@@ -638,6 +668,7 @@ fn run(cli: Cli) -> Result<()> {
                 crops,
                 skip_unreadable,
                 detect: detect.args(),
+                device: device.device,
                 out,
             })
         }
@@ -649,6 +680,7 @@ fn run(cli: Cli) -> Result<()> {
             size,
             skip_unreadable,
             detect,
+            device,
             threads,
         } => {
             if let Some(n) = threads {
@@ -662,6 +694,7 @@ fn run(cli: Cli) -> Result<()> {
                 size,
                 skip_unreadable,
                 detect: detect.args(),
+                device: device.device,
             })
         }
         Command::Analyze {
@@ -671,6 +704,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             fps,
             detect,
+            device,
             model,
             smooth,
             annotate,
@@ -687,6 +721,7 @@ fn run(cli: Cli) -> Result<()> {
                 fps,
                 out,
                 detect: detect.args(),
+                device: device.device,
                 model,
                 smooth,
                 annotate,
@@ -705,6 +740,7 @@ fn run(cli: Cli) -> Result<()> {
             fps,
             size,
             detect,
+            device,
             min_track_frames,
             threads,
         } => {
@@ -718,6 +754,7 @@ fn run(cli: Cli) -> Result<()> {
                 out,
                 size,
                 detect: detect.args(),
+                device: device.device,
                 min_track_frames,
             })
         }
@@ -760,6 +797,7 @@ fn run(cli: Cli) -> Result<()> {
                 long,
                 threads,
                 detect: detect.args(),
+
                 reference: !no_reference,
                 python,
                 out,

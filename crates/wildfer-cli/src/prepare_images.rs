@@ -20,11 +20,12 @@ pub struct Args {
     pub size: usize,
     pub skip_unreadable: bool,
     pub detect: DetectOptions,
+    pub device: wildfer_nn::burn::tensor::Device,
 }
 
 pub fn run(a: Args) -> Result<()> {
     let set = open_image_set(&a.data, a.files.as_deref())?;
-    let mut detector = jobs::detector(a.detect)?;
+    let mut detector = jobs::detector(a.detect, &a.device)?;
     let opts = PrepareImagesOptions {
         spec: CropSpec {
             size: a.size,

@@ -706,8 +706,26 @@ fn impossible_options_are_refused_before_anything_is_written() {
         );
         assert!(!out.exists(), "{args:?} wrote {}", out.display());
     }
+    // Every command that runs a network takes --device; an unusable one is a usage error.
+    for cmd in ["analyze", "prepare"] {
+        for (device, says) in [("cuda", "built without CUDA"), ("tpu", "unknown device")] {
+            let (code, _, err) = wildfer(&[cmd, &face, "--device", device, "--out", o]);
+            assert_eq!(code, 2, "{cmd} --device {device}: {err}");
+            assert!(err.contains(says), "{cmd} --device {device}: {err}");
+            assert!(!out.exists());
+        }
+    }
     // The smallest accepted side still finds the face of a close-up still.
-    let (code, _, err) = wildfer(&["analyze", &face, "--det-max-side", "64", "--out", o]);
+    let (code, _, err) = wildfer(&[
+        "analyze",
+        &face,
+        "--det-max-side",
+        "64",
+        "--device",
+        "cpu",
+        "--out",
+        o,
+    ]);
     assert_eq!(code, 0, "{err}");
 }
 

@@ -135,9 +135,14 @@ fn bbreg(b: [f32; 4], r: [f32; 4]) -> [f32; 4] {
 }
 
 impl MtcnnDetector {
+    /// On the CPU.
     pub fn new(config: MtcnnConfig) -> Result<Self, FaceError> {
+        Self::on(config, &wildfer_nn::cpu())
+    }
+
+    pub fn on(config: MtcnnConfig, device: &Device) -> Result<Self, FaceError> {
         config.validate()?;
-        let device = wildfer_nn::cpu();
+        let device = device.clone();
         let nets = Mtcnn::pretrained(&device).map_err(|e| FaceError::Model(e.to_string()))?;
         Ok(MtcnnDetector {
             nets,

@@ -70,9 +70,14 @@ pub struct RetinaFaceDetector {
 }
 
 impl RetinaFaceDetector {
+    /// On the CPU.
     pub fn new(config: RetinaFaceConfig) -> Result<Self, FaceError> {
+        Self::on(config, &wildfer_nn::cpu())
+    }
+
+    pub fn on(config: RetinaFaceConfig, device: &Device) -> Result<Self, FaceError> {
         config.validate()?;
-        let device = wildfer_nn::cpu();
+        let device = device.clone();
         let model = RetinaFace::pretrained(&device).map_err(|e| FaceError::Model(e.to_string()))?;
         Ok(RetinaFaceDetector {
             model,

@@ -23,6 +23,7 @@ use std::time::Duration;
 use wildfer::PipelineError;
 use wildfer::analyze::{AnalyzeOptions, Row};
 use wildfer::faces::{DetectOptions, DetectorKind};
+use wildfer_nn::burn::tensor::Device;
 
 create_exception!(
     _native,
@@ -47,14 +48,20 @@ create_exception!(_native, OptionsError, Error, "An impossible option value.");
 fn py_err(e: PipelineError) -> PyErr {
     let msg = e.to_string();
     match e {
-        PipelineError::Video(_) | PipelineError::Face { .. } | PipelineError::Io { .. } => {
-            InputError::new_err(msg)
-        }
+        PipelineError::Video(_)
+        | PipelineError::Face { .. }
+        | PipelineError::Io { .. }
+        | PipelineError::Data(_) => InputError::new_err(msg),
         PipelineError::Model(_) | PipelineError::Detector(_) => ModelError::new_err(msg),
         PipelineError::Options(_) => OptionsError::new_err(msg),
         PipelineError::Interrupted => PyKeyboardInterrupt::new_err(msg),
         PipelineError::Output(_) => Error::new_err(msg),
     }
+}
+
+/// `device="cpu"`, `"cuda"` or `"cuda:N"`.
+fn parse_device(spec: &str) -> PyResult<Device> {
+    wildfer_nn::parse_device(spec).map_err(|e| OptionsError::new_err(e.to_string()))
 }
 
 /// What the worker thread says.
@@ -75,6 +82,7 @@ struct Job {
     input: PathBuf,
     model: Option<String>,
     detect: DetectOptions,
+    device: Device,
     smooth: usize,
     crops: bool,
     fps: f64,
@@ -85,8 +93,9 @@ struct Job {
 
 impl Job {
     fn run(&self, tx: &mpsc::SyncSender<Msg>, stop: &Arc<AtomicBool>) -> Result<(), PipelineError> {
-        let mut detector = wildfer::faces::load_detector(&self.detect)?;
-        let mut model = wildfer::expression::load_model(self.model.as_deref().map(Path::new))?;
+        let mut detector = wildfer::faces::load_detector(&self.detect, &self.device)?;
+        let mut model =
+            wildfer::expression::load_model(self.model.as_deref().map(Path::new), &self.device)?;
         let mut source = wildfer_video::open_at(&self.input, self.fps)?;
         if let Some(out) = &self.out {
             std::fs::create_dir_all(out).map_err(|e| PipelineError::Io {
@@ -277,7 +286,7 @@ impl Drop for RowIter {
 }
 
 #[pyfunction]
-#[pyo3(signature = (path, model=None, detector="retinaface", smooth=5, crops=false, threads=None, fps=30.0, out=None, name=None, det_max_side=1024, full_detect_every=10))]
+#[pyo3(signature = (path, model=None, detector="retinaface", smooth=5, crops=false, threads=None, fps=30.0, out=None, name=None, det_max_side=1024, full_detect_every=10, device="cpu"))]
 #[allow(clippy::too_many_arguments)]
 fn analyze_iter(
     py: Python<'_>,
@@ -292,7 +301,9 @@ fn analyze_iter(
     name: Option<String>,
     det_max_side: usize,
     full_detect_every: usize,
+    device: &str,
 ) -> PyResult<RowIter> {
+    let device = parse_device(device)?;
     let kind: DetectorKind = detector
         .parse()
         .map_err(|e: PipelineError| ModelError::new_err(e.to_string()))?;
@@ -307,6 +318,7 @@ fn analyze_iter(
             max_side: det_max_side,
             full_every: full_detect_every,
         },
+        device,
         smooth,
         crops,
         fps,
@@ -368,6 +380,140 @@ fn output_names(paths: Vec<PathBuf>) -> PyResult<Vec<String>> {
 fn write_summary(out: PathBuf) -> PyResult<(PathBuf, PathBuf)> {
     let (all, _unreadable) = wildfer::analyze::folder_outputs(&out).map_err(py_err)?;
     wildfer::analyze::write_folder_summary(&out, &all).map_err(py_err)
+}
+
+/// Run `f` on a worker thread while this thread waits without the GIL; Ctrl-C sets the stop
+/// flag `f` is given and, once `f` has returned, raises `KeyboardInterrupt`.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    f: impl FnOnce(Arc<AtomicBool>) -> Result<T, PipelineError> + Send,
+) -> PyResult<T> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let flag = Arc::clone(&stop);
+        scope.spawn(move || {
+            let _ = tx.send(f(flag));
+        });
+        let mut rx = rx;
+        let mut interrupted: Option<PyErr> = None;
+        loop {
+            let (back, got) = py.detach(move || {
+                let got = rx.recv_timeout(Duration::from_millis(100));
+                (rx, got)
+            });
+            rx = back;
+            match got {
+                Ok(result) => {
+                    return match interrupted {
+                        Some(e) => Err(e),
+                        None => result.map_err(py_err),
+                    };
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if interrupted.is_none()
+                        && let Err(e) = py.check_signals()
+                    {
+                        stop.store(true, Ordering::SeqCst);
+                        interrupted = Some(e);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::new_err("the work stopped unexpectedly"));
+                }
+            }
+        }
+    })
+}
+
+/// `wildfer eval-images`' JSON and one JSON row per image.
+#[pyfunction]
+#[pyo3(signature = (data, model=None, crops=false, files=None, detector="retinaface", skip_unreadable=false, threads=None, device="cpu"))]
+#[allow(clippy::too_many_arguments)]
+fn eval_images_json(
+    py: Python<'_>,
+    data: PathBuf,
+    model: Option<String>,
+    crops: bool,
+    files: Option<String>,
+    detector: &str,
+    skip_unreadable: bool,
+    threads: Option<usize>,
+    device: &str,
+) -> PyResult<(String, String)> {
+    let device = parse_device(device)?;
+    let kind: DetectorKind = detector
+        .parse()
+        .map_err(|e: PipelineError| ModelError::new_err(e.to_string()))?;
+    let pool = match threads {
+        Some(0) => return Err(OptionsError::new_err("threads must be at least 1")),
+        Some(n) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| Error::new_err(format!("threads: {e}")))?,
+        ),
+        None => None,
+    };
+    interruptible(py, move |stop| {
+        let work = || -> Result<(String, String), PipelineError> {
+            let set = wildfer::image_scoring::open_image_set(&data, files.as_deref())?;
+            let mut m = wildfer::expression::load_model(model.as_deref().map(Path::new), &device)?;
+            let mut det = if crops {
+                None
+            } else {
+                Some(wildfer::faces::load_detector(
+                    &DetectOptions {
+                        kind,
+                        ..DetectOptions::default()
+                    },
+                    &device,
+                )?)
+            };
+            let input = match &mut det {
+                None => wildfer::image_scoring::FaceInput::Crops,
+                Some(d) => wildfer::image_scoring::FaceInput::Detect(d.as_mut()),
+            };
+            let scores = wildfer::image_scoring::score_images(
+                &set.images,
+                wildfer_core::LabelSet::Seven,
+                m.as_mut(),
+                input,
+                skip_unreadable,
+                Some(&stop),
+                |_, _| {},
+            )?;
+            let json = serde_json::to_string(&scores.json(m.name(), crops, None))
+                .map_err(|e| PipelineError::Options(e.to_string()))?;
+            let rows: Vec<serde_json::Value> = scores
+                .rows
+                .iter()
+                .map(|r| {
+                    let mut o = serde_json::Map::new();
+                    o.insert("path".into(), r.path.display().to_string().into());
+                    o.insert("truth".into(), r.truth.key().into());
+                    o.insert("prediction".into(), r.prediction().map(|e| e.key()).into());
+                    for (k, class) in wildfer::expression::class_keys().into_iter().enumerate() {
+                        o.insert(class.into(), r.probs.map(|p| f64::from(p[k])).into());
+                    }
+                    let note = match (&r.probs, &r.error) {
+                        (Some(_), _) => None,
+                        (None, Some(e)) => Some(e.clone()),
+                        (None, None) => Some("no face found".to_string()),
+                    };
+                    o.insert("note".into(), note.into());
+                    serde_json::Value::Object(o)
+                })
+                .collect();
+            let rows =
+                serde_json::to_string(&rows).map_err(|e| PipelineError::Options(e.to_string()))?;
+            Ok((json, rows))
+        };
+        match &pool {
+            Some(p) => p.install(work),
+            None => work(),
+        }
+    })
 }
 
 /// `wildfer eval`'s JSON.
@@ -448,6 +594,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(output_names, m)?)?;
     m.add_function(wrap_pyfunction!(write_summary, m)?)?;
     m.add_function(wrap_pyfunction!(eval_json, m)?)?;
+    m.add_function(wrap_pyfunction!(eval_images_json, m)?)?;
     m.add_function(wrap_pyfunction!(models, m)?)?;
     m.add_function(wrap_pyfunction!(csv_columns, m)?)?;
     m.add_function(wrap_pyfunction!(cli, m)?)?;

@@ -160,6 +160,8 @@ def test_bad_inputs_raise_wildfer_errors_naming_the_file(tmp_path):
         wildfer.analyze(VIDEO, detector="haar")
     with pytest.raises(wildfer.OptionsError, match="threads"):
         wildfer.analyze(VIDEO, threads=0)
+    with pytest.raises(wildfer.OptionsError, match="tpu"):
+        wildfer.analyze(VIDEO, device="tpu")
     with pytest.raises(wildfer.OptionsError, match="smooth"):
         wildfer.analyze(VIDEO, smooth=-1)
     with pytest.raises(TypeError):
@@ -216,6 +218,41 @@ def test_eval_equals_the_command():
     want = json.loads(cli("eval", "--pred", pred, "--truth", truth).stdout)
     assert got == want
     assert 0.0 <= got["accuracy"] <= 1.0
+
+
+def test_eval_images_equals_the_command(tmp_path):
+    data = tmp_path / "set"
+    for cls, still in [
+        ("surprise", "0-f1-su-ph.jpg"),
+        ("happy", "0-f15-hao-ph.jpg"),
+        ("angry", "15-f13-anc-ph.jpg"),
+        ("disgust", "45-m7-di-ph.jpg"),
+    ]:
+        (data / cls).mkdir(parents=True)
+        shutil.copy(MEDIA / still, data / cls / still)
+    (data / "neutral").mkdir()
+    (data / "neutral" / "blank.png").write_bytes((MEDIA / "Image_with_alpha.png").read_bytes())
+    got = wildfer.eval_images(data, model="mini-xception-fer2013")
+    want = json.loads(
+        cli("eval-images", "--data", data, "--model", "mini-xception-fer2013",
+            "--out", tmp_path / "o").stdout
+    )
+    rows = got.pop("rows")
+    assert got == want
+    assert want["images"] == 5
+    csv_rows = read_csv(tmp_path / "o" / "images.csv")
+    records = rows.to_dict("records") if hasattr(rows, "to_dict") else rows
+    assert len(records) == len(csv_rows) == 5
+    for r, c in zip(records, csv_rows):
+        pred = r["prediction"]
+        pred = "" if pred is None or (isinstance(pred, float) and math.isnan(pred)) else pred
+        assert (r["path"], r["truth"], pred) == (c["path"], c["truth"], c["prediction"])
+        if c["neutral"]:
+            assert math.isclose(r["happiness"], float(c["happiness"]), abs_tol=5.1e-7)
+        else:
+            assert r["note"] == c["note"]
+    with pytest.raises(wildfer.InputError, match="nope"):
+        wildfer.eval_images(tmp_path / "nope")
 
 
 def test_models_and_help():

@@ -13,6 +13,9 @@ pub enum PipelineError {
     },
     #[error(transparent)]
     Output(#[from] wildfer_core::Error),
+    /// A labelled image set that cannot be used.
+    #[error(transparent)]
+    Data(#[from] wildfer_data::DataError),
     #[error("{}: {msg}", path.display())]
     Io { path: PathBuf, msg: String },
     #[error("expression model: {0}")]

@@ -112,11 +112,18 @@ pub struct MiniXceptionModel {
 }
 
 impl MiniXceptionModel {
+    /// On the CPU.
     pub fn new() -> Result<Self, PipelineError> {
-        let device = wildfer_nn::cpu();
+        Self::on(&wildfer_nn::cpu())
+    }
+
+    pub fn on(device: &Device) -> Result<Self, PipelineError> {
         let model =
-            MiniXception::pretrained(&device).map_err(|e| PipelineError::Model(e.to_string()))?;
-        Ok(MiniXceptionModel { model, device })
+            MiniXception::pretrained(device).map_err(|e| PipelineError::Model(e.to_string()))?;
+        Ok(MiniXceptionModel {
+            model,
+            device: device.clone(),
+        })
     }
 }
 
@@ -165,11 +172,18 @@ pub struct FaceApiExpressionModel {
 }
 
 impl FaceApiExpressionModel {
+    /// On the CPU.
     pub fn new() -> Result<Self, PipelineError> {
-        let device = wildfer_nn::cpu();
-        let model = FaceApiExpression::pretrained(&device)
+        Self::on(&wildfer_nn::cpu())
+    }
+
+    pub fn on(device: &Device) -> Result<Self, PipelineError> {
+        let model = FaceApiExpression::pretrained(device)
             .map_err(|e| PipelineError::Model(e.to_string()))?;
-        Ok(FaceApiExpressionModel { model, device })
+        Ok(FaceApiExpressionModel {
+            model,
+            device: device.clone(),
+        })
     }
 }
 
@@ -329,8 +343,16 @@ pub const DEFAULT_MODEL: &str = "default";
 
 /// The built-in models by name: `default` (the weighted average of wildfer's trained ResNet-18,
 /// face-api's expression network and the FER2013 mini-Xception), `resnet18-fer2013-sfew`,
-/// `face-api-expression`, `mini-xception-fer2013`. `None` for any other name.
+/// `face-api-expression`, `mini-xception-fer2013`. `None` for any other name. On the CPU.
 pub fn builtin_model(name: &str) -> Option<Result<Box<dyn ExpressionModel>, PipelineError>> {
+    builtin_model_on(name, &wildfer_nn::cpu())
+}
+
+/// [`builtin_model`] on `device`.
+pub fn builtin_model_on(
+    name: &str,
+    device: &Device,
+) -> Option<Result<Box<dyn ExpressionModel>, PipelineError>> {
     fn boxed<M: ExpressionModel + 'static>(
         m: Result<M, PipelineError>,
     ) -> Result<Box<dyn ExpressionModel>, PipelineError> {
@@ -341,18 +363,18 @@ pub fn builtin_model(name: &str) -> Option<Result<Box<dyn ExpressionModel>, Pipe
         // ResNet-18, a quarter each of face-api's and the FER2013 mini-Xception.
         DEFAULT_MODEL => (|| {
             let members: Vec<(Box<dyn ExpressionModel>, f32)> = vec![
-                (Box::new(trained_builtin()?), 2.0),
-                (Box::new(FaceApiExpressionModel::new()?), 1.0),
-                (Box::new(MiniXceptionModel::new()?), 1.0),
+                (Box::new(trained_builtin(device)?), 2.0),
+                (Box::new(FaceApiExpressionModel::on(device)?), 1.0),
+                (Box::new(MiniXceptionModel::on(device)?), 1.0),
             ];
             boxed(EnsembleModel::new(
                 "default (resnet18-fer2013-sfew 1/2, face-api-expression 1/4, mini-xception-fer2013 1/4)",
                 members,
             ))
         })(),
-        TRAINED_MODEL => boxed(trained_builtin()),
-        "face-api-expression" => boxed(FaceApiExpressionModel::new()),
-        "mini-xception-fer2013" => boxed(MiniXceptionModel::new()),
+        TRAINED_MODEL => boxed(trained_builtin(device)),
+        "face-api-expression" => boxed(FaceApiExpressionModel::on(device)),
+        "mini-xception-fer2013" => boxed(MiniXceptionModel::on(device)),
         _ => return None,
     })
 }
@@ -362,11 +384,12 @@ pub fn builtin_model(name: &str) -> Option<Result<Box<dyn ExpressionModel>, Pipe
 pub const TRAINED_MODEL: &str = "resnet18-fer2013-sfew";
 
 /// [`TRAINED_MODEL`], from its configuration and weights built into the binary.
-fn trained_builtin() -> Result<crate::trained::TrainedModel, PipelineError> {
-    crate::trained::TrainedModel::from_parts(
+fn trained_builtin(device: &Device) -> Result<crate::trained::TrainedModel, PipelineError> {
+    crate::trained::TrainedModel::from_parts_on(
         TRAINED_MODEL,
         wildfer_nn::resnet::FER2013_SFEW_CONFIG,
         wildfer_nn::resnet::FER2013_SFEW_WEIGHTS,
+        device,
     )
 }
 
@@ -392,23 +415,26 @@ pub const BUILTIN_MODEL_NOTES: [&str; 4] = [
 /// built-in model, even when a folder of that name exists (write `./default` for the folder);
 /// `a,b,...`, when no file of that name exists, averages the named models with equal weights;
 /// anything else is a training run folder (its best checkpoint, else its latest) or a
-/// checkpoint folder.
-pub fn load_model(spec: Option<&Path>) -> Result<Box<dyn ExpressionModel>, PipelineError> {
+/// checkpoint folder. The model runs on `device`.
+pub fn load_model(
+    spec: Option<&Path>,
+    device: &Device,
+) -> Result<Box<dyn ExpressionModel>, PipelineError> {
     let Some(spec) = spec else {
-        return load_model(Some(Path::new(DEFAULT_MODEL)));
+        return load_model(Some(Path::new(DEFAULT_MODEL)), device);
     };
     let text = spec.to_str();
     if let Some(list) = text.filter(|s| s.contains(',') && !spec.exists()) {
         let members = list
             .split(',')
-            .map(|part| Ok((load_model(Some(Path::new(part.trim())))?, 1.0)))
+            .map(|part| Ok((load_model(Some(Path::new(part.trim())), device)?, 1.0)))
             .collect::<Result<Vec<_>, PipelineError>>()?;
         return Ok(Box::new(EnsembleModel::new(
             &format!("average of {list}"),
             members,
         )?));
     }
-    if let Some(built_in) = text.and_then(builtin_model) {
+    if let Some(built_in) = text.and_then(|t| builtin_model_on(t, device)) {
         return built_in;
     }
     if !spec.exists() {
@@ -418,5 +444,7 @@ pub fn load_model(spec: Option<&Path>) -> Result<Box<dyn ExpressionModel>, Pipel
             BUILTIN_MODELS.join(", ")
         )));
     }
-    Ok(Box::new(crate::trained::TrainedModel::load(spec)?))
+    Ok(Box::new(crate::trained::TrainedModel::load_on(
+        spec, device,
+    )?))
 }

@@ -64,21 +64,29 @@ impl Default for DetectOptions {
     }
 }
 
-/// The detector `o` describes; `Err` names an impossible setting.
-pub fn load_detector(o: &DetectOptions) -> Result<Box<dyn FaceDetector>, PipelineError> {
+/// The detector `o` describes, running on `device`; `Err` names an impossible setting.
+pub fn load_detector(
+    o: &DetectOptions,
+    device: &wildfer_nn::burn::tensor::Device,
+) -> Result<Box<dyn FaceDetector>, PipelineError> {
     use wildfer_face::{
         MtcnnConfig, MtcnnDetector, RetinaFaceConfig, RetinaFaceDetector, RoiConfig, RoiDetector,
     };
     let bad = |e: wildfer_face::FaceError| PipelineError::Detector(e.to_string());
     let base: Box<dyn FaceDetector> = match o.kind {
         DetectorKind::RetinaFace => Box::new(
-            RetinaFaceDetector::new(RetinaFaceConfig {
-                max_side: Some(o.max_side),
-                ..RetinaFaceConfig::default()
-            })
+            RetinaFaceDetector::on(
+                RetinaFaceConfig {
+                    max_side: Some(o.max_side),
+                    ..RetinaFaceConfig::default()
+                },
+                device,
+            )
             .map_err(bad)?,
         ),
-        DetectorKind::Mtcnn => Box::new(MtcnnDetector::new(MtcnnConfig::default()).map_err(bad)?),
+        DetectorKind::Mtcnn => {
+            Box::new(MtcnnDetector::on(MtcnnConfig::default(), device).map_err(bad)?)
+        }
     };
     if o.full_every == 1 {
         return Ok(base);

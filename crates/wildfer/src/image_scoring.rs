@@ -12,6 +12,7 @@
 use crate::PipelineError;
 use crate::analyze::csv_field;
 use crate::expression::{ExpressionModel, Probs};
+use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use wildfer_core::{Expression, LabelSet, argmax};
@@ -191,6 +192,50 @@ pub fn shard_images(
         .collect()
 }
 
+/// A labelled still-image set: `data` is a folder with a folder per class or a `path label`
+/// list file (class names as `[data.images]` reads them); `files` keeps only file names that
+/// match a pattern (`PrivateTest_*`).
+pub fn open_image_set(
+    data: &Path,
+    files: Option<&str>,
+) -> Result<wildfer_data::ImageSet, PipelineError> {
+    let set = if data.is_dir() {
+        wildfer_data::ImageSet::open_folders(data, LabelSet::Seven)?
+    } else {
+        wildfer_data::ImageSet::open_list(data, LabelSet::Seven)?
+    };
+    Ok(match files {
+        Some(p) => set.matching(p, Some(data))?,
+        None => set,
+    })
+}
+
+/// The JSON of `wildfer eval-images` (and the Python `wildfer.eval_images`): `wildfer eval`'s
+/// report plus what is particular to images.
+#[derive(Debug, Serialize)]
+pub struct ScoresJson<'a> {
+    #[serde(flatten)]
+    pub report: &'a EvalReport,
+    pub model: String,
+    /// `crops` or `detect`.
+    pub faces: &'static str,
+    pub images: usize,
+    /// `I/N` when this is one task's share of the images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Images where no face was found (counted as wrong).
+    pub no_face: Vec<String>,
+    /// Images that could not be read (counted as wrong).
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// An image that could not be read, and why.
+#[derive(Debug, Serialize)]
+pub struct Unreadable {
+    pub path: String,
+    pub error: String,
+}
+
 /// The outcome of [`score_images`].
 #[derive(Debug, Clone)]
 pub struct ImageScores {
@@ -200,6 +245,33 @@ pub struct ImageScores {
 }
 
 impl ImageScores {
+    /// Scores computed again from rows (`eval-images --merge`).
+    pub fn from_rows(rows: Vec<ImageRow>, label_set: LabelSet) -> Self {
+        ImageScores {
+            report: report_of(&rows, label_set),
+            rows,
+        }
+    }
+
+    /// The JSON report of these scores, made by `model` from crops or by detection.
+    pub fn json(&self, model: &str, crops: bool, shard: Option<String>) -> ScoresJson<'_> {
+        ScoresJson {
+            report: &self.report,
+            model: model.to_string(),
+            faces: if crops { "crops" } else { "detect" },
+            images: self.rows.len(),
+            shard,
+            no_face: self.no_face().map(|p| p.display().to_string()).collect(),
+            unreadable: self
+                .unreadable()
+                .map(|(p, e)| Unreadable {
+                    path: p.display().to_string(),
+                    error: e.to_string(),
+                })
+                .collect(),
+        }
+    }
+
     /// Images where the detector found no face.
     pub fn no_face(&self) -> impl Iterator<Item = &Path> {
         self.rows
@@ -219,7 +291,8 @@ impl ImageScores {
 /// Faces per model call.
 const BATCH: usize = 32;
 
-/// Score `model` on `images` (path, true class); `progress(done, total)` after each batch.
+/// Score `model` on `images` (path, true class); `progress(done, total)` after each batch;
+/// `stop`, once set, ends the scoring with [`PipelineError::Interrupted`].
 /// An image that cannot be read is an error naming it, unless `skip_unreadable` (then it is
 /// counted as wrong and listed).
 pub fn score_images(
@@ -228,11 +301,15 @@ pub fn score_images(
     model: &mut dyn ExpressionModel,
     mut input: FaceInput<'_>,
     skip_unreadable: bool,
+    stop: Option<&std::sync::atomic::AtomicBool>,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<ImageScores, PipelineError> {
     let spec = model.crop();
     let mut rows = Vec::with_capacity(images.len());
     for chunk in images.chunks(BATCH) {
+        if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst)) {
+            return Err(PipelineError::Interrupted);
+        }
         let mut faces = Vec::with_capacity(chunk.len());
         let mut crops = Vec::with_capacity(chunk.len());
         let mut slots = Vec::with_capacity(chunk.len());
@@ -380,6 +457,7 @@ mod tests {
             &mut model,
             FaceInput::Crops,
             false,
+            None,
             |_, _| {},
         )
         .unwrap_err()
@@ -392,6 +470,7 @@ mod tests {
             &mut model,
             FaceInput::Crops,
             true,
+            None,
             |d, t| seen.push((d, t)),
         )
         .unwrap();

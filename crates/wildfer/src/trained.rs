@@ -34,10 +34,16 @@ pub struct TrainedModel {
 }
 
 impl TrainedModel {
-    /// Load a run directory (its best checkpoint, else its latest) or a checkpoint folder.
+    /// Load a run directory (its best checkpoint, else its latest) or a checkpoint folder, on
+    /// the CPU.
     pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        Self::load_on(path, &wildfer_nn::cpu())
+    }
+
+    /// [`TrainedModel::load`] on `device`.
+    pub fn load_on(path: &Path, device: &Device) -> Result<Self, PipelineError> {
         let bad = |e: String| PipelineError::Model(e);
-        let device = wildfer_nn::cpu();
+        let device = device.clone();
         let (cfg, net, state, dir) =
             checkpoint::load(path, &device).map_err(|e| bad(e.to_string()))?;
         let net_cfg = cfg.network().map_err(|e| bad(e.to_string()))?;
@@ -53,10 +59,20 @@ impl TrainedModel {
     /// A run's network from its saved configuration (a checkpoint's `config.toml` text) and its
     /// PyTorch-named safetensors weights (`model.safetensors`; half precision is widened),
     /// every parameter required: how the built-in trained models, compiled into the binary,
-    /// are loaded. `name` names the model in outputs and errors.
+    /// are loaded. `name` names the model in outputs and errors. On the CPU.
     pub fn from_parts(name: &str, config: &str, weights: &[u8]) -> Result<Self, PipelineError> {
+        Self::from_parts_on(name, config, weights, &wildfer_nn::cpu())
+    }
+
+    /// [`TrainedModel::from_parts`] on `device`.
+    pub fn from_parts_on(
+        name: &str,
+        config: &str,
+        weights: &[u8],
+        device: &Device,
+    ) -> Result<Self, PipelineError> {
         let bad = |e: String| PipelineError::Model(format!("{name}: {e}"));
-        let device = wildfer_nn::cpu();
+        let device = device.clone();
         let cfg = wildfer_train::TrainConfig::from_toml(config, Path::new(name))
             .map_err(|e| bad(e.to_string()))?;
         let net_cfg = cfg.network().map_err(|e| bad(e.to_string()))?;

@@ -40,6 +40,7 @@ __all__ = [
     "analyze",
     "analyze_iter",
     "eval",
+    "eval_images",
     "models",
 ]
 
@@ -71,6 +72,7 @@ def analyze_iter(
     fps: float = 30.0,
     out: Optional[PathLike] = None,
     name: Optional[str] = None,
+    device: str = "cpu",
 ) -> Iterator[Dict[str, Any]]:
     """Yield one dict per face per frame of ``path`` (keys: ``wildfer.COLUMNS``) as frames
     are analysed.
@@ -91,6 +93,8 @@ def analyze_iter(
     out: also write ``<name>.csv``, ``.json`` and the timeline here, exactly as
         ``wildfer analyze --out`` does (atomically: an interrupted input leaves nothing).
     name: the outputs' name in ``out`` (default: the input's file stem).
+    device: where the networks run: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (CUDA needs a build
+        with the ``cuda`` feature).
 
     Raises ``InputError``, ``ModelError`` or ``OptionsError`` at the call for a bad input or
     option, before any row.
@@ -106,6 +110,7 @@ def analyze_iter(
         fps=float(fps),
         out=None if out is None else _os.fspath(out),
         name=name,
+        device=device,
     )
 
 
@@ -119,6 +124,7 @@ def analyze(
     *,
     fps: float = 30.0,
     out: Optional[PathLike] = None,
+    device: str = "cpu",
 ) -> Any:
     """Every face's expression in every frame of one or several inputs.
 
@@ -142,7 +148,16 @@ def analyze(
     for p, n in zip(paths, names):
         rows.extend(
             analyze_iter(
-                p, model, detector, smooth, crops, threads, fps=fps, out=out, name=n
+                p,
+                model,
+                detector,
+                smooth,
+                crops,
+                threads,
+                fps=fps,
+                out=out,
+                name=n,
+                device=device,
             )
         )
     if out is not None:
@@ -175,6 +190,57 @@ def eval(
             allow_missing=bool(allow_missing),
         )
     )
+
+
+def eval_images(
+    data: PathLike,
+    model: str = "default",
+    crops: bool = False,
+    files: Optional[str] = None,
+    detector: str = "retinaface",
+    skip_unreadable: bool = False,
+    threads: Optional[int] = None,
+    device: str = "cpu",
+) -> Dict[str, Any]:
+    """Score a model on a labelled still-image set (``wildfer eval-images``).
+
+    data: a folder with a folder per class (``happy/``, ``Happiness/``, ``4/``, ...) or a
+        ``path label`` list file. files: keep only file names matching a pattern
+        (``"PrivateTest_*"``). crops: every image already is one face crop (no detection;
+        its largest centred square is fitted to the model's crop). Otherwise the largest face
+        found is scored, and an image without a face counts as wrong.
+    skip_unreadable: count unreadable images as wrong instead of raising ``InputError``.
+
+    Returns the command's JSON as a dict (``accuracy``, ``f1_macro``, per-class scores,
+    ``confusion``, ``no_face``, ``unreadable``, ...) plus ``"rows"``: one row per image
+    (``path``, ``truth``, ``prediction``, the seven probabilities, ``note``), a DataFrame when
+    pandas is installed. Ctrl-C stops it.
+    """
+    _check_path(data)
+    report, rows = _native.eval_images_json(
+        _os.fspath(data),
+        model=model,
+        crops=bool(crops),
+        files=files,
+        detector=detector,
+        skip_unreadable=bool(skip_unreadable),
+        threads=None if threads is None else _check_int("threads", threads, 1),
+        device=device,
+    )
+    out = _json.loads(report)
+    rows = _json.loads(rows)
+    try:
+        import pandas as pd
+    except ImportError:
+        out["rows"] = rows
+    else:
+        out["rows"] = pd.DataFrame(
+            rows,
+            columns=["path", "truth", "prediction"]
+            + list(_native.csv_columns()[8:15])
+            + ["note"],
+        )
+    return out
 
 
 def models() -> List[Dict[str, str]]:

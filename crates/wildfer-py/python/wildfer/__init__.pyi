@@ -31,6 +31,7 @@ def analyze_iter(
     fps: float = 30.0,
     out: Optional[PathLike] = None,
     name: Optional[str] = None,
+    device: str = "cpu",
 ) -> Iterator[Dict[str, Any]]: ...
 def analyze(
     path_or_paths: Union[PathLike, Iterable[PathLike]],
@@ -42,6 +43,7 @@ def analyze(
     *,
     fps: float = 30.0,
     out: Optional[PathLike] = None,
+    device: str = "cpu",
 ) -> Any:
     """A pandas.DataFrame (columns COLUMNS), or a list of dicts without pandas."""
 def eval(
@@ -49,5 +51,15 @@ def eval(
     truth: PathLike,
     classes: Optional[int] = None,
     allow_missing: bool = False,
+) -> Dict[str, Any]: ...
+def eval_images(
+    data: PathLike,
+    model: str = "default",
+    crops: bool = False,
+    files: Optional[str] = None,
+    detector: str = "retinaface",
+    skip_unreadable: bool = False,
+    threads: Optional[int] = None,
+    device: str = "cpu",
 ) -> Dict[str, Any]: ...
 def models() -> List[Dict[str, str]]: ...
