@@ -375,11 +375,13 @@ fn output_names(paths: Vec<PathBuf>) -> PyResult<Vec<String>> {
     wildfer::inputs::output_names(&paths).map_err(py_err)
 }
 
-/// Write `summary.csv` and `report.html` over every finished input in `out`; their paths.
+/// Write `summary.csv` and `report.html` over every finished input in `out`; their paths
+/// (`None`: the folder holds no finished input).
 #[pyfunction]
-fn write_summary(out: PathBuf) -> PyResult<(PathBuf, PathBuf)> {
-    let (all, _unreadable) = wildfer::analyze::folder_outputs(&out).map_err(py_err)?;
-    wildfer::analyze::write_folder_summary(&out, &all).map_err(py_err)
+fn write_summary(out: PathBuf) -> PyResult<Option<(PathBuf, PathBuf)>> {
+    Ok(wildfer::analyze::summarize_folder(&out)
+        .map_err(py_err)?
+        .paths)
 }
 
 /// Run `f` on a worker thread while this thread waits without the GIL; Ctrl-C sets the stop

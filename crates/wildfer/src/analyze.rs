@@ -663,6 +663,16 @@ pub fn analyze_with_rows(
 
 /// `summary.csv` over all inputs: one row per track.
 pub fn write_summary_csv(path: &Path, summaries: &[AnalyzeSummary]) -> Result<(), PipelineError> {
+    let mut s = summary_csv_header();
+    for a in summaries {
+        summary_csv_rows(a, &mut s);
+    }
+    wildfer_core::fsutil::write_atomic(path, s.as_bytes())?;
+    Ok(())
+}
+
+/// `summary.csv`'s header line.
+fn summary_csv_header() -> String {
     let mut s = String::from("input,face_id,frames,first_frame,last_frame");
     for c in classes() {
         let _ = write!(s, ",share_{}", c.key());
@@ -671,28 +681,98 @@ pub fn write_summary_csv(path: &Path, summaries: &[AnalyzeSummary]) -> Result<()
         let _ = write!(s, ",mean_{}", c.key());
     }
     s.push_str(",dominant\n");
-    for a in summaries {
-        for t in &a.track_summaries {
-            let _ = write!(
-                s,
-                "{},{},{},{},{}",
-                csv_field(&a.input.display().to_string()),
-                t.face_id,
-                t.frames,
-                t.first_frame,
-                t.last_frame
-            );
-            for c in classes() {
-                let _ = write!(s, ",{:.4}", t.share[c.key()]);
-            }
-            for c in classes() {
-                let _ = write!(s, ",{:.4}", t.mean[c.key()]);
-            }
-            let _ = writeln!(s, ",{}", t.dominant);
+    s
+}
+
+/// `summary.csv`'s rows of one input: one per track.
+fn summary_csv_rows(a: &AnalyzeSummary, s: &mut String) {
+    for t in &a.track_summaries {
+        let _ = write!(
+            s,
+            "{},{},{},{},{}",
+            csv_field(&a.input.display().to_string()),
+            t.face_id,
+            t.frames,
+            t.first_frame,
+            t.last_frame
+        );
+        for c in classes() {
+            let _ = write!(s, ",{:.4}", t.share[c.key()]);
         }
+        for c in classes() {
+            let _ = write!(s, ",{:.4}", t.mean[c.key()]);
+        }
+        let _ = writeln!(s, ",{}", t.dominant);
     }
-    wildfer_core::fsutil::write_atomic(path, s.as_bytes())?;
-    Ok(())
+}
+
+/// Inputs whose report section has the timeline and thumbnails; later inputs get their table
+/// only, so that the report of a corpus stays a page a browser can open (each input's timeline
+/// is also its `<name>.timeline.svg`).
+pub const REPORT_FULL_INPUTS: usize = 200;
+
+/// `summary.csv` and `report.html` written one input at a time (streamed to temporary files,
+/// renamed by [`FolderSummary::finish`]): memory stays flat however many inputs a folder or a
+/// merge holds.
+pub struct FolderSummary {
+    csv: AtomicFile,
+    html: AtomicFile,
+    csv_path: PathBuf,
+    html_path: PathBuf,
+    detectors: std::collections::BTreeSet<String>,
+    inputs: usize,
+}
+
+impl FolderSummary {
+    /// Start `summary.csv` and `report.html` in `out`.
+    pub fn create(out: &Path) -> Result<Self, PipelineError> {
+        let (csv_path, html_path) = (out.join("summary.csv"), out.join("report.html"));
+        let mut w = FolderSummary {
+            csv: AtomicFile::create(&csv_path)?,
+            html: AtomicFile::create(&html_path)?,
+            csv_path,
+            html_path,
+            detectors: Default::default(),
+            inputs: 0,
+        };
+        w.csv.write(summary_csv_header().as_bytes())?;
+        w.html.write(crate::report::html_head().as_bytes())?;
+        Ok(w)
+    }
+
+    /// Add one input (in the order they should appear).
+    pub fn add(&mut self, a: &AnalyzeSummary) -> Result<(), PipelineError> {
+        let mut rows = String::new();
+        summary_csv_rows(a, &mut rows);
+        self.csv.write(rows.as_bytes())?;
+        let full = self.inputs < REPORT_FULL_INPUTS;
+        if self.inputs == REPORT_FULL_INPUTS {
+            let note = format!(
+                "<p><i>Inputs after the first {REPORT_FULL_INPUTS}: their tables only (each input's timeline is its &lt;name&gt;.timeline.svg beside its outputs).</i></p>\n"
+            );
+            self.html.write(note.as_bytes())?;
+        }
+        self.html
+            .write(crate::report::html_section(&report_section(a, full)).as_bytes())?;
+        self.detectors.insert(a.detector.clone());
+        self.inputs += 1;
+        Ok(())
+    }
+
+    /// Inputs added so far.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// Finish both files: the paths of `summary.csv` and `report.html`.
+    pub fn finish(mut self) -> Result<(PathBuf, PathBuf), PipelineError> {
+        let detectors: Vec<&str> = self.detectors.iter().map(String::as_str).collect();
+        self.html
+            .write(crate::report::html_foot(&report_footer(&detectors)).as_bytes())?;
+        self.csv.commit()?;
+        self.html.commit()?;
+        Ok((self.csv_path, self.html_path))
+    }
 }
 
 /// The metadata of an `analyze` JSON, as read back.
@@ -840,28 +920,26 @@ pub fn finished_before(
         .then_some(done)
 }
 
-/// `summary.csv` and `report.html` in `out` over `summaries`; their paths.
+/// `summary.csv` and `report.html` in `out` over `summaries`, in their order; the paths.
 pub fn write_folder_summary(
     out: &Path,
     summaries: &[AnalyzeSummary],
 ) -> Result<(PathBuf, PathBuf), PipelineError> {
-    let (csv, html) = (out.join("summary.csv"), out.join("report.html"));
-    write_summary_csv(&csv, summaries)?;
-    write_report_html(&html, summaries)?;
-    Ok((csv, html))
+    let mut w = FolderSummary::create(out)?;
+    for a in summaries {
+        w.add(a)?;
+    }
+    w.finish()
 }
 
 /// What [`folder_outputs`] found: the readable outputs, and the unreadable ones with why.
 pub type FolderOutputs = (Vec<AnalyzeSummary>, Vec<(PathBuf, String)>);
 
-/// Every finished input's outputs in `out` (each `<name>.json` at its top level written by
-/// `analyze`), in name order, for a summary and report over the whole folder however many runs
-/// wrote into it. JSON files that are not `analyze` outputs are skipped; those that claim to be
-/// (they have `"metadata"` with a `"wildfer_version"`) but cannot be read come back as
-/// `(path, problem)`.
-pub fn folder_outputs(out: &Path) -> Result<FolderOutputs, PipelineError> {
-    let mut jsons: Vec<PathBuf> = std::fs::read_dir(out)
-        .map_err(|e| PipelineError::io(out, e))?
+/// The `<name>.json` files at the top level of `dir`, in name order (hidden files left out):
+/// the candidates for finished inputs' outputs.
+pub fn output_jsons(dir: &Path) -> Result<Vec<PathBuf>, PipelineError> {
+    let mut jsons: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| PipelineError::io(dir, e))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| {
@@ -873,15 +951,70 @@ pub fn folder_outputs(out: &Path) -> Result<FolderOutputs, PipelineError> {
         })
         .collect();
     jsons.sort();
+    Ok(jsons)
+}
+
+/// A finished input's outputs read back from `json`: `Ok(None)` when the file is not an
+/// `analyze` output at all, `Err` when it claims to be one but cannot be read.
+pub fn read_output_if_any(json: &Path) -> Result<Option<AnalyzeSummary>, PipelineError> {
+    match read_output(json) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if claims_to_be_output(json) => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Every finished input's outputs in `out` (each `<name>.json` at its top level written by
+/// `analyze`), in name order. JSON files that are not `analyze` outputs are skipped; those that
+/// claim to be (they have `"metadata"` with a `"wildfer_version"`) but cannot be read come back
+/// as `(path, problem)`. Holds every summary: for a folder of any size use [`summarize_folder`].
+pub fn folder_outputs(out: &Path) -> Result<FolderOutputs, PipelineError> {
     let (mut found, mut unreadable) = (Vec::new(), Vec::new());
-    for p in jsons {
-        match read_output(&p) {
-            Ok(s) => found.push(s),
-            Err(e) if claims_to_be_output(&p) => unreadable.push((p, e.to_string())),
-            Err(_) => {}
+    for p in output_jsons(out)? {
+        match read_output_if_any(&p) {
+            Ok(Some(s)) => found.push(s),
+            Ok(None) => {}
+            Err(e) => unreadable.push((p, e.to_string())),
         }
     }
     Ok((found, unreadable))
+}
+
+/// What [`summarize_folder`] wrote.
+#[derive(Debug, Default)]
+pub struct FolderSummaryOutcome {
+    /// `summary.csv` and `report.html`, when the folder holds any finished input.
+    pub paths: Option<(PathBuf, PathBuf)>,
+    /// Finished inputs in the summary.
+    pub inputs: usize,
+    /// Outputs left out of it (unreadable), with why.
+    pub left_out: Vec<(PathBuf, String)>,
+}
+
+/// `summary.csv` and `report.html` over every finished input in `out`, whichever run wrote it,
+/// read and written one input at a time (memory stays flat however many inputs the folder has).
+pub fn summarize_folder(out: &Path) -> Result<FolderSummaryOutcome, PipelineError> {
+    let mut o = FolderSummaryOutcome::default();
+    let mut w: Option<FolderSummary> = None;
+    for p in output_jsons(out)? {
+        match read_output_if_any(&p) {
+            Ok(Some(s)) => {
+                if w.is_none() {
+                    w = Some(FolderSummary::create(out)?);
+                }
+                if let Some(w) = w.as_mut() {
+                    w.add(&s)?;
+                }
+                o.inputs += 1;
+            }
+            Ok(None) => {}
+            Err(e) => o.left_out.push((p, e.to_string())),
+        }
+    }
+    if let Some(w) = w {
+        o.paths = Some(w.finish()?);
+    }
+    Ok(o)
 }
 
 /// Whether a JSON file has `"metadata"` with `"wildfer_version"` (streamed, flat memory).
@@ -914,109 +1047,127 @@ pub(crate) fn csv_field(s: &str) -> String {
 pub fn write_report_html(path: &Path, summaries: &[AnalyzeSummary]) -> Result<(), PipelineError> {
     let sections: Vec<crate::report::ReportSection> = summaries
         .iter()
-        .map(|a| {
-            let title = a.name.clone();
-            let still = a.timeline.is_still();
-            crate::report::ReportSection {
-                stats_line: if still {
-                    format!(
-                        "{}: a still, {}; model {}, detector {}",
-                        a.input.display(),
-                        wildfer_core::count(a.track_summaries.len(), "face"),
-                        a.model,
-                        a.detector
-                    )
-                } else {
-                    format!(
-                        "{}: {}, {} with a face, {}; model {}, detector {}",
-                        a.input.display(),
-                        wildfer_core::count(a.stats.frames_read, "frame"),
-                        a.stats.frames_with_face,
-                        wildfer_core::count(a.track_summaries.len(), "track"),
-                        a.model,
-                        a.detector
-                    )
-                },
-                summary_header: if still {
-                    ["face", "expression", "its probability"]
-                        .map(String::from)
-                        .to_vec()
-                } else {
-                    [
-                        "face",
-                        "frames",
-                        "first frame",
-                        "last frame",
-                        "dominant expression",
-                        "share of the face's frames it won",
-                        "its mean probability",
-                    ]
-                    .map(String::from)
-                    .to_vec()
-                },
-                summary_rows: a
-                    .track_summaries
-                    .iter()
-                    .map(|t| {
-                        let d = t.dominant;
-                        let pct = |v: f64| format!("{:.0}%", 100.0 * v);
-                        if still {
-                            vec![t.face_id.to_string(), d.to_string(), pct(t.mean[d])]
-                        } else {
-                            vec![
-                                t.face_id.to_string(),
-                                t.frames.to_string(),
-                                t.first_frame.to_string(),
-                                t.last_frame.to_string(),
-                                d.to_string(),
-                                pct(t.share[d]),
-                                pct(t.mean[d]),
-                            ]
-                        }
-                    })
-                    .collect(),
-                svg: timeline_svg(&title, &a.timeline),
-                thumbs: a
-                    .timeline
-                    .tracks
-                    .iter()
-                    .map(|(id, t)| {
-                        (
-                            *id,
-                            t.thumbs
-                                .iter()
-                                .map(|th| {
-                                    let said = format!(
-                                        "{} {:.0}%",
-                                        classes()[th.class].key(),
-                                        100.0 * th.probability
-                                    );
-                                    crate::report::Thumb {
-                                        frame: th.frame,
-                                        jpeg_base64: crate::report::base64(&th.jpeg),
-                                        caption: if still {
-                                            said
-                                        } else {
-                                            format!("frame {}: {said}", th.frame)
-                                        },
-                                    }
-                                })
-                                .collect(),
-                        )
-                    })
-                    .collect(),
-                title,
-            }
-        })
+        .enumerate()
+        .map(|(k, a)| report_section(a, k < REPORT_FULL_INPUTS))
         .collect();
     let mut detectors: Vec<&str> = summaries.iter().map(|a| a.detector.as_str()).collect();
     detectors.sort_unstable();
     detectors.dedup();
-    let footer = format!(
+    wildfer_core::fsutil::write_atomic(
+        path,
+        crate::report::html(&sections, &report_footer(&detectors)).as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// The report's footer: what was run and how to read the figures.
+fn report_footer(detectors: &[&str]) -> String {
+    format!(
         "wildfer {}: face detection ({}), 5-point alignment, per-frame expression probabilities. Timelines show each face's class probabilities over time (mean per time bin) and the winning class as a colour band; a still's faces show one bar per class. Percentages: for a video, the share of a face's frames its dominant expression won and that expression's mean probability; for a still and under each thumbnail, the model's probability of the winning expression.",
         env!("CARGO_PKG_VERSION"),
         detectors.join(", ")
-    );
-    wildfer_core::fsutil::write_atomic(path, crate::report::html(&sections, &footer).as_bytes())?;
-    Ok(())
+    )
+}
+
+/// One input's report section; `full`: with its timeline and thumbnails, else its table only.
+fn report_section(a: &AnalyzeSummary, full: bool) -> crate::report::ReportSection {
+    let title = a.name.clone();
+    let still = a.timeline.is_still();
+    crate::report::ReportSection {
+        stats_line: if still {
+            format!(
+                "{}: a still, {}; model {}, detector {}",
+                a.input.display(),
+                wildfer_core::count(a.track_summaries.len(), "face"),
+                a.model,
+                a.detector
+            )
+        } else {
+            format!(
+                "{}: {}, {} with a face, {}; model {}, detector {}",
+                a.input.display(),
+                wildfer_core::count(a.stats.frames_read, "frame"),
+                a.stats.frames_with_face,
+                wildfer_core::count(a.track_summaries.len(), "track"),
+                a.model,
+                a.detector
+            )
+        },
+        summary_header: if still {
+            ["face", "expression", "its probability"]
+                .map(String::from)
+                .to_vec()
+        } else {
+            [
+                "face",
+                "frames",
+                "first frame",
+                "last frame",
+                "dominant expression",
+                "share of the face's frames it won",
+                "its mean probability",
+            ]
+            .map(String::from)
+            .to_vec()
+        },
+        summary_rows: a
+            .track_summaries
+            .iter()
+            .map(|t| {
+                let d = t.dominant;
+                let pct = |v: f64| format!("{:.0}%", 100.0 * v);
+                if still {
+                    vec![t.face_id.to_string(), d.to_string(), pct(t.mean[d])]
+                } else {
+                    vec![
+                        t.face_id.to_string(),
+                        t.frames.to_string(),
+                        t.first_frame.to_string(),
+                        t.last_frame.to_string(),
+                        d.to_string(),
+                        pct(t.share[d]),
+                        pct(t.mean[d]),
+                    ]
+                }
+            })
+            .collect(),
+        svg: if full {
+            timeline_svg(&title, &a.timeline)
+        } else {
+            String::new()
+        },
+        thumbs: if !full {
+            Vec::new()
+        } else {
+            a.timeline
+                .tracks
+                .iter()
+                .map(|(id, t)| {
+                    (
+                        *id,
+                        t.thumbs
+                            .iter()
+                            .map(|th| {
+                                let said = format!(
+                                    "{} {:.0}%",
+                                    classes()[th.class].key(),
+                                    100.0 * th.probability
+                                );
+                                crate::report::Thumb {
+                                    frame: th.frame,
+                                    jpeg_base64: crate::report::base64(&th.jpeg),
+                                    caption: if still {
+                                        said
+                                    } else {
+                                        format!("frame {}: {said}", th.frame)
+                                    },
+                                }
+                            })
+                            .collect(),
+                    )
+                })
+                .collect()
+        },
+        title,
+    }
 }

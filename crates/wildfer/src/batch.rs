@@ -6,10 +6,11 @@
 
 use crate::PipelineError;
 use crate::analyze::{
-    AnalyzeOptions, AnalyzeSummary, analyze, finished_before, folder_outputs, write_folder_summary,
+    AnalyzeOptions, AnalyzeSummary, FolderSummary, analyze, finished_before, output_jsons,
+    read_output_if_any, summarize_folder,
 };
 use crate::expression::ExpressionModel;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -171,12 +172,10 @@ pub fn analyze_batch(
         }
     }
     // The summary and report cover every finished input in the folder, whichever run wrote it.
-    let (all, left_out) = folder_outputs(&job.out)?;
-    o.left_out = left_out;
-    o.in_folder = all.len();
-    if !all.is_empty() {
-        o.folder_summary = Some(write_folder_summary(&job.out, &all)?);
-    }
+    let folder = summarize_folder(&job.out)?;
+    o.left_out = folder.left_out;
+    o.in_folder = folder.inputs;
+    o.folder_summary = folder.paths;
     Ok(o)
 }
 
@@ -198,53 +197,64 @@ pub struct MergeOutcome {
 
 /// One `summary.csv` and `report.html` in `out` (claimed here) over the finished inputs of
 /// every folder in `dirs` (the tasks of an array job), equal to what one run over all inputs
-/// writes; with `manifest`, the job's inputs without a finished output are listed.
+/// writes; with `manifest`, the job's inputs without a finished output are listed. Outputs are
+/// read and written one at a time: memory stays flat however many inputs the job has.
 pub fn merge_folders(
     dirs: &[PathBuf],
     out: &Path,
     manifest: Option<&Path>,
 ) -> Result<MergeOutcome, PipelineError> {
-    let mut all: Vec<AnalyzeSummary> = Vec::new();
     let mut o = MergeOutcome::default();
+    let mut jsons: Vec<(String, PathBuf)> = Vec::new();
     for d in dirs {
         if !d.is_dir() {
             return Err(PipelineError::io(d, "not a folder of analyze outputs"));
         }
-        let (found, unreadable) = folder_outputs(d)?;
-        o.left_out.extend(unreadable);
-        all.extend(found);
-    }
-    // One input analysed twice (a task run again into another folder): its first one is kept.
-    all.sort_by(|a, b| a.name.cmp(&b.name).then(a.json.cmp(&b.json)));
-    let mut seen = HashSet::new();
-    all.retain(|s| {
-        let first = seen.insert(s.input.clone());
-        if !first {
-            o.left_out.push((
-                s.json.clone(),
-                format!("{} appears again here", s.input.display()),
-            ));
+        for p in output_jsons(d)? {
+            let name = p
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            jsons.push((name, p));
         }
-        first
-    });
+    }
+    // In name order, as one run writes them; read and written one input at a time.
+    jsons.sort();
     let _lock = claim_output_folder(out, "`wildfer report`")?;
-    let (summary_csv, report_html) = write_folder_summary(out, &all)?;
-    o.inputs = all.len();
+    let mut w = FolderSummary::create(out)?;
+    // Per input merged: its partial-read note, if any (for the manifest check).
+    let mut finished: HashMap<PathBuf, Option<String>> = HashMap::new();
+    for (_, p) in jsons {
+        match read_output_if_any(&p) {
+            Ok(Some(s)) => {
+                // One input analysed twice (a task run again into another folder): its first
+                // one is kept.
+                if finished.contains_key(&s.input) {
+                    o.left_out.push((
+                        s.json.clone(),
+                        format!("{} appears again here", s.input.display()),
+                    ));
+                    continue;
+                }
+                w.add(&s)?;
+                finished.insert(s.input.clone(), s.stats.partial_note());
+            }
+            Ok(None) => {}
+            Err(e) => o.left_out.push((p, e.to_string())),
+        }
+    }
+    o.inputs = w.inputs();
+    let (summary_csv, report_html) = w.finish()?;
     o.summary_csv = summary_csv;
     o.report_html = report_html;
     if let Some(m) = manifest {
         let job = crate::shard::job_inputs(&[], Some(m), crate::shard::Shard::default())?;
         o.manifest_inputs = job.total;
-        let finished: HashMap<&Path, &AnalyzeSummary> =
-            all.iter().map(|s| (s.input.as_path(), s)).collect();
         for (input, _) in &job.mine {
-            match finished.get(input.as_path()) {
+            match finished.get(input) {
                 None => o.missing.push((input.clone(), "no output".into())),
-                Some(s) => {
-                    if let Some(note) = s.stats.partial_note() {
-                        o.missing.push((input.clone(), format!("partial ({note})")));
-                    }
-                }
+                Some(Some(note)) => o.missing.push((input.clone(), format!("partial ({note})"))),
+                Some(None) => {}
             }
         }
         o.missing.extend(job.failed);

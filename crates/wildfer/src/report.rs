@@ -634,53 +634,70 @@ pub struct ReportSection {
 
 /// The self-contained HTML report over all inputs.
 pub fn html(sections: &[ReportSection], footer: &str) -> String {
-    let mut h = String::from(
+    let mut h = html_head();
+    for sec in sections {
+        h.push_str(&html_section(sec));
+    }
+    h.push_str(&html_foot(footer));
+    h
+}
+
+/// The report's start, up to its first section (a report is streamed section by section).
+pub fn html_head() -> String {
+    String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>wildfer report</title>\
          <style>body{font-family:sans-serif;margin:24px;max-width:1000px}table{border-collapse:collapse}\
          td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}\
          .thumbs img{width:96px;height:96px;margin:2px}.thumbs figure{display:inline-block;margin:4px;text-align:center;font-size:11px}\
          </style></head><body><h1>wildfer report</h1>\n",
+    )
+}
+
+/// One input's section.
+pub fn html_section(sec: &ReportSection) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<h2>{}</h2><p>{}</p>",
+        esc(&sec.title),
+        esc(&sec.stats_line)
     );
-    for sec in sections {
-        let _ = write!(
-            h,
-            "<h2>{}</h2><p>{}</p>",
-            esc(&sec.title),
-            esc(&sec.stats_line)
-        );
-        if !sec.summary_rows.is_empty() {
-            h.push_str("<table><tr>");
-            for c in &sec.summary_header {
-                let _ = write!(h, "<th>{}</th>", esc(c));
+    if !sec.summary_rows.is_empty() {
+        h.push_str("<table><tr>");
+        for c in &sec.summary_header {
+            let _ = write!(h, "<th>{}</th>", esc(c));
+        }
+        h.push_str("</tr>");
+        for r in &sec.summary_rows {
+            h.push_str("<tr>");
+            for c in r {
+                let _ = write!(h, "<td>{}</td>", esc(c));
             }
             h.push_str("</tr>");
-            for r in &sec.summary_rows {
-                h.push_str("<tr>");
-                for c in r {
-                    let _ = write!(h, "<td>{}</td>", esc(c));
-                }
-                h.push_str("</tr>");
-            }
-            h.push_str("</table>");
         }
-        h.push_str(&sec.svg);
-        for (id, thumbs) in &sec.thumbs {
-            let _ = write!(h, "<div class=\"thumbs\"><b>face {id}</b><br>");
-            for t in thumbs {
-                let _ = write!(
-                    h,
-                    "<figure><img alt=\"face {id} frame {f}\" src=\"data:image/jpeg;base64,{b}\"><figcaption>{c}</figcaption></figure>",
-                    f = t.frame,
-                    b = t.jpeg_base64,
-                    c = esc(&t.caption)
-                );
-            }
-            h.push_str("</div>");
-        }
-        h.push('\n');
+        h.push_str("</table>");
     }
-    let _ = writeln!(h, "<p><small>{}</small></p></body></html>", esc(footer));
+    h.push_str(&sec.svg);
+    for (id, thumbs) in &sec.thumbs {
+        let _ = write!(h, "<div class=\"thumbs\"><b>face {id}</b><br>");
+        for t in thumbs {
+            let _ = write!(
+                h,
+                "<figure><img alt=\"face {id} frame {f}\" src=\"data:image/jpeg;base64,{b}\"><figcaption>{c}</figcaption></figure>",
+                f = t.frame,
+                b = t.jpeg_base64,
+                c = esc(&t.caption)
+            );
+        }
+        h.push_str("</div>");
+    }
+    h.push('\n');
     h
+}
+
+/// The report's end: the footer line.
+pub fn html_foot(footer: &str) -> String {
+    format!("<p><small>{}</small></p></body></html>\n", esc(footer))
 }
 
 #[cfg(test)]

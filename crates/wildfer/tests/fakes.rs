@@ -300,3 +300,43 @@ fn streamed_rows_are_the_written_rows() {
     assert!(!dir.path().join("again.csv").exists());
     assert!(!dir.path().join("again.json").exists());
 }
+
+/// A report over a corpus stays a page a browser opens: timelines and thumbnails for the first
+/// `REPORT_FULL_INPUTS` inputs, tables for the rest; the CSV has every input's tracks.
+#[test]
+fn a_folder_report_of_many_inputs_keeps_tables_and_caps_timelines() {
+    use wildfer::analyze::{REPORT_FULL_INPUTS, write_folder_summary};
+    let dir = tempfile::tempdir().unwrap();
+    let s = analyze(
+        Path::new("clip.mp4"),
+        &mut FakeSource::new(&[Some(1), Some(2), Some(3), Some(4)]),
+        &mut detector(),
+        &mut FakeExpressionModel { probs: PROBS },
+        &AnalyzeOptions::default(),
+        dir.path(),
+        |_| {},
+    )
+    .unwrap();
+    let n = REPORT_FULL_INPUTS + 3;
+    let many: Vec<_> = (0..n)
+        .map(|k| {
+            let mut c = s.clone();
+            c.name = format!("clip{k:04}");
+            c.input = PathBuf::from(format!("/corpus/clip{k:04}.mp4"));
+            c
+        })
+        .collect();
+    let out = dir.path().join("report");
+    std::fs::create_dir_all(&out).unwrap();
+    let (csv, html) = write_folder_summary(&out, &many).unwrap();
+    let html = std::fs::read_to_string(html).unwrap();
+    assert_eq!(html.matches("<h2>").count(), n, "a section per input");
+    assert_eq!(html.matches("<svg").count(), REPORT_FULL_INPUTS);
+    assert!(html.contains("their tables only"));
+    assert!(html.trim_end().ends_with("</html>"));
+    let tracks = s.track_summaries.len();
+    assert_eq!(
+        std::fs::read_to_string(csv).unwrap().lines().count(),
+        1 + n * tracks
+    );
+}
