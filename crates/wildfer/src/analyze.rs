@@ -661,16 +661,6 @@ pub fn analyze_with_rows(
     Ok(summary)
 }
 
-/// `summary.csv` over all inputs: one row per track.
-pub fn write_summary_csv(path: &Path, summaries: &[AnalyzeSummary]) -> Result<(), PipelineError> {
-    let mut s = summary_csv_header();
-    for a in summaries {
-        summary_csv_rows(a, &mut s);
-    }
-    wildfer_core::fsutil::write_atomic(path, s.as_bytes())?;
-    Ok(())
-}
-
 /// `summary.csv`'s header line.
 fn summary_csv_header() -> String {
     let mut s = String::from("input,face_id,frames,first_frame,last_frame");
@@ -932,9 +922,6 @@ pub fn write_folder_summary(
     w.finish()
 }
 
-/// What [`folder_outputs`] found: the readable outputs, and the unreadable ones with why.
-pub type FolderOutputs = (Vec<AnalyzeSummary>, Vec<(PathBuf, String)>);
-
 /// The `<name>.json` files at the top level of `dir`, in name order (hidden files left out):
 /// the candidates for finished inputs' outputs.
 pub fn output_jsons(dir: &Path) -> Result<Vec<PathBuf>, PipelineError> {
@@ -962,22 +949,6 @@ pub fn read_output_if_any(json: &Path) -> Result<Option<AnalyzeSummary>, Pipelin
         Err(e) if claims_to_be_output(json) => Err(e),
         Err(_) => Ok(None),
     }
-}
-
-/// Every finished input's outputs in `out` (each `<name>.json` at its top level written by
-/// `analyze`), in name order. JSON files that are not `analyze` outputs are skipped; those that
-/// claim to be (they have `"metadata"` with a `"wildfer_version"`) but cannot be read come back
-/// as `(path, problem)`. Holds every summary: for a folder of any size use [`summarize_folder`].
-pub fn folder_outputs(out: &Path) -> Result<FolderOutputs, PipelineError> {
-    let (mut found, mut unreadable) = (Vec::new(), Vec::new());
-    for p in output_jsons(out)? {
-        match read_output_if_any(&p) {
-            Ok(Some(s)) => found.push(s),
-            Ok(None) => {}
-            Err(e) => unreadable.push((p, e.to_string())),
-        }
-    }
-    Ok((found, unreadable))
 }
 
 /// What [`summarize_folder`] wrote.
@@ -1041,23 +1012,6 @@ pub(crate) fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
-}
-
-/// `report.html` over all inputs: summary table, timeline and thumbnails per input.
-pub fn write_report_html(path: &Path, summaries: &[AnalyzeSummary]) -> Result<(), PipelineError> {
-    let sections: Vec<crate::report::ReportSection> = summaries
-        .iter()
-        .enumerate()
-        .map(|(k, a)| report_section(a, k < REPORT_FULL_INPUTS))
-        .collect();
-    let mut detectors: Vec<&str> = summaries.iter().map(|a| a.detector.as_str()).collect();
-    detectors.sort_unstable();
-    detectors.dedup();
-    wildfer_core::fsutil::write_atomic(
-        path,
-        crate::report::html(&sections, &report_footer(&detectors)).as_bytes(),
-    )?;
-    Ok(())
 }
 
 /// The report's footer: what was run and how to read the figures.

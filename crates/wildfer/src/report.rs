@@ -632,17 +632,8 @@ pub struct ReportSection {
     pub thumbs: Vec<(usize, Vec<Thumb>)>,
 }
 
-/// The self-contained HTML report over all inputs.
-pub fn html(sections: &[ReportSection], footer: &str) -> String {
-    let mut h = html_head();
-    for sec in sections {
-        h.push_str(&html_section(sec));
-    }
-    h.push_str(&html_foot(footer));
-    h
-}
-
-/// The report's start, up to its first section (a report is streamed section by section).
+/// The self-contained HTML report's start, up to its first section (a report is streamed
+/// section by section: [`html_section`], then [`html_foot`]).
 pub fn html_head() -> String {
     String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>wildfer report</title>\
