@@ -64,6 +64,45 @@ fn parse_device(spec: &str) -> PyResult<Device> {
     wildfer_nn::parse_device(spec).map_err(|e| OptionsError::new_err(e.to_string()))
 }
 
+/// `detector="retinaface"` or `"mtcnn"`.
+fn parse_detector(name: &str) -> PyResult<DetectorKind> {
+    name.parse()
+        .map_err(|e: PipelineError| ModelError::new_err(e.to_string()))
+}
+
+/// The compute pool of `threads=` (`None`: rayon's global pool, all cores).
+fn thread_pool(threads: Option<usize>) -> PyResult<Option<rayon::ThreadPool>> {
+    match threads {
+        None => Ok(None),
+        Some(0) => Err(OptionsError::new_err("threads must be at least 1")),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map(Some)
+            .map_err(|e| Error::new_err(format!("threads: {e}"))),
+    }
+}
+
+/// `f` in `pool`, if any.
+fn in_pool<T: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> T + Send) -> T {
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
+/// Wait up to 100 ms for `rx`'s next message without holding the GIL; the receiver comes back
+/// with the outcome (it cannot be shared with the waiting thread, only moved).
+fn recv_detached<T: Send>(
+    py: Python<'_>,
+    rx: mpsc::Receiver<T>,
+) -> (mpsc::Receiver<T>, Result<T, mpsc::RecvTimeoutError>) {
+    py.detach(move || {
+        let got = rx.recv_timeout(Duration::from_millis(100));
+        (rx, got)
+    })
+}
+
 /// What the worker thread says.
 enum Msg {
     /// The model and detector are loaded and the input is open.
@@ -86,7 +125,6 @@ struct Job {
     smooth: usize,
     crops: bool,
     fps: f64,
-    threads: Option<usize>,
     out: Option<PathBuf>,
     name: Option<String>,
 }
@@ -167,10 +205,7 @@ impl RowIter {
             let Some(rx) = self.rx().take() else {
                 return Ok(None);
             };
-            let (rx, got) = py.detach(move || {
-                let got = rx.recv_timeout(Duration::from_millis(100));
-                (rx, got)
-            });
+            let (rx, got) = recv_detached(py, rx);
             *self.rx() = Some(rx);
             match got {
                 Ok(m) => return Ok(Some(m)),
@@ -191,19 +226,34 @@ impl RowIter {
         }
     }
 
+    /// Take in the worker's next message: rows are queued; the end or a failure finishes the
+    /// iterator (a failure as the Python exception).
+    fn accept(&mut self, py: Python<'_>) -> PyResult<()> {
+        match self.recv(py)? {
+            None | Some(Msg::Ready) => Ok(()),
+            Some(Msg::Rows(rows)) => {
+                self.pending.extend(rows);
+                Ok(())
+            }
+            Some(Msg::Done) => {
+                self.done(py);
+                Ok(())
+            }
+            Some(Msg::Failed(e)) => {
+                self.done(py);
+                Err(py_err(e))
+            }
+        }
+    }
+
     /// Stop the worker and wait for it: an input in progress is abandoned (with `out`, its
     /// partial files are removed).
     fn halt(&mut self, py: Python<'_>) {
         self.stop.store(true, Ordering::SeqCst);
-        *self.rx() = None;
-        self.finished = true;
-        if let Some(w) = self.worker.take() {
-            py.detach(move || {
-                let _ = w.join();
-            });
-        }
+        self.done(py);
     }
 
+    /// No more messages: let the worker go (a blocked send fails) and wait for it.
     fn done(&mut self, py: Python<'_>) {
         self.finished = true;
         *self.rx() = None;
@@ -254,16 +304,7 @@ impl RowIter {
             if self.finished {
                 return Ok(None);
             }
-            match self.recv(py)? {
-                None => return Ok(None),
-                Some(Msg::Ready) => {}
-                Some(Msg::Rows(rows)) => self.pending.extend(rows),
-                Some(Msg::Done) => self.done(py),
-                Some(Msg::Failed(e)) => {
-                    self.done(py);
-                    return Err(py_err(e));
-                }
-            }
+            self.accept(py)?;
         }
     }
 
@@ -304,12 +345,8 @@ fn analyze_iter(
     device: &str,
 ) -> PyResult<RowIter> {
     let device = parse_device(device)?;
-    let kind: DetectorKind = detector
-        .parse()
-        .map_err(|e: PipelineError| ModelError::new_err(e.to_string()))?;
-    if threads == Some(0) {
-        return Err(OptionsError::new_err("threads must be at least 1"));
-    }
+    let kind = parse_detector(detector)?;
+    let pool = thread_pool(threads)?;
     let job = Job {
         input: path.clone(),
         model,
@@ -322,7 +359,6 @@ fn analyze_iter(
         smooth,
         crops,
         fps,
-        threads,
         out,
         name,
     };
@@ -333,13 +369,7 @@ fn analyze_iter(
         std::thread::Builder::new()
             .name("wildfer-analyze".into())
             .spawn(move || {
-                let result = match job.threads {
-                    Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
-                        Ok(pool) => pool.install(|| job.run(&tx, &stop)),
-                        Err(e) => Err(PipelineError::Options(format!("threads: {e}"))),
-                    },
-                    None => job.run(&tx, &stop),
-                };
+                let result = in_pool(pool.as_ref(), || job.run(&tx, &stop));
                 let _ = tx.send(match result {
                     Ok(()) => Msg::Done,
                     Err(e) => Msg::Failed(e),
@@ -356,15 +386,7 @@ fn analyze_iter(
         finished: false,
     };
     // Bad inputs and names fail here, at the call, not at the first row.
-    match it.recv(py)? {
-        Some(Msg::Ready) | None => {}
-        Some(Msg::Rows(rows)) => it.pending.extend(rows),
-        Some(Msg::Done) => it.done(py),
-        Some(Msg::Failed(e)) => {
-            it.done(py);
-            return Err(py_err(e));
-        }
-    }
+    it.accept(py)?;
     Ok(it)
 }
 
@@ -400,10 +422,7 @@ fn interruptible<T: Send>(
         let mut rx = rx;
         let mut interrupted: Option<PyErr> = None;
         loop {
-            let (back, got) = py.detach(move || {
-                let got = rx.recv_timeout(Duration::from_millis(100));
-                (rx, got)
-            });
+            let (back, got) = recv_detached(py, rx);
             rx = back;
             match got {
                 Ok(result) => {
@@ -444,19 +463,8 @@ fn eval_images_json(
     device: &str,
 ) -> PyResult<(String, String)> {
     let device = parse_device(device)?;
-    let kind: DetectorKind = detector
-        .parse()
-        .map_err(|e: PipelineError| ModelError::new_err(e.to_string()))?;
-    let pool = match threads {
-        Some(0) => return Err(OptionsError::new_err("threads must be at least 1")),
-        Some(n) => Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .map_err(|e| Error::new_err(format!("threads: {e}")))?,
-        ),
-        None => None,
-    };
+    let kind = parse_detector(detector)?;
+    let pool = thread_pool(threads)?;
     interruptible(py, move |stop| {
         let work = || -> Result<(String, String), PipelineError> {
             let set = wildfer::image_scoring::open_image_set(&data, files.as_deref())?;
@@ -498,12 +506,7 @@ fn eval_images_json(
                     for (k, class) in wildfer::expression::class_keys().into_iter().enumerate() {
                         o.insert(class.into(), r.probs.map(|p| f64::from(p[k])).into());
                     }
-                    let note = match (&r.probs, &r.error) {
-                        (Some(_), _) => None,
-                        (None, Some(e)) => Some(e.clone()),
-                        (None, None) => Some("no face found".to_string()),
-                    };
-                    o.insert("note".into(), note.into());
+                    o.insert("note".into(), r.note().into());
                     serde_json::Value::Object(o)
                 })
                 .collect();
@@ -511,10 +514,7 @@ fn eval_images_json(
                 serde_json::to_string(&rows).map_err(|e| PipelineError::Options(e.to_string()))?;
             Ok((json, rows))
         };
-        match &pool {
-            Some(p) => p.install(work),
-            None => work(),
-        }
+        in_pool(pool.as_ref(), work)
     })
 }
 
@@ -570,10 +570,23 @@ fn models() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// The CSV's column names, in order.
+/// The keys of `analyze_iter`'s rows, in order: `input`, the CSV's columns, then each
+/// landmark's x and y (the order `row_dict` fills them in).
 #[pyfunction]
-fn csv_columns() -> Vec<&'static str> {
-    Row::csv_columns()
+fn columns() -> Vec<String> {
+    let mut c = vec!["input".to_string()];
+    c.extend(Row::csv_columns().into_iter().map(String::from));
+    for name in LANDMARKS {
+        c.push(format!("{name}_x"));
+        c.push(format!("{name}_y"));
+    }
+    c
+}
+
+/// The classes' keys (`neutral`, ..., `surprise`), in the probabilities' order.
+#[pyfunction]
+fn class_keys() -> [&'static str; 7] {
+    wildfer::expression::class_keys()
 }
 
 /// The `wildfer` command line with these arguments (`argv[0]` is the program name); its exit
@@ -598,7 +611,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(eval_json, m)?)?;
     m.add_function(wrap_pyfunction!(eval_images_json, m)?)?;
     m.add_function(wrap_pyfunction!(models, m)?)?;
-    m.add_function(wrap_pyfunction!(csv_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(columns, m)?)?;
+    m.add_function(wrap_pyfunction!(class_keys, m)?)?;
     m.add_function(wrap_pyfunction!(cli, m)?)?;
     Ok(())
 }

@@ -49,6 +49,14 @@ impl ImageRow {
         h
     }
 
+    /// Why nothing was predicted (the read error, or that no face was found); `None` when a
+    /// class was predicted.
+    pub fn note(&self) -> Option<&str> {
+        self.probs
+            .is_none()
+            .then(|| self.error.as_deref().unwrap_or(NO_FACE))
+    }
+
     /// The predicted class, if any.
     pub fn prediction(&self) -> Option<Expression> {
         self.probs.and_then(|p| Expression::from_index(argmax(&p)))
@@ -73,7 +81,7 @@ impl ImageRow {
             }
             None => {
                 s.push_str(",,,,,,,,");
-                s.push_str(&csv_field(self.error.as_deref().unwrap_or(NO_FACE)));
+                s.push_str(&csv_field(self.note().unwrap_or_default()));
             }
         }
         s.push('\n');

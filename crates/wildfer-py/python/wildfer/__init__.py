@@ -44,19 +44,12 @@ __all__ = [
     "models",
 ]
 
-_LANDMARKS = ["eye_left", "eye_right", "nose", "mouth_left", "mouth_right"]
-
 #: The columns of ``analyze``'s DataFrame (and the keys of ``analyze_iter``'s rows), in order.
-COLUMNS: List[str] = (
-    ["input"]
-    + list(_native.csv_columns())
-    + [f"{p}_{a}" for p in _LANDMARKS for a in ("x", "y")]
-)
+COLUMNS: List[str] = list(_native.columns())
 
+_CLASSES: List[str] = list(_native.class_keys())
 _INT_COLUMNS = ["frame"]
-_FLOAT_COLUMNS = ["time_s", "x", "y", "w", "h", "det_score"] + list(
-    _native.csv_columns()[8:15]
-) + [f"{p}_{a}" for p in _LANDMARKS for a in ("x", "y")]
+_FLOAT_COLUMNS = [c for c in COLUMNS if c not in ("input", "frame", "face_id", "expression")]
 
 PathLike = Union[str, "_os.PathLike[str]"]
 
@@ -236,9 +229,7 @@ def eval_images(
     else:
         out["rows"] = pd.DataFrame(
             rows,
-            columns=["path", "truth", "prediction"]
-            + list(_native.csv_columns()[8:15])
-            + ["note"],
+            columns=["path", "truth", "prediction"] + _CLASSES + ["note"],
         )
     return out
 
