@@ -9,7 +9,6 @@ use wildfer::faces::DetectOptions;
 use wildfer::image_scoring::{FaceInput, ImageRow, ImageScores, ScoresJson, score_images};
 use wildfer_core::LabelSet;
 use wildfer_core::fsutil::write_atomic;
-use wildfer_data::ImageSet;
 
 pub struct EvalImagesArgs {
     pub data: PathBuf,
@@ -24,13 +23,8 @@ pub struct EvalImagesArgs {
     pub out: Option<PathBuf>,
 }
 
-/// A folder of class folders or a `path label` list, filtered by file-name pattern.
-pub fn open_image_set(data: &Path, files: Option<&str>) -> Result<ImageSet> {
-    Ok(wildfer::image_scoring::open_image_set(data, files)?)
-}
-
 pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
-    let mut set = open_image_set(&a.data, a.files.as_deref())?;
+    let mut set = wildfer::image_scoring::open_image_set(&a.data, a.files.as_deref())?;
     if a.shard.count > 1 {
         set.images = wildfer::image_scoring::shard_images(&set.images, a.shard);
     }

@@ -1,12 +1,12 @@
 //! `wildfer prepare-images`: a labelled still-image set's faces cut as `analyze` cuts them
 //! (progress and messages over `wildfer::prepare_images`).
 
-use crate::eval_images::open_image_set;
 use crate::jobs;
 use crate::progress::Counter;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use wildfer::faces::DetectOptions;
+use wildfer::image_scoring::open_image_set;
 use wildfer::prepare_images::{PrepareImagesOptions, prepare_images};
 use wildfer::trained::crop_of;
 use wildfer_face::CropSpec;
