@@ -176,27 +176,44 @@ def test_bad_inputs_raise_wildfer_errors_naming_the_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mp4", "notes.txt"]
 
 
-def interrupt_after(seconds):
-    t = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+def interrupt_soon():
+    # SIGINT to this process 0.1 s from now, as Ctrl-C would send it. Tests start it on the
+    # first row, not at a fixed time from the call: a fast machine finishes LONG (472 frames)
+    # in about two seconds, a loaded one takes that long to load the models.
+    t = threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGINT))
     t.start()
     return t
 
 
-def test_keyboard_interrupt_stops_and_leaves_no_partial_output(tmp_path):
+def test_keyboard_interrupt_stops_and_leaves_no_partial_output(tmp_path, monkeypatch):
     out = tmp_path / "out"
     got = []
-    t = interrupt_after(2.0)
+    timers = []
     with pytest.raises(KeyboardInterrupt):
         for r in wildfer.analyze_iter(LONG, out=out):
+            if not got:
+                timers.append(interrupt_soon())
             got.append(r["frame"])
-    t.join()
+    timers.pop().join()
     assert 0 < len(got) < 472, "interrupted in the middle"
     assert list(out.iterdir()) == [], "nothing half-written"
-    # The whole call too, and the next call works.
-    t = interrupt_after(2.0)
+
+    # The whole call too (analyze() drains analyze_iter; the wrapper only starts the timer on
+    # the first row, the interrupt still lands while the native side computes), and the next
+    # call works.
+    native_iter = wildfer.analyze_iter
+
+    def timed_iter(*args, **kwargs):
+        for i, r in enumerate(native_iter(*args, **kwargs)):
+            if i == 0:
+                timers.append(interrupt_soon())
+            yield r
+
+    monkeypatch.setattr(wildfer, "analyze_iter", timed_iter)
     with pytest.raises(KeyboardInterrupt):
         wildfer.analyze([LONG], out=out)
-    t.join()
+    timers.pop().join()
+    monkeypatch.undo()
     assert list(out.iterdir()) == []
     assert len(list(wildfer.analyze_iter(STILL))) >= 2
 

@@ -25,6 +25,7 @@ fn example_configs_are_valid() {
         [
             "fer2013_resnet18",
             "fer2013_resnet18_cbam",
+            "fer2013_resnet18_llam",
             "fer2013_resnet18_se",
             "fer2013_resnet18_stage2",
             "method_a_resnet101_cbam_bilstm",
