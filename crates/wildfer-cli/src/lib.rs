@@ -166,7 +166,7 @@ enum Command {
         /// (as FER2013's crops: larger and higher) or `face-api`. Set the same `model.crop` in
         /// the run file that trains on them.
         #[arg(long, default_value = "arcface", value_name = "FRAMING")]
-        crop: wildfer_train::config::Framing,
+        crop: wildfer_runtime::Framing,
         /// Crop side in pixels.
         #[arg(long, default_value_t = 112)]
         size: usize,

@@ -8,9 +8,8 @@ use std::path::PathBuf;
 use wildfer::faces::DetectOptions;
 use wildfer::image_scoring::open_image_set;
 use wildfer::prepare_images::{PrepareImagesOptions, prepare_images};
-use wildfer::trained::crop_of;
 use wildfer_face::CropSpec;
-use wildfer_train::config::Framing;
+use wildfer_runtime::Framing;
 
 pub struct Args {
     pub data: PathBuf,
@@ -29,7 +28,7 @@ pub fn run(a: Args) -> Result<()> {
     let opts = PrepareImagesOptions {
         spec: CropSpec {
             size: a.size,
-            ..crop_of(a.crop)
+            ..a.crop.crop()
         },
         skip_unreadable: a.skip_unreadable,
         ..PrepareImagesOptions::default()

@@ -10,9 +10,9 @@ use std::sync::atomic::Ordering;
 use wildfer_core::abaw::{Annotations, write_annotation_dir, write_predictions_txt};
 use wildfer_core::fsutil::write_atomic;
 use wildfer_core::{Expression, LabelSet, count};
+use wildfer_runtime::predict::{predict, score, smooth, to_annotations};
 use wildfer_train::checkpoint;
 use wildfer_train::config::{SmoothKind, SplitName};
-use wildfer_train::predict::{predict, score, smooth, to_annotations};
 use wildfer_train::trainer::Event;
 use wildfer_train::{TrainConfig, TrainOptions, WindowSpec};
 
@@ -214,15 +214,10 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     use burn::module::Module;
-    let probs = predict(
-        &net.valid(),
-        spec,
-        &data,
-        &cfg.input(),
-        cfg.eval.batch,
-        &dev,
-        |d, _| bar.set_position(d as u64),
-    )?;
+    let mut runner = wildfer_runtime::Runner::new(net.valid(), spec, cfg.input(), dev.clone());
+    let probs = predict(&mut runner, &data, cfg.eval.batch, |d, _| {
+        bar.set_position(d as u64)
+    })?;
     bar.finish_and_clear();
     let mut ann = to_annotations(&probs, data.label_set, smooth_n, kind);
     if !labelled {

@@ -26,6 +26,23 @@ impl Video {
         self.labels.len()
     }
 
+    /// The crop shown at each frame: the frame's own, else the nearest earlier one, else the
+    /// video's first (0: the video has no crop at all).
+    pub fn crop_table(&self) -> Vec<usize> {
+        let first = (1..=self.frames())
+            .find(|&f| self.has_crop[f - 1])
+            .unwrap_or(0);
+        let mut last = first;
+        (1..=self.frames())
+            .map(|f| {
+                if self.has_crop[f - 1] {
+                    last = f;
+                }
+                last
+            })
+            .collect()
+    }
+
     /// Labelled and with a crop.
     pub fn usable(&self, frame: usize) -> bool {
         frame >= 1

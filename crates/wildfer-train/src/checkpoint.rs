@@ -17,8 +17,7 @@ use crate::TrainError;
 use crate::config::TrainConfig;
 use crate::net::Net;
 use burn::optim::ModuleOptimizer;
-use burn::store::{BurnpackStore, ModuleSnapshot};
-use burn::tensor::{Bytes, Device};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use wildfer_core::fsutil::write_atomic;
@@ -36,11 +35,10 @@ pub struct RunState {
     pub elapsed_s: f64,
 }
 
-pub const MODEL_FILE: &str = "model.bpk";
-pub const OPTIM_FILE: &str = "optim.bpk";
-pub const STATE_FILE: &str = "state.json";
-pub const CONFIG_FILE: &str = "config.toml";
-pub const SAFETENSORS_FILE: &str = "model.safetensors";
+pub use wildfer_runtime::checkpoint::{
+    CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, OPTIM_FILE, SAFETENSORS_FILE, STATE_FILE,
+    first_non_finite, load_model_into, model_bytes, named_tensors,
+};
 
 /// A run directory.
 #[derive(Debug, Clone)]
@@ -60,7 +58,7 @@ impl RunDir {
     }
 
     pub fn checkpoints(&self) -> PathBuf {
-        self.root.join("checkpoints")
+        self.root.join(CHECKPOINTS_DIR)
     }
 
     pub fn metrics(&self) -> PathBuf {
@@ -134,28 +132,9 @@ impl RunDir {
 
     /// The checkpoint folder `pointer` names, if any.
     pub fn resolve(&self, pointer: &str) -> Result<Option<PathBuf>, TrainError> {
-        let p = self.root.join(pointer);
-        match std::fs::read_to_string(&p) {
-            Ok(s) => {
-                let name = s.trim();
-                if name.is_empty() || name.contains('/') || name.starts_with('.') {
-                    return Err(TrainError::checkpoint(
-                        &p,
-                        format!("not a checkpoint name: {name:?}"),
-                    ));
-                }
-                let dir = self.checkpoints().join(name);
-                if !dir.is_dir() {
-                    return Err(TrainError::checkpoint(
-                        &p,
-                        format!("names {name}, which does not exist"),
-                    ));
-                }
-                Ok(Some(dir))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(TrainError::io(&p, e)),
-        }
+        Ok(wildfer_runtime::checkpoint::read_pointer(
+            &self.root, pointer,
+        )?)
     }
 
     /// Remove checkpoint folders other than the `keep` newest `iter-*`, the ones the pointers
@@ -203,42 +182,9 @@ impl RunDir {
     }
 }
 
-/// The first parameter or buffer with a NaN or infinite value.
-pub fn first_non_finite(net: &Net) -> Option<String> {
-    net.collect(None, None, false).iter().find_map(|t| {
-        let data = burn::store::bridge::to_data(t).ok()?;
-        let v = data.as_slice::<f32>().ok()?;
-        v.iter().any(|x| !x.is_finite()).then(|| t.name.clone())
-    })
-}
-
-/// Every parameter and buffer by name, sorted (comparing runs tensor for tensor: burnpack
-/// files also hold each run's random parameter ids).
-pub fn named_tensors(net: &Net) -> Vec<(String, Vec<f32>)> {
-    let mut t: Vec<(String, Vec<f32>)> = net
-        .collect(None, None, false)
-        .iter()
-        .filter_map(|p| {
-            let data = burn::store::bridge::to_data(p).ok()?;
-            Some((p.name.clone(), data.try_to_vec::<f32>().ok()?))
-        })
-        .collect();
-    t.sort_by(|a, b| a.0.cmp(&b.0));
-    t
-}
-
 /// The checkpoint name of a step.
 pub fn iter_name(prefix: &str, iteration: usize) -> String {
     format!("{prefix}-{iteration:06}")
-}
-
-/// The network's tensors in burn's burnpack format (parameter ids kept, so optimizer state
-/// matches on resume).
-pub fn model_bytes(net: &Net) -> Result<Vec<u8>, String> {
-    let mut store = BurnpackStore::from_bytes(None);
-    net.save_into(&mut store).map_err(|e| e.to_string())?;
-    let bytes = store.get_bytes().map_err(|e| e.to_string())?;
-    Ok(bytes.to_vec())
 }
 
 /// Read a checkpoint folder (or a run directory, meaning its best checkpoint, else its latest):
@@ -247,20 +193,7 @@ pub fn load(
     path: &Path,
     device: &Device,
 ) -> Result<(TrainConfig, Net, RunState, PathBuf), TrainError> {
-    let dir = if path.join(MODEL_FILE).is_file() {
-        path.to_path_buf()
-    } else {
-        let run = RunDir::new(path);
-        match run.resolve("best")? {
-            Some(d) => d,
-            None => run.resolve("latest")?.ok_or_else(|| {
-                TrainError::checkpoint(
-                    path,
-                    "neither a checkpoint folder (model.bpk) nor a run directory with a checkpoint",
-                )
-            })?,
-        }
-    };
+    let dir = wildfer_runtime::checkpoint::checkpoint_dir(path)?;
     let cfg = TrainConfig::load(&dir.join(CONFIG_FILE))?;
     let state_path = dir.join(STATE_FILE);
     let state: RunState =
@@ -270,29 +203,4 @@ pub fn load(
     let mut net = Net::for_checkpoint(&cfg.network()?.without_pretrained(), device)?;
     load_model_into(&mut net, &dir.join(MODEL_FILE))?;
     Ok((cfg, net, state, dir))
-}
-
-/// Load model.bpk into a network of the same architecture; every tensor must match.
-pub fn load_model_into(net: &mut Net, path: &Path) -> Result<(), TrainError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
-    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
-    let r = net
-        .load_from(&mut store)
-        .map_err(|e| TrainError::checkpoint(path, e.to_string().replace('\n', " ")))?;
-    if !r.missing.is_empty() || !r.errors.is_empty() || !r.unused.is_empty() {
-        let what = r
-            .errors
-            .iter()
-            .map(|e| e.to_string())
-            .chain(r.missing.iter().map(|m| format!("missing {m:?}")))
-            .chain(r.unused.iter().map(|u| format!("unexpected {u}")))
-            .take(3)
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(TrainError::checkpoint(
-            path,
-            format!("does not fit this network (another architecture?): {what}"),
-        ));
-    }
-    Ok(())
 }

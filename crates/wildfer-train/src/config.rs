@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use wildfer_core::LabelSet;
 use wildfer_core::abaw::Split;
-use wildfer_nn::{ModelConfig, preset};
+use wildfer_nn::ModelConfig;
+pub use wildfer_runtime::model::{Framing, ModelSection};
 
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,77 +44,6 @@ pub struct TrainConfig {
     pub run: RunSection,
     #[serde(default)]
     pub eval: EvalSection,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelSection {
-    /// A zoo preset name (`wildfer models` lists them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preset: Option<String>,
-    /// Or the network spelled out.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<ModelConfig>,
-    /// 7 (ABAW 2020/21) or 8 (ABAW 2022+, with `Other`).
-    #[serde(default = "seven")]
-    pub classes: usize,
-    /// Side of the square input crops (the Aff-Wild2 crops are resized to it).
-    #[serde(default = "size_112")]
-    pub input_size: usize,
-    /// The network sees grey images (luma in all three channels), in training and at
-    /// inference: for models trained on grey faces such as FER2013's, so that colour faces at
-    /// inference look like what the model learnt from.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub grey: bool,
-    /// Initial weights (safetensors or PyTorch `.pth`, PyTorch parameter names), e.g. a
-    /// pretrained backbone; keys the file lacks keep their random initialisation. Or a
-    /// `wildfer train` run directory (its best checkpoint: fine-tuning). Or face-api's `model/`
-    /// folder for a `face_api_resnet34` backbone (face-recognition-pretrained).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub init: Option<PathBuf>,
-    /// How the faces the network learns from are framed, so that `analyze` and `eval-images`
-    /// cut faces alike at inference: `arcface` (Aff-Wild2's `cropped_aligned`, what `wildfer
-    /// prepare` writes), `fer2013` (FER2013's crops: the face larger and higher) or `face-api`.
-    #[serde(default, skip_serializing_if = "Framing::is_arcface")]
-    pub crop: Framing,
-}
-
-/// Where the face sits in the training crops (`model.crop`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Framing {
-    /// ArcFace's five-point template.
-    #[default]
-    Arcface,
-    /// FER2013's face crops.
-    Fer2013,
-    /// face-api's detector crops.
-    FaceApi,
-}
-
-impl Framing {
-    /// The names a run file and the command line use.
-    pub const NAMES: [&str; 3] = ["arcface", "fer2013", "face-api"];
-
-    fn is_arcface(&self) -> bool {
-        *self == Framing::Arcface
-    }
-}
-
-impl std::str::FromStr for Framing {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "arcface" => Ok(Framing::Arcface),
-            "fer2013" => Ok(Framing::Fer2013),
-            "face-api" => Ok(Framing::FaceApi),
-            _ => Err(format!(
-                "unknown crop framing {s:?} (one of: {})",
-                Framing::NAMES.join(", ")
-            )),
-        }
-    }
 }
 
 /// Which split folder of the annotations.
@@ -445,7 +375,7 @@ pub struct RunSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvalSection {
-    /// Windows per forward pass.
+    /// Frames (or images) per backbone pass.
     #[serde(default = "eight")]
     pub batch: usize,
     /// Smooth the probabilities over this many frames (0 or 1: none).
@@ -479,17 +409,11 @@ fn two() -> usize {
 fn four() -> usize {
     4
 }
-fn seven() -> usize {
-    7
-}
 fn eight() -> usize {
     8
 }
 fn hundred() -> usize {
     100
-}
-fn size_112() -> usize {
-    112
 }
 fn yes() -> bool {
     true
@@ -574,13 +498,7 @@ impl TrainConfig {
 
     /// How every input image is prepared at inference (no augmentation; grey if `model.grey`).
     pub fn input(&self) -> crate::image::InputSpec {
-        crate::image::InputSpec {
-            size: self.model.input_size,
-            draw: crate::image::AugDraw {
-                grey: self.model.grey,
-                ..crate::image::AugDraw::IDENTITY
-            },
-        }
+        self.model.input()
     }
 
     /// Videos or still images.
@@ -598,21 +516,12 @@ impl TrainConfig {
     }
 
     pub fn label_set(&self) -> LabelSet {
-        LabelSet::from_count(self.model.classes).unwrap_or(LabelSet::Seven)
+        self.model.label_set()
     }
 
     /// The network with the configured number of classes.
     pub fn network(&self) -> Result<ModelConfig, TrainError> {
-        let net = match (&self.model.preset, &self.model.network) {
-            (Some(p), None) => preset(p)?,
-            (None, Some(n)) => n.clone(),
-            _ => {
-                return Err(TrainError::Invalid(
-                    "[model] needs exactly one of `preset` and `network`".into(),
-                ));
-            }
-        };
-        Ok(net.with_num_classes(self.model.classes))
+        Ok(self.model.network()?)
     }
 
     /// The metric that selects the best checkpoint, `Auto` resolved.
@@ -631,35 +540,9 @@ impl TrainConfig {
 
     fn validate(&self, path: &Path) -> Result<(), TrainError> {
         let bad = |msg: String| Err(TrainError::config(path, msg));
-        let net = self
-            .network()
+        self.model
+            .validate()
             .map_err(|e| TrainError::config(path, e.to_string()))?;
-        if matches!(net, ModelConfig::Ensemble { .. }) {
-            return bad("an ensemble is not trained as one network: train each member with its own config and combine the runs at prediction".into());
-        }
-        if let ModelConfig::Clip(c) = &net {
-            c.validate()
-                .map_err(|e| TrainError::config(path, e.to_string()))?;
-        }
-        if !matches!(self.model.classes, 7 | 8) {
-            return bad(format!(
-                "model.classes must be 7 or 8, got {}",
-                self.model.classes
-            ));
-        }
-        if self.model.input_size < 32 || self.model.input_size > 1024 {
-            return bad(format!(
-                "model.input_size must be in 32..=1024, got {}",
-                self.model.input_size
-            ));
-        }
-        let min = net.min_input_side();
-        if self.model.input_size < min {
-            return bad(format!(
-                "model.input_size {} is too small for this network's backbone (at least {min})",
-                self.model.input_size
-            ));
-        }
         let o = &self.optim;
         if !(o.lr.is_finite() && o.lr > 0.0) {
             return bad(format!("optim.lr must be positive, got {}", o.lr));

@@ -9,14 +9,14 @@ pub enum TrainError {
     Labels(#[from] wildfer_core::Error),
     #[error(transparent)]
     Nn(#[from] wildfer_nn::NnError),
+    #[error(transparent)]
+    Runtime(#[from] wildfer_runtime::RuntimeError),
     #[error("{}: {msg}", path.display())]
     Config { path: PathBuf, msg: String },
     #[error("{}: {msg}", path.display())]
     Io { path: PathBuf, msg: String },
     #[error("{}: {msg}", path.display())]
     Checkpoint { path: PathBuf, msg: String },
-    #[error("{}: cannot read the image: {msg}", path.display())]
-    Image { path: PathBuf, msg: String },
     /// Training diverged; the last good checkpoint is kept.
     #[error("{0}")]
     Diverged(String),

@@ -6,27 +6,12 @@
 use crate::TrainError;
 use crate::config::{AugmentSection, Sampling};
 use crate::image::{AugDraw, InputSpec, load_crop};
-use crate::net::WindowSpec;
 use rayon::prelude::*;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use wildfer_data::rng::Rng;
 use wildfer_data::{AffWild2, ClipSampler, ImageSet, Video};
-
-/// Per video, the crop shown at each frame: the frame's own, else the nearest earlier one, else
-/// the video's first (0: the video has no crop at all).
-pub fn crop_table(v: &Video) -> Vec<usize> {
-    let first = (1..=v.frames()).find(|&f| v.has_crop[f - 1]).unwrap_or(0);
-    let mut last = first;
-    (1..=v.frames())
-        .map(|f| {
-            if v.has_crop[f - 1] {
-                last = f;
-            }
-            last
-        })
-        .collect()
-}
+use wildfer_runtime::WindowSpec;
 
 /// One window to load: per position the crop frame (1-based; `None`: padding, shown as the
 /// nearest crop and masked) and the training target of each output.
@@ -68,7 +53,7 @@ impl WindowSampler {
         seed: u64,
     ) -> Result<Self, TrainError> {
         let classes = data.label_set.num_classes();
-        let tables = data.videos.iter().map(crop_table).collect();
+        let tables = data.videos.iter().map(Video::crop_table).collect();
         let mut usable = Vec::new();
         let mut by_class = vec![Vec::new(); classes];
         for (vi, v) in data.videos.iter().enumerate() {
@@ -472,7 +457,7 @@ pub fn spawn(
                 }
                 let draws: Vec<AugDraw> = (0..windows.len())
                     .map(|_| {
-                        let mut d = AugDraw::draw(&cfg.augment, &mut rng);
+                        let mut d = crate::image::draw(&cfg.augment, &mut rng);
                         d.grey |= cfg.input.draw.grey;
                         d
                     })
@@ -528,7 +513,7 @@ mod tests {
     #[test]
     fn crop_table_fills_from_earlier_then_first() {
         assert_eq!(
-            crop_table(&data().videos[0]),
+            data().videos[0].crop_table(),
             vec![2, 2, 3, 3, 5, 6, 7, 8, 9, 10]
         );
     }

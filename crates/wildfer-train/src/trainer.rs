@@ -7,8 +7,6 @@ use crate::checkpoint::{self, RunDir, RunState, iter_name};
 use crate::config::{Metric, OptimKind, OptimSection, Task, TrainConfig};
 use crate::loader::{self, Draw, ImageSampler, LoaderConfig, WindowSampler, stream};
 use crate::loss::Loss;
-use crate::net::{Net, WindowSpec};
-use crate::predict::{predict, predict_images, score, to_annotations};
 use crate::schedule::lr_at;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
@@ -23,6 +21,8 @@ use std::time::Instant;
 use wildfer_core::fsutil::write_atomic;
 use wildfer_data::{AffWild2, ImageSet};
 use wildfer_eval::EvalReport;
+use wildfer_runtime::predict::{predict, predict_images, score, to_annotations};
+use wildfer_runtime::{Net, Runner, WindowSpec};
 
 /// What the trainer reports as it goes (the CLI draws progress from these).
 #[derive(Debug, Clone)]
@@ -206,18 +206,17 @@ impl Validation {
         device: &Device,
         on_progress: &mut dyn FnMut(usize, usize),
     ) -> Result<(EvalReport, usize), TrainError> {
-        let (net, input) = (net.valid(), cfg.input());
+        let mut runner = Runner::new(net.valid(), spec, cfg.input(), device.clone());
         match self {
             Validation::Videos(val) => {
-                let probs = predict(&net, spec, val, &input, cfg.eval.batch, device, on_progress)?;
+                let probs = predict(&mut runner, val, cfg.eval.batch, on_progress)?;
                 let bad = probs.iter().map(|v| v.bad_crops).sum();
                 let ann =
                     to_annotations(&probs, val.label_set, cfg.eval.smooth, cfg.eval.smooth_kind);
                 Ok((score(val, &ann)?, bad))
             }
             Validation::Images(set) => {
-                let p =
-                    predict_images(&net, spec, set, &input, cfg.eval.batch, device, on_progress)?;
+                let p = predict_images(&runner, set, cfg.eval.batch, on_progress)?;
                 Ok((p.report(set, cfg.label_set()), p.bad))
             }
         }

@@ -6,12 +6,12 @@
 
 use crate::PipelineError;
 use crate::expression::Probs;
-use crate::expression::{ExpressionModel, class_index, classes};
+use crate::expression::{ExpressionModel, FaceKey, class_index, classes};
 use crate::faces::{FrameFaces, FrameStats, for_each_frame};
 use crate::report::{Timeline, timeline_svg};
 use crate::smooth::{FaceRecord, FrameRecord, Smoother};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use wildfer_core::argmax;
@@ -348,57 +348,54 @@ trait FrameSink {
     fn ready(&mut self, f: &FrameRecord) -> Result<(), PipelineError>;
 }
 
-/// The one frame loop of `analyze`: detect (or take each frame as the face crop with
-/// `opts.crops`), track, classify, smooth; `progress` after every frame.
-fn run_frames(
-    input: &Path,
-    source: &mut dyn FrameSource,
-    detector: &mut dyn FaceDetector,
-    model: &mut dyn ExpressionModel,
-    opts: &AnalyzeOptions,
-    sink: &mut dyn FrameSink,
-    progress: &mut dyn FnMut(usize),
-) -> Result<FrameStats, PipelineError> {
-    opts.tracker
-        .validate()
-        .map_err(|e| PipelineError::Options(e.to_string()))?;
-    let crop = model.crop();
-    model.reset();
-    let mut smoother = Smoother::new(opts.smooth);
-    let mut crop_is_face = wildfer_face::CropIsFace { spec: crop };
-    let detector: &mut dyn FaceDetector = if opts.crops {
-        &mut crop_is_face
-    } else {
-        detector
-    };
-    let stats = for_each_frame(
-        input,
-        source,
-        detector,
-        opts.tracker.clone(),
-        crop,
-        |mut ff| {
-            if opts
-                .stop
-                .as_ref()
-                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
-            {
-                return Err(PipelineError::Interrupted);
+/// Classified frames waiting for their faces' probabilities (temporal models answer a few
+/// frames late), released in frame order.
+#[derive(Default)]
+struct Waiting {
+    /// Each frame, the key of its first face, and its faces' probabilities so far.
+    frames: VecDeque<(FrameFaces, FaceKey, Vec<Option<Probs>>)>,
+}
+
+impl Waiting {
+    fn push(&mut self, ff: FrameFaces, first_key: FaceKey) {
+        let n = ff.faces.len();
+        self.frames.push_back((ff, first_key, vec![None; n]));
+    }
+
+    fn answer(&mut self, answered: Vec<(FaceKey, Probs)>) -> Result<(), PipelineError> {
+        for (key, p) in answered {
+            let slot = self
+                .frames
+                .iter_mut()
+                .find(|(_, first, probs)| key >= *first && key < first + probs.len() as FaceKey)
+                .and_then(|(_, first, probs)| probs.get_mut((key - *first) as usize));
+            match slot {
+                Some(s) => *s = Some(p),
+                None => {
+                    return Err(PipelineError::Model(format!(
+                        "the model answered face {key}, which is not waiting"
+                    )));
+                }
             }
-            let tracks: Vec<usize> = ff.faces.iter().map(|f| f.track).collect();
-            let probs = if opts.crops {
-                let frame = wildfer_video::Frame {
-                    index: ff.index,
-                    time_s: ff.time_s,
-                    width: ff.width,
-                    height: ff.height,
-                    rgb: ff.rgb.clone(),
-                };
-                model.predict_crops(Some(&tracks), &vec![frame; tracks.len()])?
-            } else {
-                let crops: Vec<_> = ff.faces.iter().map(|f| f.crop.clone()).collect();
-                model.predict_tracked(&tracks, &crops)?
+        }
+        Ok(())
+    }
+
+    /// Every frame at the front whose faces are all answered: to the sink, then smoothed.
+    fn release(
+        &mut self,
+        smoother: &mut Smoother,
+        sink: &mut dyn FrameSink,
+    ) -> Result<(), PipelineError> {
+        while self
+            .frames
+            .front()
+            .is_some_and(|(_, _, probs)| probs.iter().all(Option::is_some))
+        {
+            let Some((mut ff, _, probs)) = self.frames.pop_front() else {
+                break;
             };
+            let probs: Vec<Probs> = probs.into_iter().flatten().collect();
             sink.classified(&mut ff, &probs);
             let (index, width, height) = (ff.index, ff.width, ff.height);
             let record = FrameRecord {
@@ -421,10 +418,76 @@ fn run_frames(
             for ready in smoother.push(record) {
                 sink.ready(&ready)?;
             }
-            progress(index);
-            Ok(())
-        },
-    )?;
+        }
+        Ok(())
+    }
+}
+
+/// The one frame loop of `analyze`: detect (or take each frame as the face crop with
+/// `opts.crops`), track, classify, smooth; `progress` after every frame.
+fn run_frames(
+    input: &Path,
+    source: &mut dyn FrameSource,
+    detector: &mut dyn FaceDetector,
+    model: &mut dyn ExpressionModel,
+    opts: &AnalyzeOptions,
+    sink: &mut dyn FrameSink,
+    progress: &mut dyn FnMut(usize),
+) -> Result<FrameStats, PipelineError> {
+    opts.tracker
+        .validate()
+        .map_err(|e| PipelineError::Options(e.to_string()))?;
+    let crop = model.crop();
+    model.reset();
+    let mut smoother = Smoother::new(opts.smooth);
+    let mut waiting = Waiting::default();
+    let mut next_key: FaceKey = 0;
+    let mut crop_is_face = wildfer_face::CropIsFace { spec: crop };
+    let detector: &mut dyn FaceDetector = if opts.crops {
+        &mut crop_is_face
+    } else {
+        detector
+    };
+    let stats = for_each_frame(input, source, detector, opts.tracker.clone(), crop, |ff| {
+        if opts
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            return Err(PipelineError::Interrupted);
+        }
+        let tracks: Vec<usize> = ff.faces.iter().map(|f| f.track).collect();
+        let n = tracks.len();
+        let keys: Vec<FaceKey> = (next_key..next_key + n as FaceKey).collect();
+        next_key += n as FaceKey;
+        let answered = if opts.crops {
+            let frame = wildfer_video::Frame {
+                index: ff.index,
+                time_s: ff.time_s,
+                width: ff.width,
+                height: ff.height,
+                rgb: ff.rgb.clone(),
+            };
+            model.submit_crops(&keys, &tracks, &vec![frame; n])?
+        } else {
+            let crops: Vec<_> = ff.faces.iter().map(|f| f.crop.clone()).collect();
+            model.submit(&keys, &tracks, &crops)?
+        };
+        let index = ff.index;
+        waiting.push(ff, keys.first().copied().unwrap_or(next_key));
+        waiting.answer(answered)?;
+        waiting.release(&mut smoother, sink)?;
+        progress(index);
+        Ok(())
+    })?;
+    waiting.answer(model.flush()?)?;
+    waiting.release(&mut smoother, sink)?;
+    if !waiting.frames.is_empty() {
+        return Err(PipelineError::Model(format!(
+            "{}: left faces without probabilities at the end of the input",
+            model.name()
+        )));
+    }
     for ready in smoother.finish() {
         sink.ready(&ready)?;
     }

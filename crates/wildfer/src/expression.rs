@@ -26,7 +26,13 @@ pub(crate) fn class_index(key: &str) -> Option<usize> {
     classes().iter().position(|c| c.key() == key)
 }
 
-/// A frame-level expression classifier over aligned crops.
+/// The caller's number for a face it submits to [`ExpressionModel::submit`] (e.g. faces
+/// counted in submission order): probabilities come back under it.
+pub type FaceKey = u64;
+
+/// An expression classifier over aligned crops: stills with [`ExpressionModel::predict`], the
+/// frames of an input in order with [`ExpressionModel::submit`] and
+/// [`ExpressionModel::flush`].
 pub trait ExpressionModel {
     /// A short name for reports.
     fn name(&self) -> &str;
@@ -34,41 +40,59 @@ pub trait ExpressionModel {
     /// The aligned square crop the model wants (faces are cut so).
     fn crop(&self) -> CropSpec;
 
-    /// One probability vector per face.
+    /// One probability vector per face, each face alone (no temporal context).
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError>;
 
-    /// The same, knowing each face's track id (temporal models keep per-track context);
-    /// frame-level models ignore the ids.
-    fn predict_tracked(
+    /// The next frame of the input: its faces, each with its track (a track at most once per
+    /// frame) and the caller's key. Returns the probabilities now known, by key: frame-level
+    /// models answer every face at once; temporal models answer a face when the frames its
+    /// window needs are in (`wildfer_runtime::windows`: a few frames later, or when its track
+    /// leaves the picture), and the rest at [`ExpressionModel::flush`].
+    fn submit(
         &mut self,
+        keys: &[FaceKey],
         tracks: &[usize],
         faces: &[AlignedFace],
-    ) -> Result<Vec<Probs>, PipelineError> {
-        debug_assert_eq!(tracks.len(), faces.len());
-        self.predict(faces)
+    ) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        debug_assert_eq!(keys.len(), tracks.len());
+        Ok(keys.iter().copied().zip(self.predict(faces)?).collect())
     }
 
-    /// Forget per-track context (a new input starts).
+    /// [`ExpressionModel::submit`] for images that each already are one face crop, fitted to
+    /// the model's own crop ([`AlignedFace::from_crop`]; an ensemble fits them to each
+    /// member's).
+    fn submit_crops(
+        &mut self,
+        keys: &[FaceKey],
+        tracks: &[usize],
+        crops: &[Frame],
+    ) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        let faces = fit_crops(crops, &self.crop());
+        self.submit(keys, tracks, &faces)
+    }
+
+    /// The input is over: every probability still owed.
+    fn flush(&mut self) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        Ok(Vec::new())
+    }
+
+    /// Forget the input (a new one starts).
     fn reset(&mut self) {}
 
-    /// Probabilities for images that each already are one face crop, fitted to the model's own
-    /// crop ([`AlignedFace::from_crop`]; an ensemble fits them to each member's); with
-    /// `tracks`, as [`ExpressionModel::predict_tracked`].
-    fn predict_crops(
-        &mut self,
-        tracks: Option<&[usize]>,
-        crops: &[Frame],
-    ) -> Result<Vec<Probs>, PipelineError> {
-        let spec = self.crop();
-        let faces: Vec<AlignedFace> = crops
-            .iter()
-            .map(|c| AlignedFace::from_crop(c, &spec))
-            .collect();
-        match tracks {
-            Some(t) => self.predict_tracked(t, &faces),
-            None => self.predict(&faces),
-        }
+    /// [`ExpressionModel::predict`] for images that each already are one face crop (fitted as
+    /// [`ExpressionModel::submit_crops`] says).
+    fn predict_crops(&mut self, crops: &[Frame]) -> Result<Vec<Probs>, PipelineError> {
+        let faces = fit_crops(crops, &self.crop());
+        self.predict(&faces)
     }
+}
+
+/// Face crops fitted to `spec` ([`AlignedFace::from_crop`]).
+fn fit_crops(crops: &[Frame], spec: &CropSpec) -> Vec<AlignedFace> {
+    crops
+        .iter()
+        .map(|c| AlignedFace::from_crop(c, spec))
+        .collect()
 }
 
 /// Fixed probabilities (tests of the later stages).
@@ -231,6 +255,8 @@ impl ExpressionModel for FaceApiExpressionModel {
 pub struct EnsembleModel {
     name: String,
     members: Vec<(Box<dyn ExpressionModel>, f32)>,
+    /// Streaming: faces some members have answered (weighted sum so far, members counted).
+    waiting: std::collections::BTreeMap<FaceKey, (Probs, usize)>,
 }
 
 impl EnsembleModel {
@@ -256,6 +282,7 @@ impl EnsembleModel {
         Ok(EnsembleModel {
             name: name.to_string(),
             members: members.into_iter().map(|(m, w)| (m, w / total)).collect(),
+            waiting: std::collections::BTreeMap::new(),
         })
     }
 }
@@ -278,27 +305,48 @@ impl EnsembleModel {
         Ok(out)
     }
 
-    /// The weighted average of the members' probabilities, each on its own recut of `faces`.
-    fn combine(
-        &mut self,
+    /// `faces` recut as `model` wants.
+    fn recut(
+        model: &dyn ExpressionModel,
         faces: &[AlignedFace],
-        tracks: Option<&[usize]>,
-    ) -> Result<Vec<Probs>, PipelineError> {
-        self.average(faces.len(), |model| {
-            let want = model.crop();
-            let recut = faces
-                .iter()
-                .map(|f| {
-                    f.recrop(&want).ok_or_else(|| {
-                        PipelineError::Model(format!("{}: degenerate crop {want:?}", model.name()))
-                    })
+    ) -> Result<Vec<AlignedFace>, PipelineError> {
+        let want = model.crop();
+        faces
+            .iter()
+            .map(|f| {
+                f.recrop(&want).ok_or_else(|| {
+                    PipelineError::Model(format!("{}: degenerate crop {want:?}", model.name()))
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            match tracks {
-                Some(t) => model.predict_tracked(t, &recut),
-                None => model.predict(&recut),
+            })
+            .collect()
+    }
+
+    /// Streaming: each member answers in its own time; a face's average is out once every
+    /// member has answered it.
+    fn gather(
+        &mut self,
+        mut each: impl FnMut(&mut dyn ExpressionModel) -> Result<Vec<(FaceKey, Probs)>, PipelineError>,
+    ) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        let members = self.members.len();
+        for (model, w) in &mut self.members {
+            for (key, p) in each(model.as_mut())? {
+                let (acc, n) = self.waiting.entry(key).or_insert(([0f32; 7], 0));
+                for k in 0..7 {
+                    acc[k] += *w * p[k];
+                }
+                *n += 1;
             }
-        })
+        }
+        let done: Vec<FaceKey> = self
+            .waiting
+            .iter()
+            .filter(|(_, (_, n))| *n == members)
+            .map(|(k, _)| *k)
+            .collect();
+        Ok(done
+            .into_iter()
+            .filter_map(|k| self.waiting.remove(&k).map(|(p, _)| (k, p)))
+            .collect())
     }
 }
 
@@ -312,29 +360,46 @@ impl ExpressionModel for EnsembleModel {
     }
 
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
-        self.combine(faces, None)
+        self.average(faces.len(), |model| {
+            let recut = Self::recut(model, faces)?;
+            model.predict(&recut)
+        })
     }
 
-    fn predict_tracked(
+    fn submit(
         &mut self,
+        keys: &[FaceKey],
         tracks: &[usize],
         faces: &[AlignedFace],
-    ) -> Result<Vec<Probs>, PipelineError> {
-        self.combine(faces, Some(tracks))
+    ) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        self.gather(|model| {
+            let recut = Self::recut(model, faces)?;
+            model.submit(keys, tracks, &recut)
+        })
+    }
+
+    fn submit_crops(
+        &mut self,
+        keys: &[FaceKey],
+        tracks: &[usize],
+        crops: &[Frame],
+    ) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        self.gather(|model| model.submit_crops(keys, tracks, crops))
+    }
+
+    fn flush(&mut self) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        self.gather(|model| model.flush())
     }
 
     fn reset(&mut self) {
+        self.waiting.clear();
         for (m, _) in &mut self.members {
             m.reset();
         }
     }
 
-    fn predict_crops(
-        &mut self,
-        tracks: Option<&[usize]>,
-        crops: &[Frame],
-    ) -> Result<Vec<Probs>, PipelineError> {
-        self.average(crops.len(), |model| model.predict_crops(tracks, crops))
+    fn predict_crops(&mut self, crops: &[Frame]) -> Result<Vec<Probs>, PipelineError> {
+        self.average(crops.len(), |model| model.predict_crops(crops))
     }
 }
 

@@ -350,7 +350,7 @@ pub fn score_images(
         // Each image is its own input: no context carried from one to the next.
         model.reset();
         let probs = match input {
-            FaceInput::Crops => model.predict_crops(None, &crops)?,
+            FaceInput::Crops => model.predict_crops(&crops)?,
             FaceInput::Detect(_) => model.predict(&faces)?,
         };
         for (slot, p) in slots.into_iter().zip(probs) {

@@ -5,7 +5,7 @@
 //! validation score is its agreement with the teacher on videos it never saw.
 
 use crate::PipelineError;
-use crate::expression::ExpressionModel;
+use crate::expression::{ExpressionModel, FaceKey, Probs};
 use std::path::Path;
 use wildfer_core::abaw::{Annotations, write_annotation_dir};
 use wildfer_core::argmax;
@@ -93,41 +93,39 @@ pub fn pseudo_label(
         let frames = list.last().map_or(0, |(f, _)| *f);
         let mut labels: Vec<Option<Expression>> = vec![None; frames];
         teacher.reset();
-        for chunk in list.chunks(32) {
-            let faces = chunk
-                .iter()
-                .map(|(_, p)| {
-                    // Bounded decoding: sizes are checked from the header first.
-                    let (w, h, raw) = wildfer_video::images::read_rgb(p)?;
-                    // The folders hold ArcFace-aligned crops (Aff-Wild2's layout, `prepare`'s
-                    // output): made square at the teacher's size, then recut as it wants.
-                    let size = want.size;
-                    let rgb = if w == size && h == size {
-                        raw
-                    } else {
-                        wildfer_face::align::resize(&raw, w, h, size, size)
-                    };
-                    let face = AlignedFace {
-                        spec: CropSpec::arcface(size),
-                        rgb,
-                        transform: Similarity2::IDENTITY,
-                    };
-                    face.recrop(&want).ok_or_else(|| {
-                        PipelineError::Model(format!("the teacher's crop {want:?} is degenerate"))
-                    })
-                })
-                .collect::<Result<Vec<_>, PipelineError>>()?;
-            // One track per video: temporal teachers see the video's frames in order.
-            let probs = teacher.predict_tracked(&vec![0; faces.len()], &faces)?;
-            for ((f, _), p) in chunk.iter().zip(&probs) {
-                let c = argmax(p);
-                if p[c] >= opts.min_confidence {
-                    labels[f - 1] = Expression::from_index(c);
-                    sum.class_counts[c] += 1;
-                    sum.labelled += 1;
-                } else {
-                    sum.uncertain += 1;
-                }
+        // One track per video: temporal teachers see the video's frames in order, each
+        // frame answered when its window is complete, the last ones at the flush.
+        let mut probs: Vec<(FaceKey, Probs)> = Vec::new();
+        for (f, p) in &list {
+            // Bounded decoding: sizes are checked from the header first.
+            let (w, h, raw) = wildfer_video::images::read_rgb(p)?;
+            // The folders hold ArcFace-aligned crops (Aff-Wild2's layout, `prepare`'s
+            // output): made square at the teacher's size, then recut as it wants.
+            let size = want.size;
+            let rgb = if w == size && h == size {
+                raw
+            } else {
+                wildfer_face::align::resize(&raw, w, h, size, size)
+            };
+            let face = AlignedFace {
+                spec: CropSpec::arcface(size),
+                rgb,
+                transform: Similarity2::IDENTITY,
+            };
+            let face = face.recrop(&want).ok_or_else(|| {
+                PipelineError::Model(format!("the teacher's crop {want:?} is degenerate"))
+            })?;
+            probs.extend(teacher.submit(&[*f as FaceKey], &[0], &[face])?);
+        }
+        probs.extend(teacher.flush()?);
+        for (f, p) in probs {
+            let c = argmax(&p);
+            if p[c] >= opts.min_confidence {
+                labels[f as usize - 1] = Expression::from_index(c);
+                sum.class_counts[c] += 1;
+                sum.labelled += 1;
+            } else {
+                sum.uncertain += 1;
             }
         }
         if validation.contains(video) {

@@ -159,7 +159,7 @@ mod tests {
                     .collect();
                 got.extend(sm.finish());
                 let whole: Vec<Vec<f32>> = raw.iter().map(|p| p.to_vec()).collect();
-                let want = wildfer_train::predict::smooth(&whole, n, kind);
+                let want = wildfer_runtime::predict::smooth(&whole, n, kind);
                 assert_eq!(got.len(), want.len());
                 for (g, w) in got.iter().zip(&want) {
                     for (a, b) in g.faces[0].probs.iter().zip(w) {

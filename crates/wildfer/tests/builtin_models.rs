@@ -6,7 +6,8 @@
 use wildfer::analyze::{AnalyzeOptions, analyze};
 use wildfer::expression::Probs;
 use wildfer::{
-    BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, PipelineError, builtin_model,
+    BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, FaceKey, PipelineError,
+    builtin_model,
 };
 use wildfer_face::{AlignedFace, CropSpec, Similarity2};
 use wildfer_video::test_media;
@@ -33,6 +34,72 @@ impl ExpressionModel for Member {
         }
         Ok(vec![self.probs; faces.len()])
     }
+}
+
+/// A temporal member's timing: answers each face one frame late, the last at the flush.
+struct Late {
+    held: Vec<FaceKey>,
+}
+
+impl ExpressionModel for Late {
+    fn name(&self) -> &str {
+        "late"
+    }
+
+    fn crop(&self) -> CropSpec {
+        CropSpec::arcface(112)
+    }
+
+    fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
+        Ok(vec![[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]; faces.len()])
+    }
+
+    fn submit(
+        &mut self,
+        keys: &[FaceKey],
+        _tracks: &[usize],
+        _faces: &[AlignedFace],
+    ) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        let out = self.flush()?;
+        self.held = keys.to_vec();
+        Ok(out)
+    }
+
+    fn flush(&mut self) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        let p = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0];
+        Ok(self.held.drain(..).map(|k| (k, p)).collect())
+    }
+}
+
+#[test]
+fn ensemble_answers_a_face_once_every_member_has() {
+    let mut e = EnsembleModel::new(
+        "mixed",
+        vec![
+            (
+                Box::new(Member {
+                    probs: [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                    spec: CropSpec::arcface(112),
+                }),
+                1.0,
+            ),
+            (Box::new(Late { held: Vec::new() }), 1.0),
+        ],
+    )
+    .unwrap();
+    let spec = e.crop();
+    let face = AlignedFace {
+        spec,
+        rgb: vec![90; 3 * spec.size * spec.size],
+        transform: Similarity2::IDENTITY,
+    };
+    let two = [face.clone(), face.clone()];
+    assert!(e.submit(&[0, 1], &[4, 5], &two).unwrap().is_empty());
+    let got = e.submit(&[2, 3], &[4, 5], &two).unwrap();
+    let half = [0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5];
+    assert_eq!(got, vec![(0, half), (1, half)]);
+    assert_eq!(e.flush().unwrap(), vec![(2, half), (3, half)]);
+    assert!(e.flush().unwrap().is_empty());
 }
 
 #[test]
@@ -69,7 +136,7 @@ fn ensemble_averages_members_on_their_own_crops() {
     assert_eq!(p[0][4], 0.75);
     assert_eq!(p[0][1], 0.25);
     assert_eq!(p[0].iter().sum::<f32>(), 1.0);
-    assert_eq!(e.predict_tracked(&[3], &[face]).unwrap()[0], p[1]);
+    assert_eq!(e.submit(&[3], &[0], &[face]).unwrap(), vec![(3, p[1])]);
     assert!(EnsembleModel::new("none", vec![]).is_err());
     let negative: Vec<(Box<dyn ExpressionModel>, f32)> = vec![(
         Box::new(Member {

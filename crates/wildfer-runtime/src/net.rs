@@ -2,7 +2,7 @@
 //! training runs both on clips and prediction computes each frame's embedding once and reuses it
 //! in every window that contains the frame.
 
-use crate::TrainError;
+use crate::RuntimeError;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Gradients;
@@ -30,7 +30,7 @@ pub struct WindowSpec {
 }
 
 impl WindowSpec {
-    pub fn of(cfg: &ModelConfig) -> Result<Self, TrainError> {
+    pub fn of(cfg: &ModelConfig) -> Result<Self, RuntimeError> {
         match cfg {
             ModelConfig::MethodA(c) => Ok(WindowSpec {
                 len: c.clip_len,
@@ -40,7 +40,7 @@ impl WindowSpec {
                 len: c.window,
                 middle: c.head.output() == TemporalOutput::Middle,
             }),
-            ModelConfig::Ensemble { .. } => Err(TrainError::Invalid(
+            ModelConfig::Ensemble { .. } => Err(RuntimeError::Invalid(
                 "an ensemble is combined from trained members, not trained as one network".into(),
             )),
         }
@@ -53,7 +53,7 @@ impl WindowSpec {
 }
 
 impl Net {
-    fn build(cfg: &ModelConfig, device: &Device) -> Result<Net, TrainError> {
+    fn build(cfg: &ModelConfig, device: &Device) -> Result<Net, RuntimeError> {
         Ok(match cfg {
             ModelConfig::MethodA(c) => Net::MethodA(c.init(device)?),
             ModelConfig::Clip(c) => Net::Clip(c.init(device)?),
@@ -66,7 +66,7 @@ impl Net {
 
     /// A freshly initialised network whose every parameter is a function of `seed` alone,
     /// whatever else the process draws meanwhile ([`wildfer_nn::rng`]).
-    pub fn init(cfg: &ModelConfig, device: &Device, seed: u64) -> Result<Net, TrainError> {
+    pub fn init(cfg: &ModelConfig, device: &Device, seed: u64) -> Result<Net, RuntimeError> {
         wildfer_nn::rng::seeded(device, seed, || {
             let net = Net::build(cfg, device)?;
             wildfer_nn::rng::initialize(&net);
@@ -78,7 +78,7 @@ impl Net {
     /// stay undrawn (the checkpoint sets every parameter, and a file missing one is refused),
     /// which saves [`Net::init`]'s draws — ~0.4 s for method A's ResNet-101. Built under the
     /// draw lock all the same, since some layers draw eagerly.
-    pub fn for_checkpoint(cfg: &ModelConfig, device: &Device) -> Result<Net, TrainError> {
+    pub fn for_checkpoint(cfg: &ModelConfig, device: &Device) -> Result<Net, RuntimeError> {
         wildfer_nn::rng::seeded(device, 0, || Net::build(cfg, device))
     }
 
@@ -87,11 +87,10 @@ impl Net {
     /// directory (its best checkpoint, to fine-tune it), or face-api's `model/` folder or
     /// recognition manifest for a `face_api_resnet34` backbone (every parameter of the backbone
     /// set).
-    pub fn load_init(&mut self, init: &Path) -> Result<(), TrainError> {
+    pub fn load_init(&mut self, init: &Path) -> Result<(), RuntimeError> {
         // A wildfer run directory: its best checkpoint's PyTorch-named weights (fine-tuning).
-        let run = crate::checkpoint::RunDir::new(init);
         if init.is_dir()
-            && let Some(best) = run.resolve("best")?
+            && let Some(best) = crate::checkpoint::read_pointer(init, "best")?
         {
             let file = best.join(crate::checkpoint::SAFETENSORS_FILE);
             wildfer_nn::weights::load_safetensors(self, &file, false)?;
@@ -105,7 +104,7 @@ impl Net {
                 ..
             }) = self
             else {
-                return Err(TrainError::Invalid(format!(
+                return Err(RuntimeError::Invalid(format!(
                     "{}: face-api weights initialise a face_api_resnet34 backbone, and this network has none",
                     init.display()
                 )));
