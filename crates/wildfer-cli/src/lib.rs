@@ -276,9 +276,16 @@ enum Command {
     /// (`abaw2020/<video>.txt`, `predictions.txt`), `probabilities/<video>.csv` and
     /// `scores.json`.
     Predict {
-        /// A run directory (its best checkpoint) or a checkpoint folder.
-        #[arg(long, visible_aliases = ["run", "checkpoint"], value_name = "RUN_DIR|CHECKPOINT")]
-        model: PathBuf,
+        /// A run directory (its best checkpoint) or a checkpoint folder; several, separated by
+        /// commas, average their per-frame probabilities with equal weights (an ensemble such as
+        /// method B's CNN, CNN-RNN and CNN-Transformer runs).
+        #[arg(
+            long,
+            visible_aliases = ["run", "checkpoint"],
+            value_name = "RUN_DIR|CHECKPOINT[,...]",
+            value_delimiter = ','
+        )]
+        model: Vec<PathBuf>,
         /// The Aff-Wild2 root (annotations/ and cropped_aligned/).
         #[arg(long)]
         data: PathBuf,

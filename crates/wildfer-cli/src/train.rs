@@ -10,11 +10,11 @@ use std::sync::atomic::Ordering;
 use wildfer_core::abaw::{Annotations, write_annotation_dir, write_predictions_txt};
 use wildfer_core::fsutil::write_atomic;
 use wildfer_core::{Expression, LabelSet, count};
-use wildfer_runtime::predict::{predict, score, smooth, to_annotations};
+use wildfer_runtime::predict::{average_videos, predict, score, smooth, to_annotations};
 use wildfer_train::checkpoint;
 use wildfer_train::config::{SmoothKind, SplitName};
 use wildfer_train::trainer::Event;
-use wildfer_train::{TrainConfig, TrainOptions, WindowSpec};
+use wildfer_train::{TrainConfig, TrainOptions};
 
 pub struct TrainArgs {
     pub config: PathBuf,
@@ -169,7 +169,8 @@ pub enum Format {
 }
 
 pub struct PredictArgs {
-    pub model: PathBuf,
+    /// One run or checkpoint, or an ensemble's members.
+    pub model: Vec<PathBuf>,
     pub data: PathBuf,
     pub split: SplitName,
     /// Unlabelled videos to predict (a list file) instead of `split`.
@@ -185,21 +186,18 @@ pub struct PredictArgs {
 
 pub fn run_predict(a: PredictArgs) -> Result<()> {
     let dev = a.device.clone();
-    let (cfg, net, _, dir) = checkpoint::load(&a.model, &dev)?;
-    let spec = WindowSpec::of(&cfg.network()?)?;
+    let Some(first) = a.model.first() else {
+        bail!("--model: name a run or checkpoint");
+    };
+    // The first member's run file gives the defaults (smoothing, frames per pass).
+    let cfg = TrainConfig::load(
+        &wildfer_runtime::checkpoint::checkpoint_dir(first)?.join(checkpoint::CONFIG_FILE),
+    )?;
     let labelled = a.videos.is_none();
     let data = match &a.videos {
         Some(list) => unlabelled_videos(&a.data, list, a.video_dir.as_deref(), cfg.label_set())?,
         None => wildfer_data::AffWild2::open(&a.data, a.split.split())?,
     };
-    if data.label_set != cfg.label_set() {
-        bail!(
-            "{}: the annotations have {} classes but the model predicts {}",
-            a.data.display(),
-            data.label_set.num_classes(),
-            cfg.model.classes
-        );
-    }
     let smooth_n = a.smooth.unwrap_or(cfg.eval.smooth);
     let kind = if a.gaussian {
         SmoothKind::Gaussian
@@ -208,17 +206,44 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
     };
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("{}: cannot create", a.out.display()))?;
-    let bar = ProgressBar::new(data.videos.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("predict [{bar:30}] {pos}/{len} videos ETA {eta}")
+    let mut members = Vec::with_capacity(a.model.len());
+    let mut dirs = Vec::new();
+    for (i, path) in a.model.iter().enumerate() {
+        let ck = wildfer_runtime::Checkpoint::load(path, &dev)?;
+        if data.label_set != ck.model.label_set() {
+            bail!(
+                "{}: the annotations have {} classes but {} predicts {}",
+                a.data.display(),
+                data.label_set.num_classes(),
+                ck.dir.display(),
+                ck.model.classes
+            );
+        }
+        dirs.push(ck.dir.display().to_string());
+        let mut runner = wildfer_runtime::Runner::of_checkpoint(ck, dev.clone())?;
+        let bar = ProgressBar::new(data.videos.len() as u64);
+        let label = if a.model.len() > 1 {
+            format!("predict {}/{}", i + 1, a.model.len())
+        } else {
+            "predict".to_string()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "{label} [{{bar:30}}] {{pos}}/{{len}} videos ETA {{eta}}"
+            ))
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    use burn::module::Module;
-    let mut runner = wildfer_runtime::Runner::new(net.valid(), spec, cfg.input(), dev.clone());
-    let probs = predict(&mut runner, &data, cfg.eval.batch, |d, _| {
-        bar.set_position(d as u64)
-    })?;
-    bar.finish_and_clear();
+        );
+        members.push(predict(&mut runner, &data, cfg.eval.batch, |d, _| {
+            bar.set_position(d as u64)
+        })?);
+        bar.finish_and_clear();
+    }
+    let probs = if members.len() == 1 {
+        members.remove(0)
+    } else {
+        average_videos(members, None)?
+    };
+    let dir = dirs.join(" + ");
     let mut ann = to_annotations(&probs, data.label_set, smooth_n, kind);
     if !labelled {
         // A submission needs every listed video: one without any face crop is all Neutral.
@@ -253,7 +278,7 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
         eprintln!(
             "wildfer predict: {} from {} -> {} (no labels: nothing scored)",
             count(data.videos.len(), "video"),
-            dir.display(),
+            dir,
             a.out.display()
         );
         return Ok(());
@@ -271,7 +296,7 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
     eprintln!(
         "wildfer predict: {} videos from {} -> {} (macro F1 {:.4}, accuracy {:.4}, ABAW 2020 score {:.4}{}){}",
         data.videos.len(),
-        dir.display(),
+        dir,
         a.out.display(),
         report.f1_macro,
         report.accuracy,

@@ -4,7 +4,7 @@
 
 mod common;
 use common::run;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn config(root: &Path) -> String {
@@ -125,6 +125,51 @@ fn synth_train_resume_predict_eval() {
         serde_json::from_str(&std::fs::read_to_string(pred.join("scores.json")).unwrap()).unwrap();
     assert_eq!(a["f1_macro"], b["f1_macro"]);
     assert_eq!(a["accuracy"], b["accuracy"]);
+
+    // An ensemble: two checkpoints of the run, their per-frame probabilities averaged.
+    let mut cks: Vec<PathBuf> = std::fs::read_dir(out.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("model.bpk").is_file())
+        .collect();
+    cks.sort();
+    assert!(cks.len() >= 2, "{cks:?}");
+    let probs_of = |models: &str, name: &str| {
+        let dir = tmp.path().join(name);
+        let (code, _, err) = run(&[
+            "predict",
+            "--run",
+            models,
+            "--data",
+            d,
+            "--out",
+            dir.to_str().unwrap(),
+            "--smooth",
+            "0",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let mut all = Vec::new();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("probabilities"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files {
+            for line in std::fs::read_to_string(f).unwrap().lines().skip(1) {
+                all.extend(line.split(',').skip(1).map(|v| v.parse::<f32>().unwrap()));
+            }
+        }
+        all
+    };
+    let (a, b) = (cks[0].to_str().unwrap(), cks[1].to_str().unwrap());
+    let pa = probs_of(a, "ens_a");
+    let pb = probs_of(b, "ens_b");
+    let both = probs_of(&format!("{a},{b}"), "ens_ab");
+    assert_eq!(both.len(), pa.len());
+    assert!(pa != pb, "two different checkpoints");
+    for ((x, y), m) in pa.iter().zip(&pb).zip(&both) {
+        assert!(((x + y) / 2.0 - m).abs() < 2e-6, "{x} {y} -> {m}");
+    }
 
     // Issue 18, item 11: a test set has crops but no labels. The validation videos listed
     // (names as in cropped_aligned/), predicted without their labels.

@@ -119,6 +119,50 @@ pub fn predict(
     Ok(out)
 }
 
+/// An ensemble's probabilities: per video, the weighted average of the members' per-frame
+/// probabilities ([`wildfer_nn::ensemble::average`]; `None` weights: equal). Every member
+/// predicted the same videos in the same order; a video some member has no crop for has no
+/// prediction. Crop errors are summed, the first kept.
+pub fn average_videos(
+    members: Vec<Vec<VideoProbs>>,
+    weights: Option<&[f32]>,
+) -> Result<Vec<VideoProbs>, RuntimeError> {
+    let n = members.first().map_or(0, Vec::len);
+    if members.iter().any(|m| m.len() != n) {
+        return Err(RuntimeError::Invalid(
+            "ensemble members predicted different videos".into(),
+        ));
+    }
+    let mut out = Vec::with_capacity(n);
+    for v in 0..n {
+        let each: Vec<&VideoProbs> = members.iter().map(|m| &m[v]).collect();
+        let name = each[0].name.clone();
+        if each.iter().any(|x| x.name != name) {
+            return Err(RuntimeError::Invalid(format!(
+                "ensemble members predicted different videos ({name} vs others)"
+            )));
+        }
+        let probs = match each
+            .iter()
+            .map(|x| x.probs.clone())
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(all) => Some(
+                wildfer_nn::ensemble::average(&all, weights)
+                    .map_err(|e| RuntimeError::Invalid(format!("{name}: {e}")))?,
+            ),
+            None => None,
+        };
+        out.push(VideoProbs {
+            name,
+            probs,
+            bad_crops: each.iter().map(|x| x.bad_crops).sum(),
+            first_error: each.iter().find_map(|x| x.first_error.clone()),
+        });
+    }
+    Ok(out)
+}
+
 /// Probabilities of every image of a still-image set, each shown as a static clip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageProbs {
