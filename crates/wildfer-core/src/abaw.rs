@@ -340,7 +340,7 @@ pub fn parse_predictions_txt(text: &str, path: &Path) -> Result<Annotations> {
             return Err(Error::parse(
                 path,
                 n,
-                format!("second row for {video}/{frame:05}.jpg"),
+                format!("second row for {video}/{}", Layout::crop_name(frame)),
             ));
         }
         frames[i] = label;
@@ -376,7 +376,7 @@ pub fn format_predictions_txt(ann: &Annotations) -> String {
     for (video, frames) in &ann.videos {
         for (i, f) in frames.iter().enumerate() {
             if let Some(e) = f {
-                writeln!(s, "{video}/{:05}.jpg,{}", i + 1, e.index()).ok();
+                writeln!(s, "{video}/{},{}", Layout::crop_name(i + 1), e.index()).ok();
             }
         }
     }
@@ -414,6 +414,55 @@ pub fn read_labels(path: &Path) -> Result<Annotations> {
     let mut ann = Annotations::new(v.label_set);
     ann.videos.insert(stem, v.frames);
     Ok(ann)
+}
+
+/// An Aff-Wild2-layout dataset folder: the one place its paths are built.
+///
+/// ```text
+/// ROOT/cropped_aligned/<video>/00001.jpg          one aligned face crop per frame (1-based)
+/// ROOT/annotations/EXPR_Set/Train_Set/<video>.txt  labels (read: any ABAW edition's names,
+///                                                  [`find_split_dir`]; written: these)
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: &Path) -> Self {
+        Layout {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// `ROOT/cropped_aligned`.
+    pub fn crops_root(&self) -> PathBuf {
+        self.root.join("cropped_aligned")
+    }
+
+    /// A video's crop folder.
+    pub fn crop_dir(&self, video: &str) -> PathBuf {
+        self.crops_root().join(video)
+    }
+
+    /// The file name of a frame's crop (`00042.jpg` for frame 42, 1-based); also how ABAW 2022+
+    /// `predictions.txt` rows name frames.
+    pub fn crop_name(frame: usize) -> String {
+        format!("{frame:05}.jpg")
+    }
+
+    /// The crop of a 1-based frame of `video`.
+    pub fn crop_path(&self, video: &str, frame: usize) -> PathBuf {
+        self.crop_dir(video).join(Self::crop_name(frame))
+    }
+
+    /// Where a split's annotation files are written (`annotations/EXPR_Set/<split>`).
+    pub fn split_dir(&self, split: Split) -> PathBuf {
+        self.root
+            .join("annotations")
+            .join(TASK_FOLDERS[0])
+            .join(split.folder_names()[0])
+    }
 }
 
 /// An Aff-Wild2 EXPR split.
@@ -488,6 +537,21 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn layout_paths_are_the_aff_wild2_ones_and_the_written_split_is_found() {
+        let tmp = tempfile::tempdir().unwrap();
+        let l = Layout::new(tmp.path());
+        assert_eq!(
+            l.crop_path("12-24-1920x1080", 42),
+            tmp.path().join("cropped_aligned/12-24-1920x1080/00042.jpg")
+        );
+        for split in [Split::Train, Split::Validation] {
+            let d = l.split_dir(split);
+            std::fs::create_dir_all(&d).unwrap();
+            assert_eq!(find_split_dir(tmp.path(), split).unwrap(), d);
+        }
+    }
     use Expression::*;
 
     fn p() -> &'static Path {

@@ -7,7 +7,7 @@
 
 use crate::DataError;
 use std::path::{Path, PathBuf};
-use wildfer_core::abaw::{Split, find_split_dir, read_annotation_dir};
+use wildfer_core::abaw::{Layout, Split, find_split_dir, read_annotation_dir};
 use wildfer_core::{Expression, LabelSet};
 
 /// One video (one person: `_left`/`_right` are separate videos) of a split.
@@ -53,7 +53,7 @@ impl Video {
 
     /// The crop of a 1-based frame.
     pub fn crop_path(&self, frame: usize) -> PathBuf {
-        self.crops.join(format!("{frame:05}.jpg"))
+        self.crops.join(Layout::crop_name(frame))
     }
 }
 
@@ -72,7 +72,7 @@ impl AffWild2 {
     pub fn open(root: &Path, split: Split) -> Result<Self, DataError> {
         let dir = find_split_dir(root, split)?;
         let ann = read_annotation_dir(&dir)?;
-        let crops_root = root.join("cropped_aligned");
+        let crops_root = Layout::new(root).crops_root();
         if !crops_root.is_dir() {
             return Err(DataError::invalid(&crops_root, "no cropped_aligned folder"));
         }
@@ -110,7 +110,7 @@ impl AffWild2 {
         label_set: LabelSet,
         frames: impl Fn(&str) -> Option<usize>,
     ) -> Result<Self, DataError> {
-        let crops_root = root.join("cropped_aligned");
+        let crops_root = Layout::new(root).crops_root();
         if !crops_root.is_dir() {
             return Err(DataError::invalid(&crops_root, "no cropped_aligned folder"));
         }

@@ -12,7 +12,7 @@ use crate::DataError;
 use crate::rng::Rng;
 use image::codecs::jpeg::JpegEncoder;
 use std::path::Path;
-use wildfer_core::abaw::{Annotations, write_annotation_dir};
+use wildfer_core::abaw::{Annotations, Layout, Split, write_annotation_dir};
 use wildfer_core::{Expression, LabelSet};
 
 /// Settings of the generator.
@@ -258,16 +258,16 @@ fn storyline(frames: usize, classes: &[Expression], rng: &mut Rng) -> Vec<(Expre
 pub fn generate(root: &Path, opts: &SynthOptions) -> Result<(Annotations, Annotations), DataError> {
     let mut rng = Rng::new(opts.seed);
     let classes = opts.label_set.classes();
-    let ann_root = root.join("annotations").join("EXPR_Set");
-    let crops_root = root.join("cropped_aligned");
+    let layout = Layout::new(root);
     let mut result = Vec::new();
     for (split, n) in [
-        ("Train_Set", opts.videos.0),
-        ("Validation_Set", opts.videos.1),
+        (Split::Train, opts.videos.0),
+        (Split::Validation, opts.videos.1),
     ] {
         let mut ann = Annotations::new(opts.label_set);
         for v in 0..n {
-            let base = format!("synth_{}_{v:03}", &split[..1].to_lowercase());
+            let initial = if split == Split::Train { "t" } else { "v" };
+            let base = format!("synth_{initial}_{v:03}");
             // Every third video has two people.
             let names = if v % 3 == 2 {
                 vec![format!("{base}_left"), format!("{base}_right")]
@@ -294,7 +294,7 @@ pub fn generate(root: &Path, opts: &SynthOptions) -> Result<(Annotations, Annota
                     scale: vr.range_f32(0.85, 1.1),
                 };
                 let story = storyline(opts.frames, classes, &mut vr);
-                let dir = crops_root.join(&name);
+                let dir = layout.crop_dir(&name);
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| DataError::invalid(&dir, e.to_string()))?;
                 let mut labels = Vec::with_capacity(opts.frames);
@@ -322,14 +322,14 @@ pub fn generate(root: &Path, opts: &SynthOptions) -> Result<(Annotations, Annota
                     JpegEncoder::new_with_quality(&mut jpeg, 90)
                         .encode(&rgb, side, side, image::ExtendedColorType::Rgb8)
                         .map_err(|e| DataError::invalid(&dir, e.to_string()))?;
-                    let path = dir.join(format!("{:05}.jpg", i + 1));
+                    let path = dir.join(Layout::crop_name(i + 1));
                     std::fs::write(&path, jpeg)
                         .map_err(|e| DataError::invalid(&path, e.to_string()))?;
                 }
                 ann.videos.insert(name, labels);
             }
         }
-        let dir = ann_root.join(split);
+        let dir = layout.split_dir(split);
         std::fs::create_dir_all(&dir).map_err(|e| DataError::invalid(&dir, e.to_string()))?;
         write_annotation_dir(&dir, &ann)?;
         result.push(ann);

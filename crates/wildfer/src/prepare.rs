@@ -9,6 +9,7 @@ use crate::PipelineError;
 use crate::faces::{FrameStats, for_each_frame};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use wildfer_core::abaw::Layout;
 use wildfer_face::{FaceDetector, TrackerConfig};
 use wildfer_video::FrameSource;
 
@@ -120,7 +121,7 @@ pub fn prepare(
         .name
         .clone()
         .unwrap_or_else(|| crate::inputs::stem(input));
-    let root = out.join("cropped_aligned");
+    let root = Layout::new(out).crops_root();
     let staging = root.join(format!(".{video}.partial"));
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| PipelineError::io(&staging, e))?;
@@ -147,7 +148,7 @@ pub fn prepare(
                 let side = face.crop.size();
                 crate::encode_jpeg(&mut jpeg, &face.crop.rgb, side, side, opts.jpeg_quality)
                     .map_err(|e| PipelineError::io(&dir, e))?;
-                let path = dir.join(format!("{:05}.jpg", ff.index));
+                let path = dir.join(Layout::crop_name(ff.index));
                 std::fs::write(&path, &jpeg).map_err(|e| PipelineError::io(&path, e))?;
             }
             progress(ff.index);

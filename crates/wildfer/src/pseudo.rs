@@ -7,7 +7,7 @@
 use crate::PipelineError;
 use crate::expression::{ExpressionModel, FaceKey, Probs};
 use std::path::Path;
-use wildfer_core::abaw::{Annotations, write_annotation_dir};
+use wildfer_core::abaw::{Annotations, Layout, Split, write_annotation_dir};
 use wildfer_core::argmax;
 use wildfer_core::{Expression, LabelSet};
 use wildfer_face::{AlignedFace, CropSpec, Similarity2};
@@ -59,7 +59,8 @@ pub fn pseudo_label(
     opts: &PseudoOptions,
     mut progress: impl FnMut(&str, usize, usize),
 ) -> Result<PseudoSummary, PipelineError> {
-    let crops_root = root.join("cropped_aligned");
+    let layout = Layout::new(root);
+    let crops_root = layout.crops_root();
     let mut videos: Vec<String> = std::fs::read_dir(&crops_root)
         .map_err(|e| PipelineError::io(&crops_root, e))?
         .filter_map(|e| e.ok())
@@ -89,7 +90,7 @@ pub fn pseudo_label(
     let mut val = Annotations::new(LabelSet::Seven);
     let mut sum = PseudoSummary::default();
     for (vi, video) in videos.iter().enumerate() {
-        let list = crops(&crops_root.join(video))?;
+        let list = crops(&layout.crop_dir(video))?;
         let frames = list.last().map_or(0, |(f, _)| *f);
         let mut labels: Vec<Option<Expression>> = vec![None; frames];
         teacher.reset();
@@ -137,9 +138,8 @@ pub fn pseudo_label(
         }
         progress(video, vi + 1, videos.len());
     }
-    let ann = root.join("annotations").join("EXPR_Set");
-    write_annotation_dir(&ann.join("Train_Set"), &train)?;
-    write_annotation_dir(&ann.join("Validation_Set"), &val)?;
+    write_annotation_dir(&layout.split_dir(Split::Train), &train)?;
+    write_annotation_dir(&layout.split_dir(Split::Validation), &val)?;
     sum.validation = validation;
     Ok(sum)
 }
@@ -154,11 +154,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         for (video, frames) in [("a", vec![1, 2, 4]), ("b", vec![2])] {
-            let d = root.join("cropped_aligned").join(video);
+            let d = Layout::new(root).crop_dir(video);
             std::fs::create_dir_all(&d).unwrap();
             for f in frames {
                 image::RgbImage::new(40, 40)
-                    .save(d.join(format!("{f:05}.jpg")))
+                    .save(d.join(Layout::crop_name(f)))
                     .unwrap();
             }
         }
