@@ -6,21 +6,27 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use wildfer_nn::bench::{self, CaseTiming, median};
 
-/// The PyTorch side, embedded so that the binary needs no checkout to run it.
-const REFERENCE_SCRIPTS: [(&str, &str); 3] = [
-    (
-        "bench_models.py",
-        include_str!("../../../reference/bench_models.py"),
-    ),
-    (
-        "nn_fixtures.py",
-        include_str!("../../../reference/nn_fixtures.py"),
-    ),
-    (
-        "detparams.py",
-        include_str!("../../../reference/detparams.py"),
-    ),
-];
+/// The reference side of `bench models`: a script of the checkout's `reference/` folder.
+const MODELS_SCRIPT: &str = "bench_models.py";
+/// The reference side of `bench faces`.
+const FACES_SCRIPT: &str = "bench_faces.py";
+/// The reference side of `bench train`.
+const TRAIN_SCRIPT: &str = "bench_train.py";
+
+/// The folder of the reference scripts: `$WILDFER_REFERENCE_DIR`, else `reference/` in the
+/// current folder (a wildfer checkout). They are read at run time, never built into the binary.
+fn reference_dir() -> Result<PathBuf> {
+    let dir = std::env::var_os("WILDFER_REFERENCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("reference"));
+    if !dir.join(MODELS_SCRIPT).is_file() {
+        bail!(
+            "{}: no reference scripts here (run from a wildfer checkout, or set WILDFER_REFERENCE_DIR to its reference/ folder)",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
 
 #[derive(Debug, Deserialize, Serialize)]
 struct Reference {
@@ -49,26 +55,22 @@ pub struct ModelsArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Run an embedded reference script (written with its helpers to a temporary folder) and parse
-/// the JSON it prints.
+/// Run a reference script of [`reference_dir`] (its helpers sit beside it) and parse the JSON
+/// it prints.
 fn run_script<T: serde::de::DeserializeOwned>(
     python: &Path,
-    scripts: &[(&str, &str)],
+    script: &str,
     what: &str,
     args: &[String],
     env: &[(&str, PathBuf)],
 ) -> Result<T> {
-    let dir =
-        tempfile::tempdir().context("creating a temporary folder for the reference script")?;
-    for (name, text) in scripts {
-        std::fs::write(dir.path().join(name), text)?;
-    }
+    let path = reference_dir()?.join(script);
     let out = Command::new(python)
-        .arg(dir.path().join(scripts[0].0))
+        .arg(&path)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
-        .with_context(|| format!("running {}", python.display()))?;
+        .with_context(|| format!("running {} {}", python.display(), path.display()))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("no error output");
@@ -89,7 +91,7 @@ fn run_reference(args: &ModelsArgs, cases: &[&str]) -> Result<Reference> {
         "--cases".into(),
         cases.join(","),
     ];
-    run_script(&args.python, &REFERENCE_SCRIPTS, "PyTorch", &a, &[])
+    run_script(&args.python, MODELS_SCRIPT, "PyTorch", &a, &[])
 }
 
 pub fn models(args: ModelsArgs) -> Result<()> {
@@ -170,23 +172,6 @@ pub fn models(args: ModelsArgs) -> Result<()> {
     Ok(())
 }
 
-/// The reference side of `bench faces`, embedded with its helpers.
-const FACES_SCRIPTS: [(&str, &str); 4] = [
-    (
-        "bench_faces.py",
-        include_str!("../../../reference/bench_faces.py"),
-    ),
-    (
-        "convert_retinaface.py",
-        include_str!("../../../reference/convert_retinaface.py"),
-    ),
-    ("fetch.py", include_str!("../../../reference/fetch.py")),
-    (
-        "detparams.py",
-        include_str!("../../../reference/detparams.py"),
-    ),
-];
-
 #[derive(Debug, Deserialize, Serialize)]
 struct FacesReference {
     onnxruntime: String,
@@ -222,7 +207,7 @@ fn run_faces_reference(a: &FacesArgs) -> Result<FacesReference> {
     let cache = std::env::current_dir()?.join(".cache/packages");
     run_script(
         &a.python,
-        &FACES_SCRIPTS,
+        FACES_SCRIPT,
         "onnxruntime",
         &args,
         &[("WILDFER_PACKAGE_CACHE", cache)],
@@ -532,11 +517,7 @@ checkpoint_every = {iters}
             "--threads".into(),
             args.threads.to_string(),
         ];
-        let script = [(
-            "bench_train.py",
-            include_str!("../../../reference/bench_train.py"),
-        )];
-        match run_script::<TrainReference>(&args.python, &script, "PyTorch", &a, &[]) {
+        match run_script::<TrainReference>(&args.python, TRAIN_SCRIPT, "PyTorch", &a, &[]) {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(format!("{e:#}"))),
         }

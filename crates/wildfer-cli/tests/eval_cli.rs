@@ -322,6 +322,42 @@ fn bench_models_runs_and_reports_json() {
     assert!(v["wildfer"][0]["runs_ms"][0].as_f64().unwrap() > 0.0);
     assert!(v["reference"].is_null());
 
+    // The reference side is a script of reference/, read at run time: found there (this
+    // machine's python3 may lack PyTorch; either way the script ran), and outside a checkout
+    // the JSON says where to look instead.
+    let bench_in = |cwd: &std::path::Path, env: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_wildfer"));
+        c.current_dir(cwd).env_remove("WILDFER_REFERENCE_DIR");
+        if let Some(e) = env {
+            c.env("WILDFER_REFERENCE_DIR", e);
+        }
+        let o = c
+            .args(["bench", "models", "--runs", "1", "--size", "32"])
+            .args([
+                "--cases",
+                "resnet18_forward",
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        (
+            v["reference"].is_null(),
+            v["reference_error"].as_str().map(str::to_string),
+        )
+    };
+    let (no_ref, err) = bench_in(d.path(), None);
+    let err = err.unwrap_or_default();
+    assert!(no_ref && err.contains("no reference scripts here"), "{err}");
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reference");
+    let (no_ref, err) = bench_in(d.path(), Some(&checkout));
+    assert!(
+        !no_ref || !err.unwrap_or_default().contains("no reference scripts"),
+        "the scripts of reference/ were found"
+    );
+
     let (code, _, stderr) = wildfer(&["bench", "models", "--cases", "nope", "--no-reference"]);
     assert_eq!(code, 1);
     assert!(
