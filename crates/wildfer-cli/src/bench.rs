@@ -1,10 +1,10 @@
 //! `wildfer bench ...`: wildfer's timings next to the reference framework's, in one run.
 
+use crate::model_cases::{self as bench, CaseTiming, median};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use wildfer_nn::bench::{self, CaseTiming, median};
 
 /// The reference side of `bench models`: a script of the checkout's `reference/` folder.
 const MODELS_SCRIPT: &str = "bench_models.py";

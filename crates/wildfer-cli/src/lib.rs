@@ -4,6 +4,7 @@
 mod bench;
 mod eval_images;
 mod jobs;
+mod model_cases;
 mod prepare_images;
 mod progress;
 mod train;

@@ -26,13 +26,13 @@
 //! - [`gemm_conv`], [`max_pool`], [`cbam_pool`], [`fused_norm`]: wildfer's own CPU kernels for
 //!   the networks' convolutions, poolings and batch norms (burn backend extensions on flex,
 //!   with their backward passes); [`flex_ops`]: what they share.
-//! - [`bench`]: the model benchmark cases of `wildfer bench models`.
 //! - [`rng`]: seeded random draws that other threads of the process cannot interleave with.
-//! - [`detparams`]: deterministic parameters shared with the reference scripts.
+//! - `detparams` (feature `test-support`, tests only): deterministic parameters shared with
+//!   the reference scripts.
 
 pub mod attention;
-pub mod bench;
 pub mod cbam_pool;
+#[cfg(feature = "test-support")]
 pub mod detparams;
 pub mod ensemble;
 mod error;

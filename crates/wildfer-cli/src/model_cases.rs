@@ -1,5 +1,5 @@
-//! Model benchmarks: the cases `wildfer bench models` times, next to the same architectures in
-//! PyTorch (`reference/bench_models.py`, run by the CLI in the same session).
+//! The cases `wildfer bench models` times (here, not in the shipped library crates), next to
+//! the same architectures in PyTorch (`reference/bench_models.py`, run in the same session).
 //!
 //! Every case works on one 8-frame clip of `size` x `size` RGB crops:
 //!
@@ -10,8 +10,6 @@
 //! | `method_a_forward` | ResNet-101 + CBAM + BiLSTM on the clip, eval mode |
 //! | `resnet18_bilstm_train_step` | ResNet-18 + BiLSTM head (method A's head): forward, cross-entropy on 8 labels, backward, SGD (momentum 0.9, no dampening) |
 
-use crate::method_a::MethodAConfig;
-use crate::{NnError, ResNetConfig};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -19,6 +17,7 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+use wildfer_nn::{MethodAConfig, NnError, ResNetConfig};
 
 /// The case names, in run order.
 pub const CASES: [&str; 4] = [
@@ -76,7 +75,7 @@ pub fn run(
             "bench needs runs >= 1 and size >= 32".into(),
         ));
     }
-    let dev = crate::cpu();
+    let dev = wildfer_nn::cpu();
     let frames = Tensor::<4>::random([8, 3, size, size], Distribution::Default, &dev);
     let clip = frames.clone().reshape([1, 8, 3, size, size]);
     let mut out = Vec::new();
@@ -111,7 +110,7 @@ pub fn run(
 }
 
 fn train_step_runs(runs: usize, size: usize) -> Result<Vec<f64>, NnError> {
-    let dev = crate::cpu().autodiff();
+    let dev = wildfer_nn::cpu().autodiff();
     let cfg = MethodAConfig {
         backbone: ResNetConfig::resnet18(),
         ..MethodAConfig::resnet18_cbam_bilstm()
