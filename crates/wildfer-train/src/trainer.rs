@@ -1,6 +1,7 @@
-//! The training loop: batches from the loader, loss, backward, optimizer step with the
-//! scheduled learning rate (backbone at its own rate), checkpoints every N steps, evaluation on
-//! the whole validation split, the best checkpoint by the challenge metric, a metrics log.
+//! The training loop, in four parts: setup (`open_data`, `start`: fresh or resumed), `step`
+//! (loss, backward, optimizer step with the scheduled learning rate, the backbone at its own
+//! rate), `evaluate` (the whole validation split, the best checkpoint by the run's metric) and
+//! `save_checkpoint` (every N steps, for resume); `train` runs them and keeps the metrics log.
 
 use crate::TrainError;
 use crate::checkpoint::{self, RunDir, RunState, iter_name};
@@ -223,20 +224,20 @@ impl Validation {
     }
 }
 
-/// Train as `cfg` says into `run_dir`.
-pub fn train(
-    cfg: &TrainConfig,
-    run_dir: &Path,
-    opts: &TrainOptions,
-    on_event: &mut dyn FnMut(Event),
-) -> Result<TrainSummary, TrainError> {
-    let run = RunDir::new(run_dir);
-    // One writer per run folder: two trainings into one folder would mix their checkpoints.
-    let _lock = wildfer_core::fsutil::lock_folder(run_dir, "`wildfer train`")?;
-    let net_cfg = cfg.network()?;
-    let spec = WindowSpec::of(&net_cfg)?;
+/// What a run learns from and is validated on (setup).
+struct Data {
+    draw: Draw,
+    val: Validation,
+    /// Still images mixed into clip steps, and how many per step.
+    images: Option<(Arc<ImageSet>, usize)>,
+    /// Training examples per class (for class weights).
+    counts: Vec<usize>,
+}
+
+/// Open the training and validation data `cfg` names.
+fn open_data(cfg: &TrainConfig, spec: WindowSpec) -> Result<Data, TrainError> {
     let label_set = cfg.label_set();
-    let (draw, val_data, images, counts) = match cfg.task() {
+    match cfg.task() {
         Task::Videos => {
             let root = cfg.data.root.as_deref().unwrap_or(Path::new("."));
             let open = |split: crate::config::SplitName| -> Result<AffWild2, TrainError> {
@@ -253,7 +254,7 @@ pub fn train(
                 Ok(d)
             };
             let train_data = Arc::new(open(cfg.data.train_split)?);
-            let val_data = open(cfg.data.val_split)?;
+            let val = open(cfg.data.val_split)?;
             let images = match &cfg.data.images {
                 None => None,
                 Some(im) => Some((Arc::new(im.open(label_set)?), im.per_step())),
@@ -272,12 +273,12 @@ pub fn train(
                 cfg.data.stride,
                 cfg.seed,
             )?);
-            (
-                Draw::Clips(sampler),
-                Validation::Videos(val_data),
+            Ok(Data {
+                draw: Draw::Clips(sampler),
+                val: Validation::Videos(val),
                 images,
                 counts,
-            )
+            })
         }
         Task::Images => {
             let open = |im: &Option<crate::config::ImagesSection>| match im {
@@ -290,23 +291,27 @@ pub fn train(
             let val = open(&cfg.data.val_images)?;
             let counts = set.class_counts(label_set);
             let sampler = ImageSampler::new(set, spec, cfg.data.sampling, cfg.seed);
-            (
-                Draw::Images(Arc::new(sampler)),
-                Validation::Images(val),
-                None,
+            Ok(Data {
+                draw: Draw::Images(Arc::new(sampler)),
+                val: Validation::Images(val),
+                images: None,
                 counts,
-            )
+            })
         }
-    };
-    let loss_fn = Loss::new(&cfg.loss, cfg.model.classes, &counts);
+    }
+}
 
-    let device = opts
-        .device
-        .clone()
-        .unwrap_or_else(wildfer_nn::cpu)
-        .autodiff();
-    // Resume or start.
-    let (mut net, mut optim, mut state) = if opts.resume {
+/// The network, optimizer and bookkeeping to go on from: the run's latest checkpoint with
+/// `resume`, else fresh (the run folder started, `model.init` read).
+fn start(
+    cfg: &TrainConfig,
+    run: &RunDir,
+    resume: bool,
+    device: &Device,
+) -> Result<(Net, ModuleOptimizer, RunState), TrainError> {
+    let net_cfg = cfg.network()?;
+    let run_dir = run.root.as_path();
+    if resume {
         let dir = run.resolve("latest")?.ok_or_else(|| {
             TrainError::checkpoint(
                 run_dir,
@@ -320,7 +325,7 @@ pub fn train(
                 "differs from the configuration given; resume with the run's own config.toml",
             ));
         }
-        let mut net = Net::for_checkpoint(&net_cfg, &device)?;
+        let mut net = Net::for_checkpoint(&net_cfg, device)?;
         checkpoint::load_model_into(&mut net, &dir.join(checkpoint::MODEL_FILE))?;
         let path = dir.join(checkpoint::OPTIM_FILE);
         let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
@@ -332,46 +337,163 @@ pub fn train(
             serde_json::from_slice(&std::fs::read(&sp).map_err(|e| TrainError::io(&sp, e))?)
                 .map_err(|e| TrainError::checkpoint(&sp, e.to_string()))?;
         truncate_log(&run.metrics(), state.iteration)?;
-        (net, optim, state)
-    } else {
-        if run.resolve("latest")?.is_some() {
-            return Err(TrainError::checkpoint(
-                run_dir,
-                "already holds a run; pass --resume to continue it or choose another --out",
-            ));
-        }
-        std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
-        write_atomic(&run.config(), cfg.to_toml().as_bytes())?;
-        let _ = std::fs::remove_file(run.metrics());
-        let mut net = Net::init(&net_cfg, &device, cfg.seed)?;
-        if let Some(init) = &cfg.model.init {
-            net.load_init(init)?;
-        }
-        let state = RunState {
-            iteration: 0,
-            best_score: None,
-            best_iteration: None,
-            bad_frames: 0,
-            elapsed_s: 0.0,
-        };
-        (net, optimizer(&cfg.optim), state)
+        return Ok((net, optim, state));
+    }
+    if run.resolve("latest")?.is_some() {
+        return Err(TrainError::checkpoint(
+            run_dir,
+            "already holds a run; pass --resume to continue it or choose another --out",
+        ));
+    }
+    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    write_atomic(&run.config(), cfg.to_toml().as_bytes())?;
+    let _ = std::fs::remove_file(run.metrics());
+    let mut net = Net::init(&net_cfg, device, cfg.seed)?;
+    if let Some(init) = &cfg.model.init {
+        net.load_init(init)?;
+    }
+    let state = RunState {
+        iteration: 0,
+        best_score: None,
+        best_iteration: None,
+        bad_frames: 0,
+        elapsed_s: 0.0,
     };
+    Ok((net, optimizer(&cfg.optim), state))
+}
+
+/// One optimizer step on `batch` (step `it`): the network after it, and the loss and learning
+/// rate (`None`: the batch had no target, nothing learnt).
+fn step(
+    cfg: &TrainConfig,
+    net: Net,
+    optim: &mut ModuleOptimizer,
+    loss_fn: &Loss,
+    batch: loader::Batch,
+    outputs: usize,
+    device: &Device,
+) -> Result<(Net, Option<(f64, f64)>), TrainError> {
+    let it = batch.step;
+    let (b, t, s) = (batch.b, batch.t, batch.size);
+    let x = Tensor::<5>::from_data(TensorData::new(batch.pixels, [b, t, 3, s, s]), device);
+    let mask = Tensor::<2>::from_data(TensorData::new(batch.mask, [b, t]), device);
+    // Dropout and other randomness of this step depend on the step alone.
+    let step_seed = stream(cfg.seed, it as u64, 2).next_u64();
+    let logits = wildfer_nn::rng::seeded(device, step_seed, || net.forward(x, Some(mask)))
+        .reshape([b * outputs, cfg.model.classes]);
+    let lr = lr_at(&cfg.schedule, cfg.optim.lr, cfg.run.iterations, it);
+    let Some(loss) = loss_fn.forward(logits, &batch.targets) else {
+        return Ok((net, None));
+    };
+    let value = f64::from(loss.clone().into_scalar::<f32>());
+    if !value.is_finite() {
+        return Err(TrainError::Diverged(format!(
+            "loss is {value} at step {}; stopped, the last good checkpoint is kept (lower optim.lr?)",
+            it + 1
+        )));
+    }
+    let grads = loss.backward();
+    let (backbone, rest) = net.split_grads(grads);
+    let mut net = net;
+    let mult = cfg.optim.backbone_lr_mult;
+    if mult > 0.0 {
+        net = optim.step(lr * mult, net, backbone);
+    }
+    net = optim.step(lr, net, rest);
+    Ok((net, Some((value, lr))))
+}
+
+/// Validate `net`; a new best is saved as a `best-*` checkpoint (with PyTorch-named weights)
+/// and pointed to. The log entry.
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    cfg: &TrainConfig,
+    run: &RunDir,
+    val: &Validation,
+    net: &Net,
+    spec: WindowSpec,
+    state: &mut RunState,
+    device: &Device,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<EvalLog, TrainError> {
+    let metric = cfg.metric();
+    let (report, bad_crops) = val.evaluate(net, spec, cfg, device, &mut |done, total| {
+        on_event(Event::Evaluating { done, total })
+    })?;
+    let value = metric_value(metric, &report);
+    let best = state.best_score.is_none_or(|b| value > b);
+    if best {
+        state.best_score = Some(value);
+        state.best_iteration = Some(state.iteration);
+        let name = iter_name("best", state.iteration);
+        run.save(&name, net, None, state, cfg, true)?;
+        run.point("best", &name)?;
+    }
+    Ok(EvalLog {
+        iteration: state.iteration,
+        metric: metric_name(metric),
+        score: value,
+        f1_macro: report.f1_macro,
+        accuracy: report.accuracy,
+        abaw2020: report.abaw2020_score,
+        frames: report.frames,
+        bad_crops,
+        best,
+    })
+}
+
+/// Save an `iter-*` checkpoint (with the optimizer, for resume), point `latest` at it and
+/// prune old ones.
+fn save_checkpoint(
+    cfg: &TrainConfig,
+    run: &RunDir,
+    net: &Net,
+    optim: &ModuleOptimizer,
+    state: &RunState,
+) -> Result<std::path::PathBuf, TrainError> {
+    let name = iter_name("iter", state.iteration);
+    let path = run.save(&name, net, Some(optim), state, cfg, false)?;
+    run.point("latest", &name)?;
+    run.prune(cfg.run.keep_checkpoints.max(1))?;
+    Ok(path)
+}
+
+/// Train as `cfg` says into `run_dir`: set up, then step, evaluate and checkpoint as the run
+/// file says until the last step or a stop.
+pub fn train(
+    cfg: &TrainConfig,
+    run_dir: &Path,
+    opts: &TrainOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<TrainSummary, TrainError> {
+    let run = RunDir::new(run_dir);
+    // One writer per run folder: two trainings into one folder would mix their checkpoints.
+    let _lock = wildfer_core::fsutil::lock_folder(run_dir, "`wildfer train`")?;
+    let spec = WindowSpec::of(&cfg.network()?)?;
+    let data = open_data(cfg, spec)?;
+    let loss_fn = Loss::new(&cfg.loss, cfg.model.classes, &data.counts);
+    let device = opts
+        .device
+        .clone()
+        .unwrap_or_else(wildfer_nn::cpu)
+        .autodiff();
+    let (mut net, mut optim, mut state) = start(cfg, &run, opts.resume, &device)?;
 
     let total = cfg.run.iterations;
     let last = opts.stop_after.map_or(total, |s| s.min(total));
     on_event(Event::Started {
         first: state.iteration,
         iterations: total,
-        train_items: draw.items(),
-        val_items: val_data.len(),
-        unit: val_data.unit(),
+        train_items: data.draw.items(),
+        val_items: data.val.len(),
+        unit: data.val.unit(),
         params: net.num_params(),
     });
     let batches = loader::spawn(
-        draw,
+        data.draw,
         LoaderConfig {
             seed: cfg.seed,
-            images,
+            images: data.images,
             batch_size: cfg.run.batch_size,
             input: cfg.input(),
             workers: cfg.data.workers,
@@ -380,12 +502,9 @@ pub fn train(
         state.iteration,
         last,
     )?;
-    let metric = cfg.metric();
     let mut last_eval = None;
     let started = Instant::now();
     let elapsed_before = state.elapsed_s;
-    let outputs = spec.outputs();
-    let classes = cfg.model.classes;
     while state.iteration < last {
         let t0 = Instant::now();
         let batch = batches
@@ -395,44 +514,33 @@ pub fn train(
         let it = state.iteration;
         debug_assert_eq!(batch.step, it);
         state.bad_frames += batch.bad_frames;
-        let (b, t, s) = (batch.b, batch.t, batch.size);
-        let x = Tensor::<5>::from_data(TensorData::new(batch.pixels, [b, t, 3, s, s]), &device);
-        let mask = Tensor::<2>::from_data(TensorData::new(batch.mask, [b, t]), &device);
-        // Dropout and other randomness of this step depend on the step alone.
-        let step_seed = stream(cfg.seed, it as u64, 2).next_u64();
-        let logits = wildfer_nn::rng::seeded(&device, step_seed, || net.forward(x, Some(mask)))
-            .reshape([b * outputs, classes]);
-        let lr = lr_at(&cfg.schedule, cfg.optim.lr, total, it);
-        if let Some(loss) = loss_fn.forward(logits, &batch.targets) {
-            let value = f64::from(loss.clone().into_scalar::<f32>());
-            if !value.is_finite() {
-                return Err(TrainError::Diverged(format!(
-                    "loss is {value} at step {}; stopped, the last good checkpoint is kept (lower optim.lr?)",
-                    it + 1
-                )));
-            }
-            let grads = loss.backward();
-            let (backbone, rest) = net.split_grads(grads);
-            let mult = cfg.optim.backbone_lr_mult;
-            if mult > 0.0 {
-                net = optim.step(lr * mult, net, backbone);
-            }
-            net = optim.step(lr, net, rest);
-            let step = StepLog {
+        let frames = batch.b * batch.t;
+        let learnt;
+        (net, learnt) = step(
+            cfg,
+            net,
+            &mut optim,
+            &loss_fn,
+            batch,
+            spec.outputs(),
+            &device,
+        )?;
+        if let Some((loss, lr)) = learnt {
+            let s = StepLog {
                 iteration: it + 1,
-                loss: value,
+                loss,
                 lr,
-                frames_per_s: (b * t) as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+                frames_per_s: frames as f64 / t0.elapsed().as_secs_f64().max(1e-9),
                 wait_s,
             };
             log_line(
                 &run.metrics(),
                 &Tagged {
                     kind: "step",
-                    inner: &step,
+                    inner: &s,
                 },
             )?;
-            on_event(Event::Step(step));
+            on_event(Event::Step(s));
         }
         state.iteration = it + 1;
         state.elapsed_s = elapsed_before + started.elapsed().as_secs_f64();
@@ -440,30 +548,9 @@ pub fn train(
         let eval_now = state.iteration == total
             || (cfg.run.eval_every > 0 && state.iteration % cfg.run.eval_every == 0);
         if eval_now {
-            let (report, bad_crops) =
-                val_data.evaluate(&net, spec, cfg, &device, &mut |done, total| {
-                    on_event(Event::Evaluating { done, total })
-                })?;
-            let value = metric_value(metric, &report);
-            let best = state.best_score.is_none_or(|b| value > b);
-            if best {
-                state.best_score = Some(value);
-                state.best_iteration = Some(state.iteration);
-                let name = iter_name("best", state.iteration);
-                run.save(&name, &net, None, &state, cfg, true)?;
-                run.point("best", &name)?;
-            }
-            let e = EvalLog {
-                iteration: state.iteration,
-                metric: metric_name(metric),
-                score: value,
-                f1_macro: report.f1_macro,
-                accuracy: report.accuracy,
-                abaw2020: report.abaw2020_score,
-                frames: report.frames,
-                bad_crops,
-                best,
-            };
+            let e = evaluate(
+                cfg, &run, &data.val, &net, spec, &mut state, &device, on_event,
+            )?;
             log_line(
                 &run.metrics(),
                 &Tagged {
@@ -483,10 +570,7 @@ pub fn train(
             || eval_now
             || stopping
         {
-            let name = iter_name("iter", state.iteration);
-            let path = run.save(&name, &net, Some(&optim), &state, cfg, false)?;
-            run.point("latest", &name)?;
-            run.prune(cfg.run.keep_checkpoints.max(1))?;
+            let path = save_checkpoint(cfg, &run, &net, &optim, &state)?;
             on_event(Event::Checkpoint {
                 iteration: state.iteration,
                 path,
