@@ -365,9 +365,6 @@ pub fn run_pseudo_label(
     min_confidence: f32,
     device: &Device,
 ) -> Result<()> {
-    if !(0.0..=1.0).contains(&min_confidence) {
-        bail!("--min-confidence must be in [0, 1], got {min_confidence}");
-    }
     let mut teacher = expression_model(model, device)?;
     let pb = ProgressBar::new(0);
     pb.set_style(

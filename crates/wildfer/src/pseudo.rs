@@ -21,6 +21,19 @@ pub struct PseudoOptions {
     pub min_confidence: f32,
 }
 
+impl PseudoOptions {
+    /// Refuse a confidence threshold that is not a probability.
+    pub fn validate(&self) -> Result<(), PipelineError> {
+        if !(0.0..=1.0).contains(&self.min_confidence) {
+            return Err(PipelineError::Options(format!(
+                "the minimum confidence must be in [0, 1], got {}",
+                self.min_confidence
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PseudoSummary {
     /// The videos of the validation split.
@@ -59,6 +72,7 @@ pub fn pseudo_label(
     opts: &PseudoOptions,
     mut progress: impl FnMut(&str, usize, usize),
 ) -> Result<PseudoSummary, PipelineError> {
+    opts.validate()?;
     let layout = Layout::new(root);
     let crops_root = layout.crops_root();
     let mut videos: Vec<String> = std::fs::read_dir(&crops_root)
@@ -185,6 +199,14 @@ mod tests {
         };
         let s = pseudo_label(root, &mut teacher, &opts, |_, _, _| {}).unwrap();
         assert_eq!((s.labelled, s.uncertain), (0, 4));
+        // A threshold that is no probability is refused by the library itself.
+        let bad = PseudoOptions {
+            min_confidence: 1.5,
+            ..opts.clone()
+        };
+        let e = pseudo_label(root, &mut teacher, &bad, |_, _, _| {}).unwrap_err();
+        assert!(matches!(e, PipelineError::Options(_)), "{e}");
+        assert!(e.to_string().contains("1.5"), "{e}");
         // Without a choice the last folder by name is the validation split.
         let opts = PseudoOptions {
             validation: Vec::new(),
