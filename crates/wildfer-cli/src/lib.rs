@@ -570,9 +570,6 @@ fn run(cli: Cli) -> Result<()> {
             size,
             seed,
         } => {
-            if frames == 0 || videos == 0 || !(16..=1024).contains(&size) {
-                bail!("--videos and --frames must be at least 1 and --size between 16 and 1024");
-            }
             let opts = wildfer_data::SynthOptions {
                 videos: (videos, videos.div_ceil(3)),
                 frames,

@@ -235,6 +235,23 @@ fn draw(
     c.rgb8(rng, 12.0)
 }
 
+impl SynthOptions {
+    /// At least one training video and one frame; crops of 16 to 1024 px. `root` names the
+    /// dataset in the error.
+    pub fn validate(&self, root: &Path) -> Result<(), DataError> {
+        if self.frames == 0 || self.videos.0 == 0 || !(16..=1024).contains(&self.size) {
+            return Err(DataError::invalid(
+                root,
+                format!(
+                    "a synthetic dataset needs at least 1 video and 1 frame and crops of 16-1024 px (asked: {} videos, {} frames, {} px)",
+                    self.videos.0, self.frames, self.size
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Label runs: expressions held for 15-60 frames, with a few frames of transition.
 fn storyline(frames: usize, classes: &[Expression], rng: &mut Rng) -> Vec<(Expression, f32)> {
     let mut out = Vec::with_capacity(frames);
@@ -256,6 +273,7 @@ fn storyline(frames: usize, classes: &[Expression], rng: &mut Rng) -> Vec<(Expre
 /// Write a synthetic dataset under `root` (see the module documentation); returns the
 /// annotations written per split (train, validation).
 pub fn generate(root: &Path, opts: &SynthOptions) -> Result<(Annotations, Annotations), DataError> {
+    opts.validate(root)?;
     let mut rng = Rng::new(opts.seed);
     let classes = opts.label_set.classes();
     let layout = Layout::new(root);
