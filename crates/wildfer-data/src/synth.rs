@@ -236,15 +236,16 @@ fn draw(
 }
 
 impl SynthOptions {
-    /// At least one training video and one frame; crops of 16 to 1024 px. `root` names the
-    /// dataset in the error.
+    /// At least one video (in either split) and one frame; crops of 16 to 1024 px. `root`
+    /// names the dataset in the error.
     pub fn validate(&self, root: &Path) -> Result<(), DataError> {
-        if self.frames == 0 || self.videos.0 == 0 || !(16..=1024).contains(&self.size) {
+        let videos = self.videos.0 + self.videos.1;
+        if self.frames == 0 || videos == 0 || !(16..=1024).contains(&self.size) {
             return Err(DataError::invalid(
                 root,
                 format!(
-                    "a synthetic dataset needs at least 1 video and 1 frame and crops of 16-1024 px (asked: {} videos, {} frames, {} px)",
-                    self.videos.0, self.frames, self.size
+                    "a synthetic dataset needs at least 1 video and 1 frame and crops of 16-1024 px (asked: {videos} videos, {} frames, {} px)",
+                    self.frames, self.size
                 ),
             ));
         }
