@@ -5,10 +5,11 @@
 //! Probabilities may be smoothed over time before the arg-max.
 
 use crate::RuntimeError;
-use crate::input::load_crop;
+use crate::input::{InputSpec, load_crop};
 use crate::runner::Runner;
 use crate::windows::Features;
 use rayon::prelude::*;
+use std::path::PathBuf;
 use wildfer_core::abaw::Annotations;
 use wildfer_core::argmax;
 use wildfer_core::smoothing::SmoothKind;
@@ -31,6 +32,25 @@ pub struct VideoProbs {
 /// Frames per backbone pass at most (bounds memory whatever `batch`).
 const FRAME_CHUNK: usize = 32;
 
+/// Decode and prepare `paths` as `input` says, in parallel: the pixels (`3 * s * s` per path)
+/// and each path's error. An undecodable crop is left as a mean-colour image (all zeros after
+/// normalisation).
+fn load_crops(paths: &[PathBuf], input: &InputSpec) -> (Vec<f32>, Vec<Option<String>>) {
+    let frame = 3 * input.size * input.size;
+    let mut px = vec![0f32; paths.len() * frame];
+    let errors = px
+        .par_chunks_mut(frame)
+        .zip(paths.par_iter())
+        .map(|(o, path)| {
+            load_crop(path, input.size, &input.draw, o).err().map(|e| {
+                o.fill(0.0);
+                e.to_string()
+            })
+        })
+        .collect();
+    (px, errors)
+}
+
 /// Probabilities for every frame of every video of `data`, each video one segment of the
 /// windowing rule ([`crate::windows`]; frames without a crop show the nearest earlier crop),
 /// `batch` frames per backbone pass; `progress(done, total)` after each video.
@@ -40,8 +60,6 @@ pub fn predict(
     batch: usize,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<VideoProbs>, RuntimeError> {
-    let (size, draw) = (runner.input().size, runner.input().draw);
-    let frame = 3 * size * size;
     let mut out = Vec::with_capacity(data.videos.len());
     for (vi, v) in data.videos.iter().enumerate() {
         runner.reset();
@@ -70,18 +88,9 @@ pub fn predict(
                     crops.push(c);
                 }
             }
-            let mut px = vec![0f32; crops.len() * frame];
-            let errors: Vec<String> = px
-                .par_chunks_mut(frame)
-                .zip(crops.par_iter())
-                .filter_map(|(o, &c)| {
-                    // An undecodable crop is shown as a mean-colour image (all zeros).
-                    load_crop(&v.crop_path(c), size, &draw, o).err().map(|e| {
-                        o.fill(0.0);
-                        e.to_string()
-                    })
-                })
-                .collect();
+            let paths: Vec<_> = crops.iter().map(|&c| v.crop_path(c)).collect();
+            let (px, errors) = load_crops(&paths, runner.input());
+            let errors: Vec<String> = errors.into_iter().flatten().collect();
             bad_crops += errors.len();
             if first_error.is_none() {
                 first_error = errors.into_iter().next();
@@ -198,20 +207,15 @@ pub fn predict_images<K: Clone>(
     batch: usize,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<ImageProbs, RuntimeError> {
-    let (size, draw) = (runner.input().size, runner.input().draw);
-    let (n, frame) = (set.images.len(), 3 * size * size);
+    let n = set.images.len();
     let mut out = ImageProbs {
         probs: Vec::with_capacity(n),
         bad: 0,
         first_error: None,
     };
     for chunk in set.images.chunks(batch.clamp(1, FRAME_CHUNK)) {
-        let mut px = vec![0f32; chunk.len() * frame];
-        let errors: Vec<Option<String>> = px
-            .par_chunks_mut(frame)
-            .zip(chunk.par_iter())
-            .map(|(o, (path, _))| load_crop(path, size, &draw, o).err().map(|e| e.to_string()))
-            .collect();
+        let paths: Vec<_> = chunk.iter().map(|(p, _)| p.clone()).collect();
+        let (px, errors) = load_crops(&paths, runner.input());
         let feats = runner.features(px, chunk.len())?;
         let probs = runner.alone(feats)?;
         for (err, p) in errors.into_iter().zip(probs) {

@@ -104,11 +104,6 @@ impl<K: Clone> Runner<K> {
         self.queued.clear();
     }
 
-    /// Windows waiting for the head.
-    pub fn queued(&self) -> usize {
-        self.queued.len()
-    }
-
     /// The head over every queued window: each labelled frame's class probabilities.
     pub fn outputs(&mut self) -> Result<Vec<(K, Vec<f32>)>, RuntimeError> {
         let windows = std::mem::take(&mut self.queued);

@@ -111,7 +111,8 @@ impl<K: Clone> Windows<K> {
     }
 
     /// Frames held (for tests of the memory bound).
-    pub fn held(&self) -> usize {
+    #[cfg(test)]
+    fn held(&self) -> usize {
         self.open.values().map(|s| s.frames.len()).sum()
     }
 }
@@ -169,21 +170,21 @@ fn drain<K: Clone>(spec: WindowSpec, seg: &mut Segment<K>, closing: bool) -> Vec
     out
 }
 
-/// Every window of one whole segment of `n` frames, keyed by frame (0-based), as
-/// [`Windows`] hands them out: the offline form of the rule.
-pub fn segment_windows(spec: WindowSpec, features: &[Features]) -> Vec<Window<usize>> {
-    let mut w = Windows::new(spec);
-    let mut out: Vec<Window<usize>> = Vec::new();
-    for (i, f) in features.iter().enumerate() {
-        out.extend(w.push(0, i, f.clone()));
-    }
-    out.extend(w.finish());
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every window of one whole segment, keyed by frame (0-based), as [`Windows`] hands
+    /// them out.
+    fn segment_windows(spec: WindowSpec, features: &[Features]) -> Vec<Window<usize>> {
+        let mut w = Windows::new(spec);
+        let mut out: Vec<Window<usize>> = Vec::new();
+        for (i, f) in features.iter().enumerate() {
+            out.extend(w.push(0, i, f.clone()));
+        }
+        out.extend(w.finish());
+        out
+    }
 
     fn feats(n: usize) -> Vec<Features> {
         (0..n).map(|i| Arc::from(vec![i as f32])).collect()
