@@ -55,7 +55,7 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
         a.crops,
         (a.shard.count > 1).then(|| format!("{}/{}", a.shard.index, a.shard.count)),
     );
-    write_outputs(&out, &scores.rows, a.out.as_deref())?;
+    write_outputs(&out, &scores.rows, model.label_set(), a.out.as_deref())?;
     eprintln!(
         "wildfer eval-images: {} images{}, accuracy {:.4}, macro F1 {:.4}{}{}",
         out.images,
@@ -76,8 +76,14 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
     Ok(())
 }
 
-/// Print the JSON; with `dir`, also write `images.csv` and `scores.json` there.
-fn write_outputs(out: &ScoresJson<'_>, rows: &[ImageRow], dir: Option<&Path>) -> Result<()> {
+/// Print the JSON; with `dir`, also write `images.csv` (a probability column per class of the
+/// model's `classes`) and `scores.json` there.
+fn write_outputs(
+    out: &ScoresJson<'_>,
+    rows: &[ImageRow],
+    classes: LabelSet,
+    dir: Option<&Path>,
+) -> Result<()> {
     let json = serde_json::to_string_pretty(out)?;
     if let Some(dir) = dir {
         if dir.as_os_str().is_empty() {
@@ -85,9 +91,9 @@ fn write_outputs(out: &ScoresJson<'_>, rows: &[ImageRow], dir: Option<&Path>) ->
         }
         std::fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create", dir.display()))?;
-        let mut csv = ImageRow::csv_header();
+        let mut csv = ImageRow::csv_header(classes);
         for r in rows {
-            csv.push_str(&r.csv());
+            csv.push_str(&r.csv(classes));
         }
         write_atomic(&dir.join("images.csv"), csv.as_bytes())?;
         write_atomic(&dir.join("scores.json"), format!("{json}\n").as_bytes())?;
@@ -108,6 +114,7 @@ struct TaskScores {
 pub fn run_merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
     let mut rows: Vec<ImageRow> = Vec::new();
     let mut made: Option<(String, String, PathBuf)> = None;
+    let mut classes = LabelSet::Seven;
     for d in dirs {
         let scores = d.join("scores.json");
         let text = std::fs::read_to_string(&scores)
@@ -127,7 +134,10 @@ pub fn run_merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
             ),
             Some(_) => {}
         }
-        rows.extend(wildfer::image_scoring::read_rows(&d.join("images.csv"))?);
+        let (c, task_rows) = wildfer::image_scoring::read_rows(&d.join("images.csv"))?;
+        // One model (checked above) answers one set of classes.
+        classes = c;
+        rows.extend(task_rows);
     }
     let mut seen = std::collections::HashSet::new();
     for r in &rows {
@@ -143,7 +153,7 @@ pub fn run_merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
     };
     let scores = ImageScores::from_rows(rows, LabelSet::Seven);
     let out_json = scores.json(&model, faces == "crops", None);
-    write_outputs(&out_json, &scores.rows, out)?;
+    write_outputs(&out_json, &scores.rows, classes, out)?;
     eprintln!(
         "wildfer eval-images: {} images from {} folders, accuracy {:.4}, macro F1 {:.4}",
         scores.rows.len(),

@@ -385,7 +385,8 @@ pub fn run_pseudo_label(
         },
     )?;
     pb.finish_and_clear();
-    let counts: Vec<String> = wildfer_core::LabelSet::Seven
+    let counts: Vec<String> = s
+        .classes
         .classes()
         .iter()
         .zip(s.class_counts)

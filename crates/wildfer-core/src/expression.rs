@@ -74,10 +74,11 @@ impl fmt::Display for Expression {
     }
 }
 
-/// Which ABAW edition's class list is in use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Which ABAW edition's class list is in use (default: the seven of the built-in models).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum LabelSet {
     /// ABAW 2020/2021: Neutral..Surprise (7 classes).
+    #[default]
     #[serde(rename = "7")]
     Seven,
     /// ABAW 2022 and later: Neutral..Surprise, Other (8 classes).
@@ -105,6 +106,16 @@ impl LabelSet {
     /// The classes of this set in ABAW order.
     pub fn classes(self) -> &'static [Expression] {
         &Expression::ALL[..self.num_classes()]
+    }
+
+    /// The lower-case keys of the classes (`neutral`, ..., `surprise`[, `other`]), in order.
+    pub fn keys(self) -> impl Iterator<Item = &'static str> {
+        self.classes().iter().map(|e| e.key())
+    }
+
+    /// The position of the class whose key is `key` (`happiness`), if the set has it.
+    pub fn index_of_key(self, key: &str) -> Option<usize> {
+        self.classes().iter().position(|c| c.key() == key)
     }
 
     /// The class with index `i` if it belongs to this set.
@@ -146,6 +157,94 @@ impl fmt::Display for LabelSet {
     }
 }
 
+/// One face's probabilities (or scores) over the classes of a [`LabelSet`], in ABAW order
+/// (`Other` last, in 8-class sets). Fixed-size and `Copy`, so a row carries it without
+/// allocating; it reads as a slice of the set's length. Serialises as a map from each
+/// class's key to its value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probs {
+    set: LabelSet,
+    p: [f32; 8],
+}
+
+impl Probs {
+    /// `values` (one per class of `set`, in order); `None` when the count is not the set's.
+    pub fn new(set: LabelSet, values: &[f32]) -> Option<Probs> {
+        (values.len() == set.num_classes()).then(|| {
+            let mut p = [0f32; 8];
+            p[..values.len()].copy_from_slice(values);
+            Probs { set, p }
+        })
+    }
+
+    /// The seven ABAW 2020/21 classes' values.
+    pub fn seven(p: [f32; 7]) -> Probs {
+        Probs::from_fn(LabelSet::Seven, |k| p[k])
+    }
+
+    /// Every class of `set` valued by `f(index)`.
+    pub fn from_fn(set: LabelSet, f: impl Fn(usize) -> f32) -> Probs {
+        let n = set.num_classes();
+        Probs {
+            set,
+            p: std::array::from_fn(|k| if k < n { f(k) } else { 0.0 }),
+        }
+    }
+
+    /// All zeros (a sum to add into).
+    pub fn zeros(set: LabelSet) -> Probs {
+        Probs::from_fn(set, |_| 0.0)
+    }
+
+    pub fn label_set(&self) -> LabelSet {
+        self.set
+    }
+
+    /// The classes, in the values' order.
+    pub fn classes(&self) -> &'static [Expression] {
+        self.set.classes()
+    }
+
+    /// The winning class (ties: the first, see [`argmax`]).
+    pub fn top(&self) -> Expression {
+        self.set.classes()[argmax(self)]
+    }
+
+    /// The value of `class`; `None` when the set does not have it.
+    pub fn get(&self, class: Expression) -> Option<f32> {
+        self.get_index(class.index())
+    }
+
+    fn get_index(&self, k: usize) -> Option<f32> {
+        (k < self.set.num_classes()).then(|| self.p[k])
+    }
+}
+
+impl std::ops::Deref for Probs {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.p[..self.set.num_classes()]
+    }
+}
+
+impl std::ops::DerefMut for Probs {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        let n = self.set.num_classes();
+        &mut self.p[..n]
+    }
+}
+
+impl Serialize for Probs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (c, v) in self.classes().iter().zip(self.iter()) {
+            m.serialize_entry(c.key(), v)?;
+        }
+        m.end()
+    }
+}
+
 /// The winning class of a probability (or score) vector: the first of the largest values, as
 /// NumPy's and PyTorch's `argmax` (NaN never wins); 0 for an empty vector.
 pub fn argmax<T: PartialOrd>(p: &[T]) -> usize {
@@ -172,6 +271,27 @@ mod tests {
             assert_eq!(Expression::from_index(i), Some(*e));
         }
         assert_eq!(Expression::from_index(8), None);
+    }
+
+    #[test]
+    fn probs_read_as_their_sets_classes() {
+        let p = Probs::seven([0.1, 0.0, 0.0, 0.0, 0.6, 0.3, 0.0]);
+        assert_eq!(p.len(), 7);
+        assert_eq!(p.top(), Expression::Happiness);
+        assert_eq!(p.get(Expression::Sadness), Some(0.3));
+        assert_eq!(p.get(Expression::Other), None);
+        let eight = [0.1, 0.0, 0.0, 0.0, 0.2, 0.1, 0.0, 0.6];
+        let q = Probs::new(LabelSet::Eight, &eight).unwrap();
+        assert_eq!(&q[..], &eight[..]);
+        assert_eq!(q.top(), Expression::Other);
+        assert_eq!(Probs::new(LabelSet::Seven, &eight), None);
+        assert_eq!(Probs::new(LabelSet::Eight, &eight[..7]), None);
+        assert_eq!(
+            serde_json::to_string(&q).unwrap(),
+            r#"{"neutral":0.1,"anger":0.0,"disgust":0.0,"fear":0.0,"happiness":0.2,"sadness":0.1,"surprise":0.0,"other":0.6}"#
+        );
+        assert_eq!(LabelSet::Eight.index_of_key("other"), Some(7));
+        assert_eq!(LabelSet::Seven.index_of_key("other"), None);
     }
 
     #[test]

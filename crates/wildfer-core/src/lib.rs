@@ -12,7 +12,7 @@ pub mod fsutil;
 pub mod smoothing;
 
 pub use error::{Error, Result};
-pub use expression::{Expression, LabelSet, argmax};
+pub use expression::{Expression, LabelSet, Probs, argmax};
 
 /// `n` and the noun, plural unless `n` is 1 ("1 frame", "2 frames"): the one wording of
 /// counts in messages and reports.

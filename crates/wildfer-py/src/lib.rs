@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 use wildfer::PipelineError;
 use wildfer::analyze::{AnalyzeOptions, Row};
+use wildfer::expression::LabelSet;
 use wildfer::faces::{DetectOptions, DetectorKind};
 use wildfer_nn::burn::tensor::Device;
 
@@ -105,8 +106,8 @@ fn recv_detached<T: Send>(
 
 /// What the worker thread says.
 enum Msg {
-    /// The model and detector are loaded and the input is open.
-    Ready,
+    /// The model (answering these classes) and detector are loaded and the input is open.
+    Ready(LabelSet),
     /// One frame's rows.
     Rows(Vec<Row>),
     Done,
@@ -142,7 +143,7 @@ impl Job {
             })?;
         }
         // The Python side has gone (or stopped): a failed send ends the analysis.
-        let _ = tx.send(Msg::Ready);
+        let _ = tx.send(Msg::Ready(model.label_set()));
         let opts = AnalyzeOptions {
             smooth: self.smooth,
             crops: self.crops,
@@ -188,6 +189,8 @@ struct RowIter {
     /// classes must be: it is only reached through `&mut self`.)
     rx: Mutex<Option<mpsc::Receiver<Msg>>>,
     pending: VecDeque<Row>,
+    /// The model's classes (known once the worker is ready).
+    classes: LabelSet,
     stop: Arc<AtomicBool>,
     worker: Option<std::thread::JoinHandle<()>>,
     finished: bool,
@@ -230,7 +233,11 @@ impl RowIter {
     /// iterator (a failure as the Python exception).
     fn accept(&mut self, py: Python<'_>) -> PyResult<()> {
         match self.recv(py)? {
-            None | Some(Msg::Ready) => Ok(()),
+            None => Ok(()),
+            Some(Msg::Ready(classes)) => {
+                self.classes = classes;
+                Ok(())
+            }
             Some(Msg::Rows(rows)) => {
                 self.pending.extend(rows);
                 Ok(())
@@ -268,7 +275,12 @@ impl RowIter {
 /// Landmark column names, in the detector's order (image-left first in each pair).
 const LANDMARKS: [&str; 5] = ["eye_left", "eye_right", "nose", "mouth_left", "mouth_right"];
 
-fn row_dict<'py>(py: Python<'py>, input: &str, r: &Row) -> PyResult<Bound<'py, PyDict>> {
+fn row_dict<'py>(
+    py: Python<'py>,
+    input: &str,
+    classes: LabelSet,
+    r: &Row,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("input", input)?;
     d.set_item("frame", r.frame)?;
@@ -279,7 +291,7 @@ fn row_dict<'py>(py: Python<'py>, input: &str, r: &Row) -> PyResult<Bound<'py, P
         d.set_item(name, f.map(|f| f.bbox[k]))?;
     }
     d.set_item("det_score", f.map(|f| f.det_score))?;
-    for (k, class) in wildfer::expression::class_keys().into_iter().enumerate() {
+    for (k, class) in classes.keys().enumerate() {
         d.set_item(class, f.map(|f| f.probabilities[k]))?;
     }
     d.set_item("expression", f.map(|f| f.expression))?;
@@ -299,13 +311,19 @@ impl RowIter {
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         loop {
             if let Some(r) = self.pending.pop_front() {
-                return row_dict(py, &self.input, &r).map(Some);
+                return row_dict(py, &self.input, self.classes, &r).map(Some);
             }
             if self.finished {
                 return Ok(None);
             }
             self.accept(py)?;
         }
+    }
+
+    /// How many classes the model answers: 7, or 8 with `other` (the rows' keys follow).
+    #[getter]
+    fn classes(&self) -> usize {
+        self.classes.num_classes()
     }
 
     /// Stop the analysis now (what leaving a `for` loop early should do; also on deletion).
@@ -381,6 +399,7 @@ fn analyze_iter(
         input: path.display().to_string(),
         rx: Mutex::new(Some(rx)),
         pending: VecDeque::new(),
+        classes: LabelSet::Seven,
         stop,
         worker: Some(worker),
         finished: false,
@@ -503,7 +522,7 @@ fn eval_images_json(
                     o.insert("path".into(), r.path.display().to_string().into());
                     o.insert("truth".into(), r.truth.key().into());
                     o.insert("prediction".into(), r.prediction().map(|e| e.key()).into());
-                    for (k, class) in wildfer::expression::class_keys().into_iter().enumerate() {
+                    for (k, class) in m.label_set().keys().enumerate() {
                         o.insert(class.into(), r.probs.map(|p| f64::from(p[k])).into());
                     }
                     o.insert("note".into(), r.note().into());
@@ -528,13 +547,7 @@ fn eval_json(
     classes: Option<usize>,
     allow_missing: bool,
 ) -> PyResult<String> {
-    let label_set = match classes {
-        None => None,
-        Some(n) => Some(
-            wildfer_core::LabelSet::from_count(n)
-                .ok_or_else(|| OptionsError::new_err(format!("classes must be 7 or 8, got {n}")))?,
-        ),
-    };
+    let label_set = classes.map(label_set).transpose()?;
     py.detach(|| {
         let read = |p: &Path, what: &str| {
             wildfer_core::abaw::read_labels(p)
@@ -570,23 +583,33 @@ fn models() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// The keys of `analyze_iter`'s rows, in order: `input`, the CSV's columns, then each
-/// landmark's x and y (the order `row_dict` fills them in).
+/// The keys of `analyze_iter`'s rows from a model of `classes` (7 or 8) classes, in order:
+/// `input`, the CSV's columns, then each landmark's x and y (the order `row_dict` fills them
+/// in).
 #[pyfunction]
-fn columns() -> Vec<String> {
+#[pyo3(signature = (classes=7))]
+fn columns(classes: usize) -> PyResult<Vec<String>> {
+    let classes = label_set(classes)?;
     let mut c = vec!["input".to_string()];
-    c.extend(Row::csv_columns().into_iter().map(String::from));
+    c.extend(Row::csv_columns(classes).into_iter().map(String::from));
     for name in LANDMARKS {
         c.push(format!("{name}_x"));
         c.push(format!("{name}_y"));
     }
-    c
+    Ok(c)
 }
 
-/// The classes' keys (`neutral`, ..., `surprise`), in the probabilities' order.
+/// The keys of `classes` (7 or 8) classes (`neutral`, ..., `surprise`[, `other`]), in the
+/// probabilities' order.
 #[pyfunction]
-fn class_keys() -> [&'static str; 7] {
-    wildfer::expression::class_keys()
+#[pyo3(signature = (classes=7))]
+fn class_keys(classes: usize) -> PyResult<Vec<&'static str>> {
+    Ok(label_set(classes)?.keys().collect())
+}
+
+fn label_set(classes: usize) -> PyResult<LabelSet> {
+    LabelSet::from_count(classes)
+        .ok_or_else(|| OptionsError::new_err(format!("classes must be 7 or 8, got {classes}")))
 }
 
 /// The `wildfer` command line with these arguments (`argv[0]` is the program name); its exit

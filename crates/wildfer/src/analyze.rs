@@ -5,8 +5,7 @@
 //! is finished.
 
 use crate::PipelineError;
-use crate::expression::Probs;
-use crate::expression::{ExpressionModel, FaceKey, class_index, classes};
+use crate::expression::{ExpressionModel, FaceKey, LabelSet, Probs};
 use crate::faces::{FrameFaces, FrameStats, for_each_frame};
 use crate::report::{Timeline, timeline_svg};
 use crate::smooth::{FaceRecord, FrameRecord, Smoother};
@@ -41,23 +40,11 @@ pub struct RowFace {
     /// Eye, eye, nose tip, mouth corner, mouth corner as `[x, y]` in source pixels, each pair
     /// image-left first; not clipped.
     pub landmarks: [[f32; 2]; 5],
-    /// The classes' probabilities (as written: smoothed), in [`classes`] order.
-    #[serde(serialize_with = "probabilities_by_key")]
-    pub probabilities: crate::expression::Probs,
+    /// The classes' probabilities (as written: smoothed), by key in ABAW order; `other` only
+    /// from an 8-class model.
+    pub probabilities: Probs,
     /// The most probable class's key (ties: the first).
     pub expression: &'static str,
-}
-
-fn probabilities_by_key<S: serde::Serializer>(
-    p: &crate::expression::Probs,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut m = s.serialize_map(Some(p.len()))?;
-    for (c, v) in classes().iter().zip(p) {
-        m.serialize_entry(c.key(), v)?;
-    }
-    m.end()
 }
 
 impl Row {
@@ -84,15 +71,16 @@ impl Row {
                         det_score: face.detection.score,
                         landmarks: face.detection.landmarks.map(|q| [q.x, q.y]),
                         probabilities: face.probs,
-                        expression: classes()[argmax(&face.probs)].key(),
+                        expression: face.probs.top().key(),
                     }),
                 }
             })
             .collect()
     }
 
-    /// The CSV's column names, in order.
-    pub fn csv_columns() -> Vec<&'static str> {
+    /// The CSV's column names, in order, for a model answering `classes` (`other` only for an
+    /// 8-class one).
+    pub fn csv_columns(classes: LabelSet) -> Vec<&'static str> {
         let mut c = vec![
             "frame",
             "time_s",
@@ -103,24 +91,24 @@ impl Row {
             "h",
             "det_score",
         ];
-        c.extend(classes().iter().map(|e| e.key()));
+        c.extend(classes.keys());
         c.push("expression");
         c
     }
 
     /// The CSV header line (without the newline).
-    pub fn csv_header() -> String {
-        Row::csv_columns().join(",")
+    pub fn csv_header(classes: LabelSet) -> String {
+        Row::csv_columns(classes).join(",")
     }
 
-    /// Append this row as a CSV line (with its newline); a frame without a face leaves the
-    /// face columns empty.
-    pub fn write_csv(&self, line: &mut String) {
+    /// Append this row as a CSV line (with its newline) of a table of `classes`; a frame
+    /// without a face leaves the face columns empty.
+    pub fn write_csv(&self, classes: LabelSet, line: &mut String) {
         let _ = write!(line, "{},{:.6},", self.frame, self.time_s);
         match &self.face {
             None => {
                 // Every column after `time_s` is empty.
-                line.push_str(&",".repeat(Row::csv_columns().len() - 3));
+                line.push_str(&",".repeat(Row::csv_columns(classes).len() - 3));
             }
             Some(f) => {
                 let [x, y, w, h] = f.bbox;
@@ -130,7 +118,7 @@ impl Row {
                     self.face_id.unwrap_or_default(),
                     f.det_score
                 );
-                for v in &f.probabilities {
+                for v in f.probabilities.iter() {
                     let _ = write!(line, ",{v:.6}");
                 }
                 let _ = write!(line, ",{}", f.expression);
@@ -163,6 +151,9 @@ pub struct AnalyzeSummary {
     pub csv: PathBuf,
     pub json: PathBuf,
     pub model: String,
+    /// The classes the model answers (`other` only from an 8-class model).
+    #[serde(skip)]
+    pub classes: LabelSet,
     pub detector: String,
     /// The smoothing window used, in frames (1: none).
     pub smooth_frames: usize,
@@ -183,8 +174,9 @@ struct TrackAcc {
     frames: usize,
     first: usize,
     last: usize,
-    wins: [usize; 7],
-    sums: [f64; 7],
+    /// Per class, ABAW order (the model's classes first).
+    wins: [usize; 8],
+    sums: [f64; 8],
 }
 
 /// Output file names of an input named `name`: `<name>.csv` / `<name>.json` in `out`.
@@ -266,7 +258,7 @@ impl Emitter<'_> {
         let rows = Row::of_frame(f);
         self.line.clear();
         for r in &rows {
-            r.write_csv(&mut self.line);
+            r.write_csv(self.timeline.classes, &mut self.line);
         }
         for face in &f.faces {
             let p = &face.probs;
@@ -277,7 +269,7 @@ impl Emitter<'_> {
             acc.frames += 1;
             acc.last = f.index;
             acc.wins[argmax(p)] += 1;
-            for (s, v) in acc.sums.iter_mut().zip(p) {
+            for (s, v) in acc.sums.iter_mut().zip(p.iter()) {
                 *s += f64::from(*v);
             }
             self.timeline.add(face.track, f.index, p);
@@ -612,11 +604,12 @@ pub fn analyze_with_rows(
         json: AtomicFile::create(&json_path)?,
         first_row: true,
         tracks: BTreeMap::new(),
-        timeline: Timeline::new(info.frames, info.fps),
+        timeline: Timeline::new(info.frames, info.fps, model.label_set()),
         line: String::new(),
         on_rows: &mut on_rows,
     };
-    e.csv.write(format!("{}\n", Row::csv_header()).as_bytes())?;
+    e.csv
+        .write(format!("{}\n", Row::csv_header(model.label_set())).as_bytes())?;
     e.json.write(b"{\"rows\":[\n")?;
     let crop = model.crop();
     let stats = run_frames(input, source, detector, model, opts, &mut e, &mut progress)?;
@@ -640,17 +633,18 @@ pub fn analyze_with_rows(
     let track_summaries: Vec<TrackSummary> = tracks
         .iter()
         .map(|(id, t)| {
-            let share = classes()
+            let classes = timeline.classes.classes();
+            let share = classes
                 .iter()
                 .zip(t.wins)
                 .map(|(c, n)| (c.key(), n as f64 / t.frames as f64))
                 .collect();
-            let mean = classes()
+            let mean = classes
                 .iter()
                 .zip(t.sums)
                 .map(|(c, s)| (c.key(), s / t.frames as f64))
                 .collect();
-            let dom = argmax(&t.wins);
+            let dom = argmax(&t.wins[..classes.len()]);
             TrackSummary {
                 face_id: *id,
                 frames: t.frames,
@@ -658,7 +652,7 @@ pub fn analyze_with_rows(
                 last_frame: t.last,
                 share,
                 mean,
-                dominant: classes()[dom].key(),
+                dominant: classes[dom].key(),
             }
         })
         .collect();
@@ -671,6 +665,7 @@ pub fn analyze_with_rows(
         timeline_svg: svg_path,
         annotated,
         model: model.name().to_string(),
+        classes: timeline.classes,
         detector: detector_name(opts, detector).to_string(),
         smooth_frames: opts.smooth.max(1),
         stats,
@@ -681,6 +676,7 @@ pub fn analyze_with_rows(
         "wildfer_version": env!("CARGO_PKG_VERSION"),
         "input": summary.input, "name": summary.name,
         "model": summary.model, "detector": summary.detector,
+        "classes": summary.classes.keys().collect::<Vec<_>>(),
         "frames_expected": summary.stats.frames_expected,
         "frames_read": summary.stats.frames_read,
         "complete": summary.stats.missing_frames() == 0,
@@ -724,14 +720,14 @@ pub fn analyze_with_rows(
     Ok(summary)
 }
 
-/// `summary.csv`'s header line.
-fn summary_csv_header() -> String {
+/// `summary.csv`'s header line for a model answering `classes`.
+fn summary_csv_header(classes: LabelSet) -> String {
     let mut s = String::from("input,face_id,frames,first_frame,last_frame");
-    for c in classes() {
-        let _ = write!(s, ",share_{}", c.key());
+    for c in classes.keys() {
+        let _ = write!(s, ",share_{c}");
     }
-    for c in classes() {
-        let _ = write!(s, ",mean_{}", c.key());
+    for c in classes.keys() {
+        let _ = write!(s, ",mean_{c}");
     }
     s.push_str(",dominant\n");
     s
@@ -749,11 +745,11 @@ fn summary_csv_rows(a: &AnalyzeSummary, s: &mut String) {
             t.first_frame,
             t.last_frame
         );
-        for c in classes() {
-            let _ = write!(s, ",{:.4}", t.share[c.key()]);
+        for c in a.classes.keys() {
+            let _ = write!(s, ",{:.4}", t.share[c]);
         }
-        for c in classes() {
-            let _ = write!(s, ",{:.4}", t.mean[c.key()]);
+        for c in a.classes.keys() {
+            let _ = write!(s, ",{:.4}", t.mean[c]);
         }
         let _ = writeln!(s, ",{}", t.dominant);
     }
@@ -774,6 +770,8 @@ pub struct FolderSummary {
     html_path: PathBuf,
     detectors: std::collections::BTreeSet<String>,
     inputs: usize,
+    /// The classes of the inputs' models; the CSV's header is written with the first input.
+    classes: Option<LabelSet>,
 }
 
 impl FolderSummary {
@@ -787,14 +785,32 @@ impl FolderSummary {
             html_path,
             detectors: Default::default(),
             inputs: 0,
+            classes: None,
         };
-        w.csv.write(summary_csv_header().as_bytes())?;
         w.html.write(crate::report::html_head().as_bytes())?;
         Ok(w)
     }
 
-    /// Add one input (in the order they should appear).
+    /// Add one input (in the order they should appear). All inputs' models must answer the
+    /// same classes (one table).
     pub fn add(&mut self, a: &AnalyzeSummary) -> Result<(), PipelineError> {
+        match self.classes {
+            None => {
+                self.csv.write(summary_csv_header(a.classes).as_bytes())?;
+                self.classes = Some(a.classes);
+            }
+            Some(c) if c != a.classes => {
+                return Err(PipelineError::io(
+                    &a.json,
+                    format!(
+                        "analysed with {} classes, the folder's other inputs with {}: summarise them apart",
+                        a.classes.num_classes(),
+                        c.num_classes()
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
         let mut rows = String::new();
         summary_csv_rows(a, &mut rows);
         self.csv.write(rows.as_bytes())?;
@@ -819,6 +835,10 @@ impl FolderSummary {
 
     /// Finish both files: the paths of `summary.csv` and `report.html`.
     pub fn finish(mut self) -> Result<(PathBuf, PathBuf), PipelineError> {
+        if self.classes.is_none() {
+            self.csv
+                .write(summary_csv_header(LabelSet::Seven).as_bytes())?;
+        }
         let detectors: Vec<&str> = self.detectors.iter().map(String::as_str).collect();
         self.html
             .write(crate::report::html_foot(&report_footer(&detectors)).as_bytes())?;
@@ -835,6 +855,9 @@ struct MetadataIn {
     input: PathBuf,
     name: String,
     model: String,
+    /// Absent from outputs of wildfer before 8-class models were reported (always 7).
+    #[serde(default)]
+    classes: Option<Vec<String>>,
     detector: String,
     smooth_frames: usize,
     frames_expected: usize,
@@ -868,8 +891,16 @@ struct OutputIn {
     metadata: MetadataIn,
 }
 
-fn class_key(k: &str) -> Option<&'static str> {
-    class_index(k).map(|i| classes()[i].key())
+/// The label set an output's `classes` list names (absent: the seven of outputs written before
+/// 8-class models were reported).
+fn classes_of(keys: Option<&[String]>) -> Option<LabelSet> {
+    let Some(keys) = keys else {
+        return Some(LabelSet::Seven);
+    };
+    let set = LabelSet::from_count(keys.len())?;
+    set.keys()
+        .eq(keys.iter().map(String::as_str))
+        .then_some(set)
 }
 
 /// Read back what `analyze` wrote for one input from its `<name>.json` (the per-frame rows are
@@ -883,7 +914,10 @@ pub fn read_output(json: &Path) -> Result<AnalyzeSummary, PipelineError> {
         .map_err(|e| PipelineError::io(json, format!("not a wildfer analyze output: {e}")))?;
     let m = parsed.metadata;
     let bad = |what: String| PipelineError::io(json, what);
-    let timeline = crate::report::Timeline::from_record(&m.timeline).map_err(bad)?;
+    let classes = classes_of(m.classes.as_deref())
+        .ok_or_else(|| bad(format!("unknown classes {:?}", m.classes)))?;
+    let class_key = |k: &str| classes.index_of_key(k).map(|i| classes.classes()[i].key());
+    let timeline = crate::report::Timeline::from_record(&m.timeline, classes).map_err(bad)?;
     let keyed = |map: BTreeMap<String, f64>| -> Result<BTreeMap<&'static str, f64>, PipelineError> {
         map.into_iter()
             .map(|(k, v)| {
@@ -919,6 +953,7 @@ pub fn read_output(json: &Path) -> Result<AnalyzeSummary, PipelineError> {
         timeline_svg: dir.join(format!("{}.timeline.svg", m.name)),
         name: m.name,
         model: m.model,
+        classes,
         detector: m.detector,
         smooth_frames: m.smooth_frames,
         stats: FrameStats {
@@ -1165,11 +1200,8 @@ fn report_section(a: &AnalyzeSummary, full: bool) -> crate::report::ReportSectio
                         t.thumbs
                             .iter()
                             .map(|th| {
-                                let said = format!(
-                                    "{} {:.0}%",
-                                    classes()[th.class].key(),
-                                    100.0 * th.probability
-                                );
+                                let said =
+                                    format!("{} {:.0}%", th.class.key(), 100.0 * th.probability);
                                 crate::report::Thumb {
                                     frame: th.frame,
                                     jpeg_base64: crate::report::base64(&th.jpeg),

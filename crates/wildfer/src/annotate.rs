@@ -69,15 +69,15 @@ pub fn draw(rgb: &mut [u8], w: usize, h: usize, faces: &[FaceRecord]) {
     let t = 2 * s;
     for f in faces {
         let b = f.detection.bbox;
-        let k = wildfer_core::argmax(&f.probs);
-        let c = hex(COLOURS[k]);
+        let top = f.probs.top();
+        let c = hex(COLOURS[top.index()]);
         let (x0, y0, x1, y1) = (b.x1 as i64, b.y1 as i64, b.x2 as i64, b.y2 as i64);
         fill(rgb, w, h, (x0 - t, y0 - t, x1 + t, y0), c);
         fill(rgb, w, h, (x0 - t, y1, x1 + t, y1 + t), c);
         fill(rgb, w, h, (x0 - t, y0, x0, y1), c);
         fill(rgb, w, h, (x1, y0, x1 + t, y1), c);
-        let name = wildfer_core::LabelSet::Seven.classes()[k].key();
-        let label = format!("#{} {name} {:.0}%", f.track, 100.0 * f.probs[k]);
+        let p = f.probs.get(top).unwrap_or(0.0);
+        let label = format!("#{} {} {:.0}%", f.track, top.key(), 100.0 * p);
         let lh = 10 * s;
         let ly = if y0 - t - lh >= 0 {
             y0 - t - lh
@@ -233,6 +233,7 @@ impl Drop for VideoWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wildfer_core::Probs;
     use wildfer_face::{BBox, Detection, Point2};
 
     #[test]
@@ -246,7 +247,7 @@ mod tests {
                 score: 0.9,
                 landmarks: [Point2::default(); 5],
             },
-            probs: [0.1, 0.0, 0.0, 0.0, 0.8, 0.1, 0.0],
+            probs: Probs::seven([0.1, 0.0, 0.0, 0.0, 0.8, 0.1, 0.0]),
         };
         draw(&mut rgb, w, h, &[face]);
         let px = |x: usize, y: usize| {
@@ -275,7 +276,7 @@ mod tests {
                 score: 0.9,
                 landmarks: [Point2::default(); 5],
             },
-            probs: [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            probs: Probs::seven([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
         };
         draw(&mut rgb, w, h, &[edge]);
     }

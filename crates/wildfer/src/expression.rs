@@ -8,23 +8,7 @@ use wildfer_nn::faceapi_expression::{self, ABAW_FROM_FACE_API, FaceApiExpression
 use wildfer_nn::mini_xception::{ABAW_FROM_FER2013, INPUT_SIZE, MiniXception};
 use wildfer_video::Frame;
 
-/// Probabilities in ABAW order: neutral, anger, disgust, fear, happiness, sadness, surprise.
-pub type Probs = [f32; 7];
-
-/// The keys of [`Probs`]' classes (`neutral`, `anger`, ...), in its order.
-pub fn class_keys() -> [&'static str; 7] {
-    std::array::from_fn(|k| classes()[k].key())
-}
-
-/// The seven classes of [`Probs`], in its order (ABAW 2020/21, no `Other`).
-pub(crate) fn classes() -> &'static [wildfer_core::Expression] {
-    wildfer_core::LabelSet::Seven.classes()
-}
-
-/// The position in [`Probs`] of the class whose output key is `key` (`happiness`).
-pub(crate) fn class_index(key: &str) -> Option<usize> {
-    classes().iter().position(|c| c.key() == key)
-}
+pub use wildfer_core::{LabelSet, Probs};
 
 /// The caller's number for a face it submits to [`ExpressionModel::submit`] (e.g. faces
 /// counted in submission order): probabilities come back under it.
@@ -39,6 +23,11 @@ pub trait ExpressionModel {
 
     /// The aligned square crop the model wants (faces are cut so).
     fn crop(&self) -> CropSpec;
+
+    /// The classes it answers: the seven of ABAW 2020/21, or those and `Other` (2022 on).
+    fn label_set(&self) -> LabelSet {
+        LabelSet::Seven
+    }
 
     /// One probability vector per face, each face alone (no temporal context).
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError>;
@@ -110,6 +99,10 @@ impl ExpressionModel for FakeExpressionModel {
         CropSpec::arcface(112)
     }
 
+    fn label_set(&self) -> LabelSet {
+        self.probs.label_set()
+    }
+
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
         Ok(vec![self.probs; faces.len()])
     }
@@ -124,7 +117,7 @@ fn abaw_probs(p: Tensor<2>, abaw: &[usize; 7]) -> Result<Vec<Probs>, PipelineErr
         .try_into_vec::<f32>()
         .map_err(|e| PipelineError::Model(format!("{e:?}")))?;
     Ok(p.chunks_exact(7)
-        .map(|m| std::array::from_fn(|k| m[abaw[k]]))
+        .map(|m| Probs::from_fn(LabelSet::Seven, |k| m[abaw[k]]))
         .collect())
 }
 
@@ -255,6 +248,7 @@ impl ExpressionModel for FaceApiExpressionModel {
 pub struct EnsembleModel {
     name: String,
     members: Vec<(Box<dyn ExpressionModel>, f32)>,
+    label_set: LabelSet,
     /// Streaming: faces some members have answered (weighted sum so far, members counted).
     waiting: std::collections::BTreeMap<FaceKey, (Probs, usize)>,
 }
@@ -268,7 +262,7 @@ impl EnsembleModel {
         shift: 0.0,
     };
 
-    /// `members` with their weights (positive; normalised here).
+    /// `members` with their weights (positive; normalised here), all answering the same classes.
     pub fn new(
         name: &str,
         members: Vec<(Box<dyn ExpressionModel>, f32)>,
@@ -279,9 +273,20 @@ impl EnsembleModel {
                 "an ensemble needs members with positive weights".into(),
             ));
         }
+        let label_set = members[0].0.label_set();
+        if let Some((m, _)) = members.iter().find(|(m, _)| m.label_set() != label_set) {
+            return Err(PipelineError::Model(format!(
+                "an ensemble's members must answer the same classes: {} has {}, {} has {}",
+                members[0].0.name(),
+                label_set.num_classes(),
+                m.name(),
+                m.label_set().num_classes()
+            )));
+        }
         Ok(EnsembleModel {
             name: name.to_string(),
             members: members.into_iter().map(|(m, w)| (m, w / total)).collect(),
+            label_set,
             waiting: std::collections::BTreeMap::new(),
         })
     }
@@ -294,11 +299,11 @@ impl EnsembleModel {
         n: usize,
         mut each: impl FnMut(&mut dyn ExpressionModel) -> Result<Vec<Probs>, PipelineError>,
     ) -> Result<Vec<Probs>, PipelineError> {
-        let mut out = vec![[0f32; 7]; n];
+        let mut out = vec![Probs::zeros(self.label_set); n];
         for (model, w) in &mut self.members {
             for (acc, p) in out.iter_mut().zip(each(model.as_mut())?) {
-                for k in 0..7 {
-                    acc[k] += *w * p[k];
+                for (a, v) in acc.iter_mut().zip(p.iter()) {
+                    *a += *w * v;
                 }
             }
         }
@@ -328,11 +333,12 @@ impl EnsembleModel {
         mut each: impl FnMut(&mut dyn ExpressionModel) -> Result<Vec<(FaceKey, Probs)>, PipelineError>,
     ) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
         let members = self.members.len();
+        let zeros = Probs::zeros(self.label_set);
         for (model, w) in &mut self.members {
             for (key, p) in each(model.as_mut())? {
-                let (acc, n) = self.waiting.entry(key).or_insert(([0f32; 7], 0));
-                for k in 0..7 {
-                    acc[k] += *w * p[k];
+                let (acc, n) = self.waiting.entry(key).or_insert((zeros, 0));
+                for (a, v) in acc.iter_mut().zip(p.iter()) {
+                    *a += *w * v;
                 }
                 *n += 1;
             }
@@ -357,6 +363,10 @@ impl ExpressionModel for EnsembleModel {
 
     fn crop(&self) -> CropSpec {
         Self::CONTEXT
+    }
+
+    fn label_set(&self) -> LabelSet {
+        self.label_set
     }
 
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {

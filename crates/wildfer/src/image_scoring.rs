@@ -15,7 +15,7 @@ use crate::expression::{ExpressionModel, Probs};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use wildfer_core::{Expression, LabelSet, argmax};
+use wildfer_core::{Expression, LabelSet};
 use wildfer_eval::{Confusion, EvalReport};
 use wildfer_face::{AlignedFace, CropSpec, FaceDetector, Point2};
 use wildfer_video::Frame;
@@ -39,11 +39,11 @@ pub struct ImageRow {
 }
 
 impl ImageRow {
-    /// The CSV header of [`ImageRow::csv`].
-    pub fn csv_header() -> String {
+    /// The CSV header of [`ImageRow::csv`] for a model answering `classes`.
+    pub fn csv_header(classes: LabelSet) -> String {
         let mut h = String::from("path,truth,prediction");
-        for e in Expression::ALL.iter().take(7) {
-            write!(h, ",{}", e.key()).ok();
+        for k in classes.keys() {
+            write!(h, ",{k}").ok();
         }
         h.push_str(",note\n");
         h
@@ -59,11 +59,12 @@ impl ImageRow {
 
     /// The predicted class, if any.
     pub fn prediction(&self) -> Option<Expression> {
-        self.probs.and_then(|p| Expression::from_index(argmax(&p)))
+        self.probs.map(|p| p.top())
     }
 
-    /// One CSV line: probability columns empty (and a note) where nothing was predicted.
-    pub fn csv(&self) -> String {
+    /// One CSV line of a table of `classes`: probability columns empty (and a note) where
+    /// nothing was predicted.
+    pub fn csv(&self, classes: LabelSet) -> String {
         let mut s = csv_field(&self.path.to_string_lossy());
         write!(
             s,
@@ -74,13 +75,13 @@ impl ImageRow {
         .ok();
         match &self.probs {
             Some(p) => {
-                for v in p {
+                for v in p.iter() {
                     write!(s, ",{v:.6}").ok();
                 }
                 s.push(',');
             }
             None => {
-                s.push_str(",,,,,,,,");
+                s.push_str(&",".repeat(classes.num_classes() + 1));
                 s.push_str(&csv_field(self.note().unwrap_or_default()));
             }
         }
@@ -114,12 +115,13 @@ fn csv_fields(line: &str) -> Vec<String> {
 }
 
 impl ImageRow {
-    /// A line of `images.csv`, as [`ImageRow::csv`] wrote it, read back (the probabilities to
-    /// the printed six decimals). `Err` says what is wrong with it.
-    pub fn parse_csv(line: &str) -> Result<ImageRow, String> {
+    /// A line of an `images.csv` of `classes`, as [`ImageRow::csv`] wrote it, read back (the
+    /// probabilities to the printed six decimals). `Err` says what is wrong with it.
+    pub fn parse_csv(line: &str, classes: LabelSet) -> Result<ImageRow, String> {
         let f = csv_fields(line.trim_end_matches(['\r', '\n']));
-        if f.len() != 11 {
-            return Err(format!("{} fields, expected 11", f.len()));
+        let n = classes.num_classes();
+        if f.len() != n + 4 {
+            return Err(format!("{} fields, expected {}", f.len(), n + 4));
         }
         let truth = Expression::ALL
             .iter()
@@ -127,16 +129,17 @@ impl ImageRow {
             .find(|e| e.key() == f[1])
             .ok_or_else(|| format!("unknown class {:?}", f[1]))?;
         let (probs, error) = if f[3].is_empty() {
-            let note = f[10].clone();
+            let note = f[n + 3].clone();
             (None, (note != NO_FACE).then_some(note))
         } else {
-            let mut p = [0.0f32; 7];
-            for (k, v) in p.iter_mut().enumerate() {
-                *v = f[3 + k]
-                    .parse()
-                    .map_err(|_| format!("probability {:?} is not a number", f[3 + k]))?;
-            }
-            (Some(p), None)
+            let p = f[3..3 + n]
+                .iter()
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| format!("probability {v:?} is not a number"))
+                })
+                .collect::<Result<Vec<f32>, String>>()?;
+            (Probs::new(classes, &p), None)
         };
         Ok(ImageRow {
             path: PathBuf::from(&f[0]),
@@ -147,35 +150,42 @@ impl ImageRow {
     }
 }
 
-/// Read an `images.csv` back (see [`ImageRow::parse_csv`]).
-pub fn read_rows(path: &Path) -> Result<Vec<ImageRow>, PipelineError> {
+/// Read an `images.csv` back (see [`ImageRow::parse_csv`]): the model's classes (from the
+/// header) and the rows.
+pub fn read_rows(path: &Path) -> Result<(LabelSet, Vec<ImageRow>), PipelineError> {
     let text = wildfer_core::fsutil::read_regular(path, 1 << 30)
         .map_err(|e| PipelineError::io(path, e))?;
     let text = String::from_utf8(text).map_err(|_| PipelineError::io(path, "not UTF-8 text"))?;
     let mut lines = text.lines().enumerate();
-    match lines.next() {
-        Some((_, h)) if format!("{h}\n") == ImageRow::csv_header() => {}
-        _ => {
-            return Err(PipelineError::io(
-                path,
-                "not an eval-images images.csv (header)",
-            ));
-        }
-    }
-    lines
+    let header = lines.next().map(|(_, h)| format!("{h}\n"));
+    let Some(classes) = [LabelSet::Seven, LabelSet::Eight]
+        .into_iter()
+        .find(|c| header.as_deref() == Some(&ImageRow::csv_header(*c)))
+    else {
+        return Err(PipelineError::io(
+            path,
+            "not an eval-images images.csv (header)",
+        ));
+    };
+    let rows = lines
         .filter(|(_, l)| !l.is_empty())
         .map(|(n, l)| {
-            ImageRow::parse_csv(l)
+            ImageRow::parse_csv(l, classes)
                 .map_err(|e| PipelineError::io(path, format!("line {}: {e}", n + 1)))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((classes, rows))
 }
 
-/// The report over scored rows: images without a prediction count as wrong.
+/// The report over scored rows: images without a prediction count as wrong, and so do
+/// predictions of a class the truth's set does not have (an 8-class model's `Other` on
+/// 7-class data).
 pub fn report_of(rows: &[ImageRow], label_set: LabelSet) -> EvalReport {
-    let mut c = Confusion::new(label_set.num_classes());
+    let n = label_set.num_classes();
+    let mut c = Confusion::new(n);
     for r in rows {
-        c.add(r.truth.index(), r.prediction().map(Expression::index));
+        let predicted = r.prediction().map(Expression::index).filter(|&k| k < n);
+        c.add(r.truth.index(), predicted);
     }
     EvalReport::from_confusion(c, label_set)
 }
@@ -457,7 +467,7 @@ mod tests {
             (good.clone(), Expression::Sadness),
         ];
         let mut model = FakeExpressionModel {
-            probs: [0.0, 0.1, 0.0, 0.0, 0.8, 0.1, 0.0],
+            probs: Probs::seven([0.0, 0.1, 0.0, 0.0, 0.8, 0.1, 0.0]),
         };
         let e = score_images(
             &images,
@@ -489,15 +499,18 @@ mod tests {
         assert_eq!(s.unreadable().count(), 1);
         assert_eq!(s.no_face().count(), 0);
         assert_eq!(s.rows[0].prediction(), Some(Expression::Happiness));
-        let line = s.rows[0].csv();
+        let line = s.rows[0].csv(LabelSet::Seven);
         assert!(
             line.starts_with('"')
                 && line.contains("a,b.png\",happiness,happiness,0.000000,0.100000"),
             "{line}"
         );
-        let header_cols = ImageRow::csv_header().trim_end().split(',').count();
+        let header_cols = ImageRow::csv_header(LabelSet::Seven)
+            .trim_end()
+            .split(',')
+            .count();
         assert_eq!(header_cols, 11);
-        let bad_line = s.rows[1].csv();
+        let bad_line = s.rows[1].csv(LabelSet::Seven);
         assert!(
             bad_line.contains("bad.jpg,anger,,") && !bad_line.trim_end().ends_with(','),
             "{bad_line}"
@@ -512,7 +525,7 @@ mod tests {
             ImageRow {
                 path: PathBuf::from("a, \"quoted\"/x.jpg"),
                 truth: Expression::Happiness,
-                probs: Some([0.1, 0.05, 0.05, 0.1, 0.5, 0.1, 0.1]),
+                probs: Some(Probs::seven([0.1, 0.05, 0.05, 0.1, 0.5, 0.1, 0.1])),
                 error: None,
             },
             ImageRow {
@@ -529,9 +542,65 @@ mod tests {
             },
         ];
         for r in &written {
-            assert_eq!(ImageRow::parse_csv(&r.csv()).unwrap(), *r);
+            assert_eq!(
+                ImageRow::parse_csv(&r.csv(LabelSet::Seven), LabelSet::Seven).unwrap(),
+                *r
+            );
         }
-        assert!(ImageRow::parse_csv("x.jpg,happiness,happiness,0.1").is_err());
-        assert!(ImageRow::parse_csv("x.jpg,joy,,,,,,,,,no face found").is_err());
+        assert!(ImageRow::parse_csv("x.jpg,happiness,happiness,0.1", LabelSet::Seven).is_err());
+        assert!(ImageRow::parse_csv("x.jpg,joy,,,,,,,,,no face found", LabelSet::Seven).is_err());
+    }
+
+    /// An 8-class model's rows keep `other` through `images.csv`; scored against 7-class truth,
+    /// its `Other` answers count as wrong.
+    #[test]
+    fn eight_class_rows_round_trip_and_other_is_wrong_on_seven_class_truth() {
+        let p =
+            |k: usize| Probs::from_fn(LabelSet::Eight, |i| if i == k { 0.9 } else { 0.1 / 7.0 });
+        let rows = vec![
+            ImageRow {
+                path: PathBuf::from("happy.jpg"),
+                truth: Expression::Happiness,
+                probs: Some(p(4)),
+                error: None,
+            },
+            ImageRow {
+                path: PathBuf::from("sad.jpg"),
+                truth: Expression::Sadness,
+                probs: Some(p(7)),
+                error: None,
+            },
+            ImageRow {
+                path: PathBuf::from("blank.jpg"),
+                truth: Expression::Neutral,
+                probs: None,
+                error: None,
+            },
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("images.csv");
+        let mut csv = ImageRow::csv_header(LabelSet::Eight);
+        for r in &rows {
+            csv.push_str(&r.csv(LabelSet::Eight));
+        }
+        assert!(
+            csv.starts_with("path,truth,prediction,neutral,")
+                && csv.contains(",surprise,other,note\n")
+        );
+        std::fs::write(&path, &csv).unwrap();
+        let (classes, back) = read_rows(&path).unwrap();
+        assert_eq!(classes, LabelSet::Eight);
+        for (a, b) in rows.iter().zip(&back) {
+            assert_eq!(a.prediction(), b.prediction());
+            assert_eq!(a.csv(LabelSet::Eight), b.csv(LabelSet::Eight));
+        }
+        assert_eq!(back[1].prediction(), Some(Expression::Other));
+        let report = report_of(&back, LabelSet::Seven);
+        assert!(
+            (report.accuracy - 1.0 / 3.0).abs() < 1e-12,
+            "{}",
+            report.accuracy
+        );
+        assert_eq!(report.missing_frames, 2);
     }
 }

@@ -8,7 +8,6 @@ use crate::PipelineError;
 use crate::expression::{ExpressionModel, FaceKey, Probs};
 use std::path::Path;
 use wildfer_core::abaw::{Annotations, Layout, Split, write_annotation_dir};
-use wildfer_core::argmax;
 use wildfer_core::{Expression, LabelSet};
 use wildfer_face::{AlignedFace, CropSpec, Similarity2};
 
@@ -42,8 +41,10 @@ pub struct PseudoSummary {
     pub validation_videos: usize,
     pub labelled: usize,
     pub uncertain: usize,
-    /// Labelled frames per ABAW class.
-    pub class_counts: [usize; 7],
+    /// The teacher's classes: the annotation files' (an 8-class teacher labels `Other` too).
+    pub classes: LabelSet,
+    /// Labelled frames per ABAW class (the first `classes.num_classes()` are used).
+    pub class_counts: [usize; 8],
 }
 
 /// Crops of one folder: (1-based frame, path), in frame order.
@@ -100,9 +101,13 @@ pub fn pseudo_label(
         }
     }
     let want = teacher.crop();
-    let mut train = Annotations::new(LabelSet::Seven);
-    let mut val = Annotations::new(LabelSet::Seven);
-    let mut sum = PseudoSummary::default();
+    let classes = teacher.label_set();
+    let mut train = Annotations::new(classes);
+    let mut val = Annotations::new(classes);
+    let mut sum = PseudoSummary {
+        classes,
+        ..PseudoSummary::default()
+    };
     for (vi, video) in videos.iter().enumerate() {
         let list = crops(&layout.crop_dir(video))?;
         let frames = list.last().map_or(0, |(f, _)| *f);
@@ -134,10 +139,10 @@ pub fn pseudo_label(
         }
         probs.extend(teacher.flush()?);
         for (f, p) in probs {
-            let c = argmax(&p);
-            if p[c] >= opts.min_confidence {
-                labels[f as usize - 1] = Expression::from_index(c);
-                sum.class_counts[c] += 1;
+            let c = p.top();
+            if p.get(c).unwrap_or(0.0) >= opts.min_confidence {
+                labels[f as usize - 1] = Some(c);
+                sum.class_counts[c.index()] += 1;
                 sum.labelled += 1;
             } else {
                 sum.uncertain += 1;
@@ -178,7 +183,7 @@ mod tests {
         }
         // Happiness at 0.6.
         let mut teacher = FakeExpressionModel {
-            probs: [0.1, 0.05, 0.05, 0.05, 0.6, 0.1, 0.05],
+            probs: Probs::seven([0.1, 0.05, 0.05, 0.05, 0.6, 0.1, 0.05]),
         };
         let opts = PseudoOptions {
             validation: vec!["b".into()],

@@ -5,15 +5,17 @@
 //! Timelines are accumulated into a bounded number of time bins per track while `analyze`
 //! streams, so memory stays flat however long the video.
 
-use crate::expression::{Probs, class_index, classes};
+use crate::expression::{LabelSet, Probs};
 use image::ImageEncoder;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use wildfer_core::Expression;
 
-/// Class colours, ABAW order (neutral, anger, disgust, fear, happiness, sadness, surprise).
-pub const COLOURS: [&str; 7] = [
-    "#8c8c8c", "#d62728", "#8c564b", "#9467bd", "#f2b701", "#1f77b4", "#17becf",
+/// Class colours, ABAW order (neutral, anger, disgust, fear, happiness, sadness, surprise,
+/// other).
+pub const COLOURS: [&str; 8] = [
+    "#8c8c8c", "#d62728", "#8c564b", "#9467bd", "#f2b701", "#1f77b4", "#17becf", "#2ca02c",
 ];
 
 /// Most time bins per track.
@@ -24,7 +26,8 @@ pub const THUMBS: usize = 4;
 /// One track's timeline: mean probabilities per time bin, and a few face crops.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TrackTimeline {
-    sums: Vec<[f64; 7]>,
+    /// Per bin, per class in ABAW order (the timeline's classes first).
+    sums: Vec<[f64; 8]>,
     counts: Vec<u32>,
     pub thumbs: Vec<Thumbnail>,
 }
@@ -34,8 +37,8 @@ pub struct TrackTimeline {
 pub struct Thumbnail {
     pub frame: usize,
     pub jpeg: Vec<u8>,
-    /// The winning class (ABAW order) and its probability.
-    pub class: usize,
+    /// The winning class and its probability.
+    pub class: Expression,
     pub probability: f32,
 }
 
@@ -46,15 +49,18 @@ pub struct Timeline {
     /// Frames expected (from the container) and the duration they span.
     pub frames: usize,
     pub fps: f64,
+    /// The classes drawn (the model's).
+    pub classes: LabelSet,
     pub tracks: BTreeMap<usize, TrackTimeline>,
 }
 
 impl Timeline {
-    pub fn new(frames: usize, fps: f64) -> Self {
+    pub fn new(frames: usize, fps: f64, classes: LabelSet) -> Self {
         Timeline {
             bins: frames.clamp(1, MAX_BINS),
             frames: frames.max(1),
             fps,
+            classes,
             tracks: BTreeMap::new(),
         }
     }
@@ -68,10 +74,10 @@ impl Timeline {
         let (bins, b) = (self.bins, self.bin(frame));
         let t = self.tracks.entry(track).or_default();
         if t.sums.is_empty() {
-            t.sums = vec![[0.0; 7]; bins];
+            t.sums = vec![[0.0; 8]; bins];
             t.counts = vec![0; bins];
         }
-        for (s, v) in t.sums[b].iter_mut().zip(p) {
+        for (s, v) in t.sums[b].iter_mut().zip(p.iter()) {
             *s += f64::from(*v);
         }
         t.counts[b] += 1;
@@ -95,7 +101,7 @@ impl Timeline {
 
     /// Keep a face crop of `track` at `frame`, with the frame's probabilities `p`.
     pub fn add_thumb(&mut self, track: usize, frame: usize, jpeg: Vec<u8>, p: &Probs) {
-        let class = wildfer_core::argmax(p);
+        let class = p.top();
         self.tracks
             .entry(track)
             .or_default()
@@ -104,7 +110,7 @@ impl Timeline {
                 frame,
                 jpeg,
                 class,
-                probability: p[class],
+                probability: p.get(class).unwrap_or(0.0),
             });
     }
 
@@ -122,8 +128,9 @@ impl Timeline {
         }
     }
 
-    /// Mean probabilities per bin (`None` where the track has no face).
-    pub fn means(&self, track: usize) -> Vec<Option<[f64; 7]>> {
+    /// Mean probabilities per bin, ABAW order (`None` where the track has no face; classes
+    /// beyond the timeline's are 0).
+    pub fn means(&self, track: usize) -> Vec<Option<[f64; 8]>> {
         let Some(t) = self.tracks.get(&track) else {
             return vec![None; self.bins];
         };
@@ -171,8 +178,8 @@ const BAND_H: f64 = 12.0;
 /// A time panel: plot, band, tick labels, axis title, gap.
 const TIME_PANEL: f64 = 210.0;
 const BAR_ROW: f64 = 16.0;
-/// A still's panel: seven bars and a gap.
-const STILL_PANEL: f64 = 7.0 * BAR_ROW + 40.0;
+/// A still's panel: room for eight bars (8-class models) and a gap.
+const STILL_PANEL: f64 = 8.0 * BAR_ROW + 24.0;
 
 fn canvas_height(t: &Timeline) -> f64 {
     let panel = if t.is_still() {
@@ -201,7 +208,8 @@ fn tick_step(span: f64) -> (f64, usize) {
 fn draw(c: &mut impl Canvas, title: &str, t: &Timeline) {
     c.text(LEFT, 20.0, title, Anchor::Start, true);
     let mut x = LEFT;
-    for (k, class) in classes().iter().enumerate() {
+    let classes = t.classes.classes();
+    for (k, class) in classes.iter().enumerate() {
         c.rect(x, 34.0, 10.0, 10.0, COLOURS[k]);
         c.text(x + 14.0, 43.0, class.key(), Anchor::Start, false);
         x += 14.0 + CHAR_W * class.key().len() as f64 + 18.0;
@@ -214,7 +222,7 @@ fn draw(c: &mut impl Canvas, title: &str, t: &Timeline) {
         let means = t.means(*id);
         if t.is_still() {
             let y0 = TOP + row as f64 * STILL_PANEL;
-            let p = means.first().copied().flatten().unwrap_or([0.0; 7]);
+            let p = means.first().copied().flatten().unwrap_or([0.0; 8]);
             c.text(
                 LEFT,
                 y0 - 8.0,
@@ -223,7 +231,7 @@ fn draw(c: &mut impl Canvas, title: &str, t: &Timeline) {
                 true,
             );
             let (bar_x, bar_w) = (LEFT + 12.0 * CHAR_W, plot_w - 12.0 * CHAR_W - 6.0 * CHAR_W);
-            for (k, class) in classes().iter().enumerate() {
+            for (k, class) in classes.iter().enumerate() {
                 let y = y0 + k as f64 * BAR_ROW;
                 c.text(bar_x - 8.0, y + 11.0, class.key(), Anchor::End, false);
                 c.rect(
@@ -257,7 +265,7 @@ fn draw(c: &mut impl Canvas, title: &str, t: &Timeline) {
             c.text(LEFT - 6.0, y + 4.0, &format!("{frac}"), Anchor::End, false);
         }
         let xb = |b: usize| LEFT + (b as f64 + 0.5) / t.bins as f64 * plot_w;
-        for k in 0..7 {
+        for k in 0..classes.len() {
             // One line per run of bins with a face.
             let mut pts = Vec::new();
             for (b, m) in means.iter().enumerate() {
@@ -274,7 +282,7 @@ fn draw(c: &mut impl Canvas, title: &str, t: &Timeline) {
         let bw = plot_w / t.bins as f64;
         for (b, m) in means.iter().enumerate() {
             if let Some(p) = m {
-                let win = wildfer_core::argmax(p);
+                let win = wildfer_core::argmax(&p[..classes.len()]);
                 c.rect(
                     LEFT + b as f64 * bw,
                     y0 + PLOT_H + 2.0,
@@ -508,8 +516,9 @@ pub struct TimelineRecord {
 #[serde(deny_unknown_fields)]
 pub struct TrackRecord {
     pub face_id: usize,
-    /// Mean probabilities per bin, ABAW order; `null` where the track has no face.
-    pub means: Vec<Option<[f32; 7]>>,
+    /// Mean probabilities per bin, one per class of the output's `classes` in ABAW order;
+    /// `null` where the track has no face.
+    pub means: Vec<Option<Vec<f32>>>,
     pub thumbnails: Vec<ThumbRecord>,
 }
 
@@ -539,14 +548,21 @@ impl Timeline {
                     means: self
                         .means(face_id)
                         .into_iter()
-                        .map(|m| m.map(|p| p.map(round)))
+                        .map(|m| {
+                            m.map(|p| {
+                                p[..self.classes.num_classes()]
+                                    .iter()
+                                    .map(|v| round(*v))
+                                    .collect()
+                            })
+                        })
                         .collect(),
                     thumbnails: t
                         .thumbs
                         .iter()
                         .map(|th| ThumbRecord {
                             frame: th.frame,
-                            expression: classes()[th.class].key().to_string(),
+                            expression: th.class.key().to_string(),
                             probability: th.probability,
                             jpeg_base64: base64(&th.jpeg),
                         })
@@ -556,8 +572,8 @@ impl Timeline {
         }
     }
 
-    /// The timeline a record describes; `Err` names what is inconsistent.
-    pub fn from_record(r: &TimelineRecord) -> Result<Timeline, String> {
+    /// The timeline a record of `classes` describes; `Err` names what is inconsistent.
+    pub fn from_record(r: &TimelineRecord, classes: LabelSet) -> Result<Timeline, String> {
         if !(1..=MAX_BINS).contains(&r.bins) || r.frames == 0 || !r.fps.is_finite() {
             return Err(format!(
                 "timeline: {} bins over {} frames at {} fps is impossible",
@@ -568,9 +584,18 @@ impl Timeline {
             bins: r.bins,
             frames: r.frames,
             fps: r.fps,
+            classes,
             tracks: BTreeMap::new(),
         };
+        let n = classes.num_classes();
         for tr in &r.tracks {
+            if let Some(m) = tr.means.iter().flatten().find(|m| m.len() != n) {
+                return Err(format!(
+                    "timeline of face {}: {} probabilities per bin for {n} classes",
+                    tr.face_id,
+                    m.len()
+                ));
+            }
             if tr.means.len() != r.bins || tr.thumbnails.len() > THUMBS {
                 return Err(format!(
                     "timeline of face {}: {} bins and {} thumbnails, expected {} and at most {THUMBS}",
@@ -584,7 +609,9 @@ impl Timeline {
                 .thumbnails
                 .iter()
                 .map(|th| {
-                    let class = class_index(&th.expression)
+                    let class = classes
+                        .index_of_key(&th.expression)
+                        .map(|i| classes.classes()[i])
                         .ok_or_else(|| format!("thumbnail: unknown class {:?}", th.expression))?;
                     base64_decode(&th.jpeg_base64)
                         .map(|jpeg| Thumbnail {
@@ -600,7 +627,13 @@ impl Timeline {
                 sums: tr
                     .means
                     .iter()
-                    .map(|m| m.map_or([0.0; 7], |p| p.map(f64::from)))
+                    .map(|m| {
+                        let mut s = [0.0; 8];
+                        for (s, v) in s.iter_mut().zip(m.iter().flatten()) {
+                            *s = f64::from(*v);
+                        }
+                        s
+                    })
                     .collect(),
                 counts: tr.means.iter().map(|m| u32::from(m.is_some())).collect(),
                 thumbs,
@@ -719,30 +752,34 @@ mod tests {
 
     #[test]
     fn a_timeline_survives_its_record() {
-        let mut t = Timeline::new(300, 30.0);
+        let mut t = Timeline::new(300, 30.0, LabelSet::Seven);
         for f in (1..=300).filter(|f| f % 7 != 0) {
-            t.add(2, f, &[0.1, 0.2, 0.0, 0.0, 0.7, 0.0, 0.0]);
+            t.add(2, f, &Probs::seven([0.1, 0.2, 0.0, 0.0, 0.7, 0.0, 0.0]));
             if f > 200 {
-                t.add(5, f, &[0.123_456, 0.0, 0.0, 0.876_544, 0.0, 0.0, 0.0]);
+                t.add(
+                    5,
+                    f,
+                    &Probs::seven([0.123_456, 0.0, 0.0, 0.876_544, 0.0, 0.0, 0.0]),
+                );
             }
         }
         t.add_thumb(
             2,
             1,
             vec![0xff, 0xd8, 1, 2, 3],
-            &[0.1, 0.2, 0.0, 0.0, 0.7, 0.0, 0.0],
+            &Probs::seven([0.1, 0.2, 0.0, 0.0, 0.7, 0.0, 0.0]),
         );
         assert_eq!(
             (
                 t.tracks[&2].thumbs[0].class,
                 t.tracks[&2].thumbs[0].probability
             ),
-            (4, 0.7)
+            (Expression::Happiness, 0.7)
         );
         let r = t.to_record();
         let json = serde_json::to_string(&r).unwrap();
         let back: TimelineRecord = serde_json::from_str(&json).unwrap();
-        let u = Timeline::from_record(&back).unwrap();
+        let u = Timeline::from_record(&back, LabelSet::Seven).unwrap();
         assert_eq!((u.bins, u.frames, u.fps), (t.bins, t.frames, t.fps));
         assert_eq!(u.tracks[&2].thumbs, t.tracks[&2].thumbs);
         for id in [2, 5] {
@@ -757,18 +794,22 @@ mod tests {
         assert_eq!(timeline_svg("a", &t), timeline_svg("a", &u));
         let mut bad = r.clone();
         bad.tracks[0].means.pop();
-        assert!(Timeline::from_record(&bad).unwrap_err().contains("face 2"));
+        assert!(
+            Timeline::from_record(&bad, LabelSet::Seven)
+                .unwrap_err()
+                .contains("face 2")
+        );
         let mut bad = r;
         bad.bins = 0;
-        assert!(Timeline::from_record(&bad).is_err());
+        assert!(Timeline::from_record(&bad, LabelSet::Seven).is_err());
     }
 
     #[test]
     fn bins_average_and_stay_bounded() {
-        let mut t = Timeline::new(10_000, 25.0);
+        let mut t = Timeline::new(10_000, 25.0, LabelSet::Seven);
         assert_eq!(t.bins, MAX_BINS);
-        let a = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
-        let b = [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+        let a = Probs::seven([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let b = Probs::seven([0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
         t.add(0, 1, &a);
         t.add(0, 2, &b);
         t.add(0, 10_000, &b);
@@ -785,9 +826,9 @@ mod tests {
 
     #[test]
     fn png_timeline_draws_bands_in_the_winning_colour() {
-        let mut t = Timeline::new(100, 25.0);
+        let mut t = Timeline::new(100, 25.0, LabelSet::Seven);
         for f in 1..=100 {
-            t.add(0, f, &[0.1, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]);
+            t.add(0, f, &Probs::seven([0.1, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]));
         }
         let png = timeline_png("clip", &t).unwrap();
         let img = image::load_from_memory(&png).unwrap().to_rgb8();
@@ -810,9 +851,9 @@ mod tests {
     /// Issue 18, item 13: a still's timeline was an empty plot with every tick at 0.0 s.
     #[test]
     fn a_still_is_drawn_as_bars_of_its_probabilities() {
-        let mut t = Timeline::new(1, 0.0);
+        let mut t = Timeline::new(1, 0.0, LabelSet::Seven);
         assert!(t.is_still());
-        t.add(0, 1, &[0.1, 0.0, 0.0, 0.0, 0.75, 0.0, 0.15]);
+        t.add(0, 1, &Probs::seven([0.1, 0.0, 0.0, 0.0, 0.75, 0.0, 0.15]));
         let svg = timeline_svg("photo", &t);
         assert!(svg.contains("probability of each expression"));
         assert!(svg.contains(">75%<") && svg.contains(">15%<") && svg.contains(">0%<"));
@@ -846,9 +887,9 @@ mod tests {
         assert_eq!(tick_step(4.0), (1.0, 0));
         assert_eq!(tick_step(100.0), (20.0, 0));
         assert_eq!(tick_step(0.3), (0.1, 1));
-        let mut t = Timeline::new(59, 24.6);
+        let mut t = Timeline::new(59, 24.6, LabelSet::Seven);
         for f in 1..=59 {
-            t.add(0, f, &[0.1, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]);
+            t.add(0, f, &Probs::seven([0.1, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]));
         }
         let svg = timeline_svg(&"a very long input name ".repeat(6), &t);
         for tick in [">0.0<", ">0.5<", ">1.0<", ">1.5<", ">2.0<", "time (s)"] {
@@ -866,11 +907,11 @@ mod tests {
 
     #[test]
     fn svg_has_a_panel_per_track_and_is_well_formed() {
-        let mut t = Timeline::new(100, 25.0);
+        let mut t = Timeline::new(100, 25.0, LabelSet::Seven);
         for f in 1..=100 {
-            t.add(0, f, &[0.1, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]);
+            t.add(0, f, &Probs::seven([0.1, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]));
             if f > 50 {
-                t.add(3, f, &[0.8, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0]);
+                t.add(3, f, &Probs::seven([0.8, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0]));
             }
         }
         let svg = timeline_svg("clip <1>", &t);
@@ -882,6 +923,30 @@ mod tests {
         // Band colours: happiness for track 0, neutral for track 3.
         assert!(svg.contains(COLOURS[4]) && svg.contains(COLOURS[0]));
         assert!(svg.contains(">4<") && svg.contains("time (s)"));
-        assert!(timeline_svg("none", &Timeline::new(10, 25.0)).contains("no faces found"));
+        assert!(
+            timeline_svg("none", &Timeline::new(10, 25.0, LabelSet::Seven))
+                .contains("no faces found")
+        );
+    }
+
+    /// An 8-class model's timeline draws and keeps `other`; a record is read with its classes.
+    #[test]
+    fn an_eight_class_timeline_draws_and_keeps_other() {
+        let mut t = Timeline::new(20, 10.0, LabelSet::Eight);
+        let p = Probs::new(LabelSet::Eight, &[0.1, 0.0, 0.0, 0.0, 0.2, 0.0, 0.0, 0.7]).unwrap();
+        for f in 1..=20 {
+            t.add(0, f, &p);
+        }
+        t.add_thumb(0, 1, vec![0xff, 0xd8], &p);
+        let svg = timeline_svg("clip", &t);
+        assert_eq!(svg.matches("<polyline").count(), 8);
+        assert!(svg.contains(">other<") && svg.contains(COLOURS[7]));
+        let r = t.to_record();
+        assert_eq!(r.tracks[0].means[0].as_ref().unwrap().len(), 8);
+        assert_eq!(r.tracks[0].thumbnails[0].expression, "other");
+        let u = Timeline::from_record(&r, LabelSet::Eight).unwrap();
+        assert!((u.means(0)[0].unwrap()[7] - 0.7).abs() < 1e-6);
+        let e = Timeline::from_record(&r, LabelSet::Seven).unwrap_err();
+        assert!(e.contains("8 probabilities per bin for 7 classes"), "{e}");
     }
 }

@@ -87,18 +87,21 @@ impl Smoother {
         let lo = p.saturating_sub(self.window.before());
         let hi = (p + self.window.after()).min(self.buf.len() - 1);
         for face in &mut f.faces {
-            let mut sum = [0f32; 7];
+            let mut sum = Probs::zeros(face.probs.label_set());
             let mut total = 0f32;
             for (q, other) in self.buf.range(lo..=hi).enumerate() {
                 let w = self.window.weight((lo + q) as isize - p as isize);
                 for o in other.faces.iter().filter(|o| o.track == face.track) {
-                    for (s, v) in sum.iter_mut().zip(&o.probs) {
+                    for (s, v) in sum.iter_mut().zip(o.probs.iter()) {
                         *s += w * v;
                     }
                     total += w;
                 }
             }
-            face.probs = sum.map(|s| s / total);
+            for s in sum.iter_mut() {
+                *s /= total;
+            }
+            face.probs = sum;
         }
         f
     }
@@ -122,7 +125,7 @@ mod tests {
                         score: 1.0,
                         landmarks: [Point2::default(); 5],
                     },
-                    probs: [1.0 - happy, 0.0, 0.0, 0.0, happy, 0.0, 0.0],
+                    probs: Probs::seven([1.0 - happy, 0.0, 0.0, 0.0, happy, 0.0, 0.0]),
                 })
                 .collect(),
         }
@@ -153,7 +156,7 @@ mod tests {
                     .enumerate()
                     .flat_map(|(i, p)| {
                         let mut f = frame(i + 1, &[(0, 0.0)]);
-                        f.faces[0].probs = *p;
+                        f.faces[0].probs = Probs::seven(*p);
                         sm.push(f)
                     })
                     .collect();

@@ -5,7 +5,7 @@
 //! answer a frame when their window has what it needs (a few frames later).
 
 use crate::PipelineError;
-use crate::expression::{ExpressionModel, FaceKey, Probs};
+use crate::expression::{ExpressionModel, FaceKey, LabelSet, Probs};
 use std::path::Path;
 use wildfer_face::{AlignedFace, CropSpec};
 use wildfer_nn::burn::module::Module;
@@ -16,6 +16,8 @@ pub struct TrainedModel {
     runner: Runner<FaceKey>,
     /// How the run's training faces were framed (`model.crop`).
     crop: CropSpec,
+    /// The run's classes (`model.classes`): 8-class runs report `Other`.
+    label_set: LabelSet,
     name: String,
 }
 
@@ -77,6 +79,7 @@ impl TrainedModel {
         Ok(TrainedModel {
             runner: Runner::of_model(model, net.valid(), device).map_err(|e| e.to_string())?,
             crop: model.crop(),
+            label_set: model.label_set(),
             name,
         })
     }
@@ -100,21 +103,28 @@ impl TrainedModel {
             .map_err(|e| PipelineError::Model(e.to_string()))
     }
 
+    /// The network's output for one face as the run's classes.
+    fn probs(&self, p: &[f32]) -> Result<Probs, PipelineError> {
+        Probs::new(self.label_set, p).ok_or_else(|| {
+            PipelineError::Model(format!(
+                "{}: {} outputs for {} classes",
+                self.name,
+                p.len(),
+                self.label_set.num_classes()
+            ))
+        })
+    }
+
     /// The runner's queued windows through the head.
     fn outputs(&mut self) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
         let out = self
             .runner
             .outputs()
             .map_err(|e| PipelineError::Model(e.to_string()))?;
-        Ok(out.into_iter().map(|(k, p)| (k, seven(&p))).collect())
+        out.into_iter()
+            .map(|(k, p)| Ok((k, self.probs(&p)?)))
+            .collect()
     }
-}
-
-/// Seven ABAW probabilities from a 7- or 8-class output: `Other` (8-class models) is left out
-/// and the rest renormalised, since the report has the seven basic expressions.
-fn seven(p: &[f32]) -> Probs {
-    let s: f32 = p.iter().take(7).sum();
-    std::array::from_fn(|k| if s > 0.0 { p[k] / s } else { 1.0 / 7.0 })
 }
 
 impl ExpressionModel for TrainedModel {
@@ -126,13 +136,17 @@ impl ExpressionModel for TrainedModel {
         self.crop
     }
 
+    fn label_set(&self) -> LabelSet {
+        self.label_set
+    }
+
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
         let feats = self.features(faces)?;
         let p = self
             .runner
             .alone(feats)
             .map_err(|e| PipelineError::Model(e.to_string()))?;
-        Ok(p.iter().map(|p| seven(p)).collect())
+        p.iter().map(|p| self.probs(p)).collect()
     }
 
     fn submit(

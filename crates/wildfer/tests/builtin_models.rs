@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use wildfer::analyze::{AnalyzeOptions, analyze};
-use wildfer::expression::Probs;
+use wildfer::expression::{LabelSet, Probs};
 use wildfer::{
     BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, FaceKey, PipelineError,
     builtin_model,
@@ -25,6 +25,10 @@ impl ExpressionModel for Member {
 
     fn crop(&self) -> CropSpec {
         self.spec
+    }
+
+    fn label_set(&self) -> LabelSet {
+        self.probs.label_set()
     }
 
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
@@ -51,7 +55,10 @@ impl ExpressionModel for Late {
     }
 
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
-        Ok(vec![[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]; faces.len()])
+        Ok(vec![
+            Probs::seven([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+            faces.len()
+        ])
     }
 
     fn submit(
@@ -66,7 +73,7 @@ impl ExpressionModel for Late {
     }
 
     fn flush(&mut self) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
-        let p = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0];
+        let p = Probs::seven([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
         Ok(self.held.drain(..).map(|k| (k, p)).collect())
     }
 }
@@ -78,7 +85,7 @@ fn ensemble_answers_a_face_once_every_member_has() {
         vec![
             (
                 Box::new(Member {
-                    probs: [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                    probs: Probs::seven([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
                     spec: CropSpec::arcface(112),
                 }),
                 1.0,
@@ -96,7 +103,7 @@ fn ensemble_answers_a_face_once_every_member_has() {
     let two = [face.clone(), face.clone()];
     assert!(e.submit(&[0, 1], &[4, 5], &two).unwrap().is_empty());
     let got = e.submit(&[2, 3], &[4, 5], &two).unwrap();
-    let half = [0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5];
+    let half = Probs::seven([0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5]);
     assert_eq!(got, vec![(0, half), (1, half)]);
     assert_eq!(e.flush().unwrap(), vec![(2, half), (3, half)]);
     assert!(e.flush().unwrap().is_empty());
@@ -104,7 +111,7 @@ fn ensemble_answers_a_face_once_every_member_has() {
 
 #[test]
 fn ensemble_averages_members_on_their_own_crops() {
-    let one_hot = |k: usize| std::array::from_fn(|i| if i == k { 1.0 } else { 0.0 });
+    let one_hot = |k: usize| Probs::seven(std::array::from_fn(|i| if i == k { 1.0 } else { 0.0 }));
     let mut e = EnsembleModel::new(
         "pair",
         vec![
@@ -146,6 +153,29 @@ fn ensemble_averages_members_on_their_own_crops() {
         -1.0,
     )];
     assert!(EnsembleModel::new("negative", negative).is_err());
+    // Members answering different classes cannot be averaged.
+    let eight = Probs::new(LabelSet::Eight, &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]).unwrap();
+    let mixed: Vec<(Box<dyn ExpressionModel>, f32)> = vec![
+        (
+            Box::new(Member {
+                probs: one_hot(0),
+                spec: CropSpec::arcface(112),
+            }),
+            1.0,
+        ),
+        (
+            Box::new(Member {
+                probs: eight,
+                spec: CropSpec::arcface(112),
+            }),
+            1.0,
+        ),
+    ];
+    let err = EnsembleModel::new("mixed", mixed)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("same classes"), "{err}");
 }
 
 #[test]

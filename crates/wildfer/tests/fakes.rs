@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use wildfer::FakeExpressionModel;
 use wildfer::analyze::{AnalyzeOptions, Row, analyze};
+use wildfer::expression::{LabelSet, Probs};
 use wildfer::prepare::{PrepareOptions, prepare};
 use wildfer_face::{BBox, Detection, FakeDetector, Point2, TrackerConfig};
 use wildfer_video::{Frame, FrameSource, SourceInfo, VideoError};
@@ -79,7 +80,9 @@ const PROBS: [f32; 7] = [0.1, 0.05, 0.05, 0.1, 0.5, 0.1, 0.1];
 fn analyze_writes_the_exact_table_and_skips_a_corrupt_frame() {
     let dir = tempfile::tempdir().unwrap();
     let mut src = FakeSource::new(&[Some(1), Some(2), None, Some(4), Some(5)]);
-    let mut model = FakeExpressionModel { probs: PROBS };
+    let mut model = FakeExpressionModel {
+        probs: Probs::seven(PROBS),
+    };
     let mut done = Vec::new();
     let s = analyze(
         Path::new("clip.mp4"),
@@ -118,7 +121,7 @@ fn analyze_writes_the_exact_table_and_skips_a_corrupt_frame() {
          4,0.300000,0,5.0,10.0,28.0,28.0,0.9800,{p}\n\
          4,0.300000,1,34.0,10.0,28.0,28.0,0.9000,{p}\n\
          5,0.400000,,,,,,,,,,,,,,\n",
-        Row::csv_header()
+        Row::csv_header(LabelSet::Seven)
     );
     assert_eq!(csv, want);
     let json: serde_json::Value =
@@ -134,7 +137,7 @@ fn analyze_writes_the_exact_table_and_skips_a_corrupt_frame() {
     assert_eq!(back.timeline.to_record(), s.timeline.to_record());
     assert_eq!(back.timeline.tracks.len(), 2);
     let (mut back, mut s) = (back, s);
-    back.timeline = wildfer::report::Timeline::new(1, 0.0);
+    back.timeline = wildfer::report::Timeline::new(1, 0.0, LabelSet::Seven);
     s.timeline = back.timeline.clone();
     assert_eq!(back, s);
 }
@@ -147,7 +150,9 @@ fn undecodable_input_fails_without_outputs() {
         Path::new("clip.mp4"),
         &mut src,
         &mut detector(),
-        &mut FakeExpressionModel { probs: PROBS },
+        &mut FakeExpressionModel {
+            probs: Probs::seven(PROBS),
+        },
         &AnalyzeOptions {
             tracker: TrackerConfig::default(),
             smooth: 0,
@@ -226,7 +231,9 @@ fn streamed_rows_are_the_written_rows() {
         smooth: 3,
         ..AnalyzeOptions::default()
     };
-    let mut model = wildfer::FakeExpressionModel { probs: PROBS };
+    let mut model = wildfer::FakeExpressionModel {
+        probs: Probs::seven(PROBS),
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut seen_while_writing = Vec::new();
     analyze_with_rows(
@@ -259,9 +266,9 @@ fn streamed_rows_are_the_written_rows() {
     .unwrap();
     assert_eq!(stats.frames_read, 6);
     assert_eq!(streamed, seen_while_writing);
-    let mut csv = format!("{}\n", Row::csv_header());
+    let mut csv = format!("{}\n", Row::csv_header(LabelSet::Seven));
     for r in &streamed {
-        r.write_csv(&mut csv);
+        r.write_csv(LabelSet::Seven, &mut csv);
     }
     assert_eq!(
         csv,
@@ -311,7 +318,9 @@ fn a_folder_report_of_many_inputs_keeps_tables_and_caps_timelines() {
         Path::new("clip.mp4"),
         &mut FakeSource::new(&[Some(1), Some(2), Some(3), Some(4)]),
         &mut detector(),
-        &mut FakeExpressionModel { probs: PROBS },
+        &mut FakeExpressionModel {
+            probs: Probs::seven(PROBS),
+        },
         &AnalyzeOptions::default(),
         dir.path(),
         |_| {},
@@ -338,5 +347,73 @@ fn a_folder_report_of_many_inputs_keeps_tables_and_caps_timelines() {
     assert_eq!(
         std::fs::read_to_string(csv).unwrap().lines().count(),
         1 + n * tracks
+    );
+}
+
+/// An 8-class model is reported as one: `other` in the CSV (after `surprise`), in the JSON
+/// rows, in the metadata's classes, in the rebuilt summary and in `summary.csv`; a 7-class
+/// output of the same input is refused in the same folder summary.
+#[test]
+fn an_eight_class_model_reports_other_everywhere() {
+    use wildfer::analyze::write_folder_summary;
+    let dir = tempfile::tempdir().unwrap();
+    let eight = Probs::new(
+        LabelSet::Eight,
+        &[0.1, 0.05, 0.05, 0.05, 0.1, 0.05, 0.1, 0.5],
+    )
+    .unwrap();
+    let s = analyze(
+        Path::new("clip.mp4"),
+        &mut FakeSource::new(&[Some(1), Some(2), Some(3)]),
+        &mut detector(),
+        &mut FakeExpressionModel { probs: eight },
+        &AnalyzeOptions {
+            smooth: 3,
+            ..AnalyzeOptions::default()
+        },
+        dir.path(),
+        |_| {},
+    )
+    .unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("clip.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "frame,time_s,face_id,x,y,w,h,det_score,neutral,anger,disgust,fear,happiness,sadness,surprise,other,expression"
+    );
+    assert_eq!(lines.next().unwrap(), "1,0.000000,,,,,,,,,,,,,,,");
+    assert!(
+        lines.next().unwrap().ends_with(",0.100000,0.500000,other"),
+        "{csv}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("clip.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["rows"][1]["probabilities"]["other"], 0.5);
+    assert_eq!(json["rows"][1]["expression"], "other");
+    assert_eq!(json["metadata"]["classes"].as_array().unwrap().len(), 8);
+    assert_eq!(json["metadata"]["tracks"][0]["dominant"], "other");
+    let back = wildfer::analyze::read_output(&dir.path().join("clip.json")).unwrap();
+    assert_eq!(back.classes, LabelSet::Eight);
+    assert_eq!(back.timeline.to_record(), s.timeline.to_record());
+    assert_eq!(back.track_summaries, s.track_summaries);
+    let out = dir.path().join("report");
+    std::fs::create_dir_all(&out).unwrap();
+    let (summary, _) = write_folder_summary(&out, std::slice::from_ref(&s)).unwrap();
+    let summary = std::fs::read_to_string(summary).unwrap();
+    let header = summary.lines().next().unwrap();
+    assert!(
+        header.contains(",share_surprise,share_other,") && header.ends_with(",mean_other,dominant")
+    );
+    assert!(summary.lines().nth(1).unwrap().ends_with(",other"));
+    // One table cannot hold 7- and 8-class inputs.
+    let mut seven = s.clone();
+    seven.classes = LabelSet::Seven;
+    let err = write_folder_summary(&out, &[s, seven])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("8 classes") || err.contains("with 7 classes"),
+        "{err}"
     );
 }

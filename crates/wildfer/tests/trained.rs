@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use wildfer::expression::Probs;
+use wildfer::expression::{LabelSet, Probs};
 use wildfer::{ExpressionModel, TrainedModel};
 use wildfer_face::{AlignedFace, Similarity2};
 use wildfer_nn::burn::module::Module;
@@ -73,7 +73,8 @@ fn reference(net: &Net, faces: &[AlignedFace], pos: usize, real: usize) -> Vec<f
         .into_data()
         .try_into_vec::<f32>()
         .unwrap();
-    p[pos * 7..pos * 7 + 7].to_vec()
+    let n = p.len() / faces.len();
+    p[pos * n..pos * n + n].to_vec()
 }
 
 /// Submit frames of faces (track, face) in order, then flush: every answer by key, each
@@ -100,6 +101,24 @@ fn close(a: &[f32], b: &[f32]) {
     for (x, y) in a.iter().zip(b) {
         assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
     }
+}
+
+/// An 8-class run answers its eight classes, `Other` included (nothing dropped or
+/// renormalised).
+#[test]
+fn an_eight_class_run_answers_other() {
+    let text = "[model]\nclasses = 8\ninput_size = 32\n[model.network]\nkind = \"clip\"\n\
+                num_classes = 8\nwindow = 1\n[model.network.backbone]\nfamily = \"mini_xception\"\n\
+                [model.network.head]\nkind = \"frame\"\n[data]\nroot = \"unused\"\n[run]\niterations = 1\n";
+    let cfg = TrainConfig::from_toml(text, Path::new("t.toml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut m, net) = model(tmp.path(), &cfg);
+    assert_eq!(m.label_set(), LabelSet::Eight);
+    let f = face(3);
+    let p = m.predict(std::slice::from_ref(&f)).unwrap();
+    assert_eq!(p[0].len(), 8);
+    close(&p[0], &reference(&net, &[f], 0, 1));
+    assert!((p[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
 }
 
 #[test]

@@ -10,7 +10,8 @@ Offline (the models are inside the package), on the CPU, in the Rust library beh
 Columns (``wildfer.COLUMNS``): ``input``, then the CSV's columns ``frame`` (1-based),
 ``time_s``, ``face_id`` (a track id; missing in a frame without a face), ``x``, ``y``,
 ``w``, ``h`` (the face box in source pixels, clipped to the frame), ``det_score``, the seven
-probabilities ``neutral`` ... ``surprise`` (smoothed over ``smooth`` frames), ``expression``
+probabilities ``neutral`` ... ``surprise`` (smoothed over ``smooth`` frames; an 8-class
+trained model adds ``other`` after ``surprise``, and ``analyze_iter(...).classes`` is 8), ``expression``
 (the most probable class), then the five landmarks ``eye_left_x``, ``eye_left_y``, ...,
 ``mouth_right_y`` (source pixels; left and right as seen in the image). A frame without a
 face has one row whose face columns are NaN (``face_id``: ``<NA>``, ``expression``: None).
@@ -44,12 +45,12 @@ __all__ = [
     "models",
 ]
 
-#: The columns of ``analyze``'s DataFrame (and the keys of ``analyze_iter``'s rows), in order.
+#: The columns of ``analyze``'s DataFrame (and the keys of ``analyze_iter``'s rows), in order,
+#: for the built-in models and 7-class trained ones; an 8-class trained model adds ``other``
+#: after ``surprise`` (``_native.columns(8)``).
 COLUMNS: List[str] = list(_native.columns())
 
-_CLASSES: List[str] = list(_native.class_keys())
 _INT_COLUMNS = ["frame"]
-_FLOAT_COLUMNS = [c for c in COLUMNS if c not in ("input", "frame", "face_id", "expression")]
 
 PathLike = Union[str, "_os.PathLike[str]"]
 
@@ -138,24 +139,25 @@ def analyze(
         _check_path(p)
     names = _native.output_names([_os.fspath(p) for p in paths])
     rows: List[Dict[str, Any]] = []
+    classes = 7
     for p, n in zip(paths, names):
-        rows.extend(
-            analyze_iter(
-                p,
-                model,
-                detector,
-                smooth,
-                crops,
-                threads,
-                fps=fps,
-                out=out,
-                name=n,
-                device=device,
-            )
+        it = analyze_iter(
+            p,
+            model,
+            detector,
+            smooth,
+            crops,
+            threads,
+            fps=fps,
+            out=out,
+            name=n,
+            device=device,
         )
+        classes = it.classes
+        rows.extend(it)
     if out is not None:
         _native.write_summary(_os.fspath(out))
-    return _frame(rows)
+    return _frame(rows, classes)
 
 
 def eval(
@@ -229,7 +231,7 @@ def eval_images(
     else:
         out["rows"] = pd.DataFrame(
             rows,
-            columns=["path", "truth", "prediction"] + _CLASSES + ["note"],
+            columns=["path", "truth", "prediction"] + _classes_of(rows) + ["note"],
         )
     return out
 
@@ -253,14 +255,22 @@ def _check_int(what: str, v: Any, least: int) -> int:
     return v
 
 
-def _frame(rows: List[Dict[str, Any]]) -> Any:
+def _classes_of(rows: List[Dict[str, Any]]) -> List[str]:
+    """The probability keys of ``rows`` (``other`` only from an 8-class model)."""
+    eight = bool(rows) and "other" in rows[0]
+    return list(_native.class_keys(8 if eight else 7))
+
+
+def _frame(rows: List[Dict[str, Any]], classes: int = 7) -> Any:
     try:
         import pandas as pd
     except ImportError:
         return rows
-    df = pd.DataFrame(rows, columns=COLUMNS)
+    columns = list(_native.columns(classes))
+    floats = [c for c in columns if c not in ("input", "frame", "face_id", "expression")]
+    df = pd.DataFrame(rows, columns=columns)
     df[_INT_COLUMNS] = df[_INT_COLUMNS].astype("int64")
-    df[_FLOAT_COLUMNS] = df[_FLOAT_COLUMNS].astype("float64")
+    df[floats] = df[floats].astype("float64")
     df["face_id"] = df["face_id"].astype("Int64")
     df["expression"] = df["expression"].astype(object)
     return df
