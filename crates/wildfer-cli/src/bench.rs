@@ -488,6 +488,7 @@ checkpoint_every = {iters}
             resume: false,
             stop_after: Some(args.steps),
             device: None,
+            replica_devices: Vec::new(),
             stop: None,
         },
         &mut |e| {

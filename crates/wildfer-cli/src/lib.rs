@@ -269,7 +269,8 @@ enum Command {
         /// config.toml, so a resume needs the same --seed).
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
-        /// Where to train: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
+        /// Where to train: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`);
+        /// several, separated by commas (`cuda:0,cuda:1`), run one data-parallel replica on each.
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -613,7 +614,10 @@ fn run(cli: Cli) -> Result<()> {
             resume,
             stop_after,
             seed,
-            device: wildfer_nn::parse_device(&device)?,
+            devices: device
+                .split(',')
+                .map(wildfer_nn::parse_device)
+                .collect::<Result<_, _>>()?,
         }),
         Command::Predict {
             model,

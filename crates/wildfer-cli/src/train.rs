@@ -23,7 +23,8 @@ pub struct TrainArgs {
     pub stop_after: Option<usize>,
     /// Overrides the config's seed.
     pub seed: Option<u64>,
-    pub device: burn::tensor::Device,
+    /// The first device, then those of further data-parallel replicas.
+    pub devices: Vec<burn::tensor::Device>,
 }
 
 /// A line above the progress bar, or on plain stderr where no bar is drawn (indicatif drops
@@ -65,7 +66,8 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
         &TrainOptions {
             resume: a.resume,
             stop_after: a.stop_after,
-            device: Some(a.device.clone()),
+            device: a.devices.first().cloned(),
+            replica_devices: a.devices.iter().skip(1).cloned().collect(),
             stop: Some(Arc::clone(&stop)),
         },
         &mut |e| match e {

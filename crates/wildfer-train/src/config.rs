@@ -370,6 +370,11 @@ pub struct RunSection {
     /// Periodic checkpoints kept besides `best`.
     #[serde(default = "two")]
     pub keep_checkpoints: usize,
+    /// Data-parallel replicas: each step's batch is split into this many parts whose
+    /// gradients are summed (batch norm per part, as PyTorch's DistributedDataParallel; see
+    /// `wildfer_train::replicas`). 1: no split.
+    #[serde(default = "one")]
+    pub replicas: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -402,6 +407,9 @@ fn one_u64() -> u64 {
 }
 fn one_f64() -> f64 {
     1.0
+}
+fn one() -> usize {
+    1
 }
 fn two() -> usize {
     2
@@ -613,6 +621,12 @@ impl TrainConfig {
             return bad(
                 "run.iterations, run.batch_size and run.checkpoint_every must be positive".into(),
             );
+        }
+        if r.replicas == 0 || r.replicas > r.batch_size {
+            return bad(format!(
+                "run.replicas must be between 1 and run.batch_size ({}), got {}",
+                r.batch_size, r.replicas
+            ));
         }
         if self.metric() == Metric::Abaw2022 && self.model.classes != 8 {
             return bad(

@@ -17,6 +17,7 @@ mod error;
 pub mod image;
 pub mod loader;
 pub mod loss;
+pub mod replicas;
 pub mod schedule;
 pub mod trainer;
 

@@ -38,6 +38,38 @@ impl Loss {
     /// Mean loss of `logits` `[n, classes]` against `targets` (length n); `None` when no frame
     /// has a target (or every target weighs 0).
     pub fn forward(&self, logits: Tensor<2>, targets: &[Option<usize>]) -> Option<Tensor<1>> {
+        let [_, c] = logits.dims();
+        let denominator = self.denominator(targets, c)?;
+        self.forward_over(logits, targets, denominator)
+    }
+
+    /// What [`Loss::forward`] divides the summed loss by for `targets` of `classes` classes:
+    /// the targets' summed class weights (cross-entropy), or their count (focal); `None` when
+    /// it is 0. A batch split into parts has one denominator, the whole batch's.
+    pub fn denominator(&self, targets: &[Option<usize>], classes: usize) -> Option<f32> {
+        let counted = targets.iter().flatten().filter(|&&t| t < classes);
+        let count = counted.clone().count();
+        let wsum: f32 = counted
+            .map(|&t| self.class_weights.get(t).copied().unwrap_or(1.0))
+            .sum();
+        if count == 0 || wsum <= 0.0 {
+            return None;
+        }
+        Some(match self.kind {
+            LossKind::Focal => count as f32,
+            _ => wsum,
+        })
+    }
+
+    /// The summed loss of `logits` `[n, classes]` against `targets` divided by `denominator`
+    /// (the whole batch's, for a part of it: the parts' losses then add up to the batch's);
+    /// `None` when no frame here has a target.
+    pub fn forward_over(
+        &self,
+        logits: Tensor<2>,
+        targets: &[Option<usize>],
+        denominator: f32,
+    ) -> Option<Tensor<1>> {
         let [n, c] = logits.dims();
         assert_eq!(targets.len(), n, "one target slot per logit row");
         let mut onehot = vec![0f32; n * c];
@@ -50,9 +82,7 @@ impl Loss {
                 w[i] = self.class_weights.get(t).copied().unwrap_or(1.0);
             }
         }
-        let count = targets.iter().filter(|t| t.is_some_and(|t| t < c)).count();
-        let wsum: f32 = w.iter().sum();
-        if count == 0 || wsum <= 0.0 {
+        if !targets.iter().any(|t| t.is_some_and(|t| t < c)) {
             return None;
         }
         let dev = logits.device();
@@ -64,7 +94,7 @@ impl Loss {
             .neg();
         Some(match self.kind {
             LossKind::CrossEntropy | LossKind::WeightedCrossEntropy => {
-                (nll * w).sum().div_scalar(wsum)
+                (nll * w).sum().div_scalar(denominator)
             }
             LossKind::Focal => {
                 let pt = nll.clone().neg().exp();
@@ -73,7 +103,7 @@ impl Loss {
                     .add_scalar(1.0)
                     .clamp_min(0.0)
                     .powf_scalar(self.gamma);
-                (modulator * nll * w).sum().div_scalar(count as f32)
+                (modulator * nll * w).sum().div_scalar(denominator)
             }
         })
     }

@@ -8,6 +8,7 @@ use crate::checkpoint::{self, RunDir, RunState, iter_name};
 use crate::config::{Metric, OptimKind, OptimSection, Task, TrainConfig};
 use crate::loader::{self, Draw, ImageSampler, LoaderConfig, WindowSampler, stream};
 use crate::loss::Loss;
+use crate::replicas::{Replicas, split};
 use crate::schedule::lr_at;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
@@ -85,6 +86,10 @@ pub struct TrainOptions {
     pub stop_after: Option<usize>,
     /// Where to train (`None`: the CPU). Checkpoints are device-independent.
     pub device: Option<Device>,
+    /// Devices of data-parallel replicas after the first (which is on `device`): with some,
+    /// the run has at least `1 + replica_devices.len()` replicas (`run.replicas` may ask for
+    /// more; they share the devices in turn). Empty: `run.replicas` replicas on `device`.
+    pub replica_devices: Vec<Device>,
     /// Set from elsewhere (a SIGINT/SIGTERM handler) to stop after the current step with a
     /// checkpoint of it, from which `resume` continues exactly.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -362,8 +367,10 @@ fn start(
     Ok((net, optimizer(&cfg.optim), state))
 }
 
-/// One optimizer step on `batch` (step `it`): the network after it, and the loss and learning
-/// rate (`None`: the batch had no target, nothing learnt).
+/// One optimizer step on `batch` (step `it`), data-parallel over `replicas` when there are
+/// several: the network after it, and the loss and learning rate (`None`: the batch had no
+/// target, nothing learnt).
+#[allow(clippy::too_many_arguments)]
 fn step(
     cfg: &TrainConfig,
     net: Net,
@@ -372,28 +379,52 @@ fn step(
     batch: loader::Batch,
     outputs: usize,
     device: &Device,
+    replicas: Option<&Replicas>,
 ) -> Result<(Net, Option<(f64, f64)>), TrainError> {
     let it = batch.step;
     let (b, t, s) = (batch.b, batch.t, batch.size);
-    let x = Tensor::<5>::from_data(TensorData::new(batch.pixels, [b, t, 3, s, s]), device);
-    let mask = Tensor::<2>::from_data(TensorData::new(batch.mask, [b, t]), device);
-    // Dropout and other randomness of this step depend on the step alone.
-    let step_seed = stream(cfg.seed, it as u64, 2).next_u64();
-    let logits = wildfer_nn::rng::seeded(device, step_seed, || net.forward(x, Some(mask)))
-        .reshape([b * outputs, cfg.model.classes]);
+    let classes = cfg.model.classes;
+    // Dropout and other randomness of this step depend on the step alone (and the replica).
+    let mut seeds = stream(cfg.seed, it as u64, 2);
     let lr = lr_at(&cfg.schedule, cfg.optim.lr, cfg.run.iterations, it);
-    let Some(loss) = loss_fn.forward(logits, &batch.targets) else {
-        return Ok((net, None));
+    let (value, backbone, rest) = match replicas {
+        Some(r) => {
+            let Some(denominator) = loss_fn.denominator(&batch.targets, classes) else {
+                return Ok((net, None));
+            };
+            let seeds: Vec<u64> = (0..r.len()).map(|_| seeds.next_u64()).collect();
+            let parts = split(
+                &batch.pixels,
+                &batch.mask,
+                &batch.targets,
+                (b, t, s),
+                r.len(),
+            );
+            match r.gradients(&net, parts, loss_fn, denominator, classes, &seeds)? {
+                Some(g) => g,
+                None => return Ok((net, None)),
+            }
+        }
+        None => {
+            let x = Tensor::<5>::from_data(TensorData::new(batch.pixels, [b, t, 3, s, s]), device);
+            let mask = Tensor::<2>::from_data(TensorData::new(batch.mask, [b, t]), device);
+            let logits =
+                wildfer_nn::rng::seeded(device, seeds.next_u64(), || net.forward(x, Some(mask)))
+                    .reshape([b * outputs, classes]);
+            let Some(loss) = loss_fn.forward(logits, &batch.targets) else {
+                return Ok((net, None));
+            };
+            let value = f64::from(loss.clone().into_scalar::<f32>());
+            let (backbone, rest) = net.split_grads(loss.backward());
+            (value, backbone, rest)
+        }
     };
-    let value = f64::from(loss.clone().into_scalar::<f32>());
     if !value.is_finite() {
         return Err(TrainError::Diverged(format!(
             "loss is {value} at step {}; stopped, the last good checkpoint is kept (lower optim.lr?)",
             it + 1
         )));
     }
-    let grads = loss.backward();
-    let (backbone, rest) = net.split_grads(grads);
     let mut net = net;
     let mult = cfg.optim.backbone_lr_mult;
     if mult > 0.0 {
@@ -478,6 +509,14 @@ pub fn train(
         .unwrap_or_else(wildfer_nn::cpu)
         .autodiff();
     let (mut net, mut optim, mut state) = start(cfg, &run, opts.resume, &device)?;
+    let k = cfg.run.replicas.max(1 + opts.replica_devices.len());
+    let replicas = if k > 1 {
+        let mut devices = vec![device.clone()];
+        devices.extend(opts.replica_devices.iter().map(|d| d.clone().autodiff()));
+        Some(Replicas::new(k, devices)?)
+    } else {
+        None
+    };
 
     let total = cfg.run.iterations;
     let last = opts.stop_after.map_or(total, |s| s.min(total));
@@ -524,6 +563,7 @@ pub fn train(
             batch,
             spec.outputs(),
             &device,
+            replicas.as_ref(),
         )?;
         if let Some((loss, lr)) = learnt {
             let s = StepLog {

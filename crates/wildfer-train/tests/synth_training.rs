@@ -181,6 +181,7 @@ fn resumed_run_equals_uninterrupted_run_serial() {
         resume: n > 3,
         stop_after: Some(n),
         device: None,
+        replica_devices: Vec::new(),
         stop: None,
     };
     let s = train(&cfg, &parts, &stop(3), &mut |_| {}).unwrap();
