@@ -287,3 +287,49 @@ def test_console_script_is_the_command(tmp_path):
     assert bad.returncode == 1
     err = bad.stderr.strip().splitlines()
     assert any("nope.mp4" in line and "error" in line for line in err), bad.stderr
+
+
+def test_an_eight_class_run_reports_other(tmp_path):
+    """A model trained with 8 classes (ABAW 2022+) gives rows with ``other`` after
+    ``surprise``, in the DataFrame as in the command's CSV."""
+    data = tmp_path / "synth"
+    cli("synth", "--out", data, "--videos", 2, "--frames", 8, "--classes", 8, "--size", 32)
+    config = tmp_path / "eight.toml"
+    config.write_text(
+        f"""seed = 1
+[model]
+classes = 8
+input_size = 32
+[model.network]
+kind = "clip"
+num_classes = 8
+window = 1
+[model.network.backbone]
+family = "mini_xception"
+[model.network.head]
+kind = "frame"
+[data]
+root = "{data}"
+workers = 1
+[run]
+iterations = 2
+batch_size = 2
+checkpoint_every = 2
+"""
+    )
+    run = tmp_path / "run"
+    cli("train", "--config", config, "--out", run)
+    out = tmp_path / "out"
+    df = wildfer.analyze(STILL, model=str(run), out=out)
+    assert list(df.columns) == list(wildfer._native.columns(8))
+    cols = list(df.columns)
+    assert cols.index("other") == cols.index("surprise") + 1
+    rows = read_csv(out / "multi_face.csv")
+    assert "other" in rows[0] and len(rows) == len(df)
+    for (_, py), row in zip(df.iterrows(), rows):
+        assert math.isclose(py["other"], float(row["other"]), abs_tol=5.1e-7)
+        probs = [py[c] for c in wildfer._native.class_keys(8)]
+        assert math.isclose(sum(probs), 1.0, abs_tol=1e-5)
+    assert wildfer.analyze_iter(STILL, model=str(run)).classes == 8
+    with pytest.raises(wildfer.OptionsError):
+        wildfer._native.class_keys(9)

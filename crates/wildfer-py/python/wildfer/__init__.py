@@ -139,25 +139,24 @@ def analyze(
         _check_path(p)
     names = _native.output_names([_os.fspath(p) for p in paths])
     rows: List[Dict[str, Any]] = []
-    classes = 7
     for p, n in zip(paths, names):
-        it = analyze_iter(
-            p,
-            model,
-            detector,
-            smooth,
-            crops,
-            threads,
-            fps=fps,
-            out=out,
-            name=n,
-            device=device,
+        rows.extend(
+            analyze_iter(
+                p,
+                model,
+                detector,
+                smooth,
+                crops,
+                threads,
+                fps=fps,
+                out=out,
+                name=n,
+                device=device,
+            )
         )
-        classes = it.classes
-        rows.extend(it)
     if out is not None:
         _native.write_summary(_os.fspath(out))
-    return _frame(rows, classes)
+    return _frame(rows)
 
 
 def eval(
@@ -261,12 +260,12 @@ def _classes_of(rows: List[Dict[str, Any]]) -> List[str]:
     return list(_native.class_keys(8 if eight else 7))
 
 
-def _frame(rows: List[Dict[str, Any]], classes: int = 7) -> Any:
+def _frame(rows: List[Dict[str, Any]]) -> Any:
     try:
         import pandas as pd
     except ImportError:
         return rows
-    columns = list(_native.columns(classes))
+    columns = list(_native.columns(len(_classes_of(rows))))
     floats = [c for c in columns if c not in ("input", "frame", "face_id", "expression")]
     df = pd.DataFrame(rows, columns=columns)
     df[_INT_COLUMNS] = df[_INT_COLUMNS].astype("int64")
