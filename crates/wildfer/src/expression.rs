@@ -29,6 +29,13 @@ pub trait ExpressionModel {
         LabelSet::Seven
     }
 
+    /// Whether a face's answer depends on its track's other frames (a trained run with a
+    /// window of several frames): then frames go through [`ExpressionModel::submit`] in order;
+    /// otherwise [`ExpressionModel::predict`] may take the faces of many frames at once.
+    fn temporal(&self) -> bool {
+        false
+    }
+
     /// One probability vector per face, each face alone (no temporal context).
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError>;
 
@@ -367,6 +374,10 @@ impl ExpressionModel for EnsembleModel {
 
     fn label_set(&self) -> LabelSet {
         self.label_set
+    }
+
+    fn temporal(&self) -> bool {
+        self.members.iter().any(|(m, _)| m.temporal())
     }
 
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {

@@ -65,6 +65,9 @@ fn crops(dir: &Path) -> Result<Vec<(usize, std::path::PathBuf)>, PipelineError> 
     Ok(v)
 }
 
+/// Faces a frame-level teacher answers at once.
+const BATCH: usize = 32;
+
 /// Label every crop below `root/cropped_aligned` with `teacher` and write
 /// `root/annotations/EXPR_Set/{Train_Set,Validation_Set}/<video>.txt` (7 classes).
 pub fn pseudo_label(
@@ -114,9 +117,12 @@ pub fn pseudo_label(
         let mut labels: Vec<Option<Expression>> = vec![None; frames];
         teacher.reset();
         // One track per video: temporal teachers see the video's frames in order, each
-        // frame answered when its window is complete, the last ones at the flush.
+        // frame answered when its window is complete, the last ones at the flush; frame-level
+        // teachers take the faces in batches of `BATCH` (the same answers, faster).
+        let temporal = teacher.temporal();
         let mut probs: Vec<(FaceKey, Probs)> = Vec::new();
-        for (f, p) in &list {
+        let mut batch: Vec<(FaceKey, AlignedFace)> = Vec::new();
+        for (i, (f, p)) in list.iter().enumerate() {
             // Bounded decoding: sizes are checked from the header first.
             let (w, h, raw) = wildfer_video::images::read_rgb(p)?;
             // The folders hold ArcFace-aligned crops (Aff-Wild2's layout, `prepare`'s
@@ -135,7 +141,15 @@ pub fn pseudo_label(
             let face = face.recrop(&want).ok_or_else(|| {
                 PipelineError::Model(format!("the teacher's crop {want:?} is degenerate"))
             })?;
-            probs.extend(teacher.submit(&[*f as FaceKey], &[0], &[face])?);
+            if temporal {
+                probs.extend(teacher.submit(&[*f as FaceKey], &[0], &[face])?);
+                continue;
+            }
+            batch.push((*f as FaceKey, face));
+            if batch.len() == BATCH || i + 1 == list.len() {
+                let (keys, faces): (Vec<FaceKey>, Vec<AlignedFace>) = batch.drain(..).unzip();
+                probs.extend(keys.into_iter().zip(teacher.predict(&faces)?));
+            }
         }
         probs.extend(teacher.flush()?);
         for (f, p) in probs {
@@ -227,5 +241,76 @@ mod tests {
         };
         let e = pseudo_label(root, &mut teacher, &opts, |_, _, _| {}).unwrap_err();
         assert!(e.to_string().contains("zz"), "{e}");
+    }
+
+    /// A class from each crop's brightness; remembers how many faces each call got.
+    struct Bright {
+        temporal: bool,
+        calls: Vec<usize>,
+    }
+
+    impl ExpressionModel for Bright {
+        fn name(&self) -> &str {
+            "bright"
+        }
+        fn crop(&self) -> CropSpec {
+            CropSpec::arcface(40)
+        }
+        fn temporal(&self) -> bool {
+            self.temporal
+        }
+        fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
+            self.calls.push(faces.len());
+            Ok(faces
+                .iter()
+                .map(|f| {
+                    let mean =
+                        f.rgb.iter().map(|&v| f32::from(v)).sum::<f32>() / f.rgb.len() as f32;
+                    let k = (mean / 37.0) as usize % 7;
+                    Probs::from_fn(LabelSet::Seven, |i| if i == k { 1.0 } else { 0.0 })
+                })
+                .collect())
+        }
+    }
+
+    /// Frame-level teachers get the crops 32 at a time, temporal ones frame by frame: the
+    /// labels are the same.
+    #[test]
+    fn frame_level_teachers_are_batched_with_the_same_labels() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let d = Layout::new(root).crop_dir("v");
+        std::fs::create_dir_all(&d).unwrap();
+        for f in 1..=40u8 {
+            image::RgbImage::from_pixel(40, 40, image::Rgb([f * 6, f * 6, f * 6]))
+                .save(d.join(Layout::crop_name(f.into())))
+                .unwrap();
+        }
+        std::fs::create_dir_all(Layout::new(root).crop_dir("w")).unwrap();
+        let opts = PseudoOptions {
+            validation: vec!["w".into()],
+            min_confidence: 0.0,
+        };
+        let mut labels = Vec::new();
+        for temporal in [false, true] {
+            let mut teacher = Bright {
+                temporal,
+                calls: Vec::new(),
+            };
+            pseudo_label(root, &mut teacher, &opts, |_, _, _| {}).unwrap();
+            let calls = if temporal { vec![1; 40] } else { vec![32, 8] };
+            assert_eq!(teacher.calls, calls);
+            let ann = root.join("annotations/EXPR_Set/Train_Set/v.txt");
+            labels.push(std::fs::read_to_string(ann).unwrap());
+        }
+        assert_eq!(labels[0], labels[1]);
+        assert!(
+            labels[0]
+                .lines()
+                .skip(1)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                > 3
+        );
     }
 }

@@ -140,6 +140,10 @@ impl ExpressionModel for TrainedModel {
         self.label_set
     }
 
+    fn temporal(&self) -> bool {
+        self.runner.spec().len > 1
+    }
+
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
         let feats = self.features(faces)?;
         let p = self
