@@ -23,6 +23,7 @@ fn example_configs_are_valid() {
     assert_eq!(
         names,
         [
+            "fer2013_faceapi_resnet34",
             "fer2013_resnet18",
             "fer2013_resnet18_cbam",
             "fer2013_resnet18_llam",

@@ -187,79 +187,88 @@ pub fn output_paths(name: &str, out: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
-/// Writes the rows of classified (and smoothed) frames and keeps the per-track totals.
-struct Emitter<'a> {
-    /// Frames waiting for their (smoothed) faces to be drawn, oldest first.
-    pixels: std::collections::VecDeque<(usize, usize, usize, Vec<u8>)>,
-    annotated: Option<Annotated>,
-    csv: AtomicFile,
-    json: AtomicFile,
-    first_row: bool,
-    tracks: BTreeMap<usize, TrackAcc>,
-    timeline: Timeline,
+/// `<stem>.csv`: the rows as CSV lines, the header derived from [`Row`] and the model's classes.
+struct CsvSink {
+    file: AtomicFile,
+    classes: LabelSet,
     line: String,
-    /// Also hands each frame's rows to the caller.
-    on_rows: &'a mut RowsFn<'a>,
 }
 
-/// A caller's receiver of rows.
-type RowsFn<'a> = dyn FnMut(&[Row]) -> Result<(), PipelineError> + 'a;
-
-/// Where annotated frames go.
-enum Annotated {
-    /// The annotated video, the file whose audio it carries, the writer once started.
-    Video(
-        PathBuf,
-        Option<PathBuf>,
-        Option<crate::annotate::VideoWriter>,
-    ),
-    Still(PathBuf),
+impl CsvSink {
+    fn create(path: &Path, classes: LabelSet) -> Result<Self, PipelineError> {
+        let mut file = AtomicFile::create(path)?;
+        file.write(format!("{}\n", Row::csv_header(classes)).as_bytes())?;
+        Ok(CsvSink {
+            file,
+            classes,
+            line: String::new(),
+        })
+    }
 }
 
-impl Emitter<'_> {
-    fn draw(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
-        let Some(target) = self.annotated.as_mut() else {
-            return Ok(());
-        };
-        while let Some((index, w, h, mut rgb)) = self.pixels.pop_front() {
-            if index != f.index {
-                continue;
-            }
-            crate::annotate::draw(&mut rgb, w, h, &f.faces);
-            match target {
-                Annotated::Still(path) => {
-                    let mut jpeg = Vec::new();
-                    crate::encode_jpeg(&mut jpeg, &rgb, w, h, 90)
-                        .map_err(|e| PipelineError::io(path, e))?;
-                    wildfer_core::fsutil::write_atomic(path, &jpeg)?;
-                }
-                Annotated::Video(path, audio, writer) => {
-                    if writer.is_none() {
-                        *writer = Some(crate::annotate::VideoWriter::create(
-                            path,
-                            w,
-                            h,
-                            self.timeline.fps,
-                            audio.as_deref(),
-                        )?);
-                    }
-                    if let Some(wr) = writer.as_mut() {
-                        wr.write(&rgb)?;
-                    }
-                }
-            }
-            break;
+impl FrameSink for CsvSink {
+    fn ready(&mut self, _f: &FrameRecord, rows: &[Row]) -> Result<(), PipelineError> {
+        self.line.clear();
+        for r in rows {
+            r.write_csv(self.classes, &mut self.line);
+        }
+        self.file.write(self.line.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// `<stem>.json`'s rows (its metadata is written when the input is finished).
+struct JsonSink {
+    file: AtomicFile,
+    first_row: bool,
+}
+
+impl JsonSink {
+    fn create(path: &Path) -> Result<Self, PipelineError> {
+        let mut file = AtomicFile::create(path)?;
+        file.write(b"{\"rows\":[\n")?;
+        Ok(JsonSink {
+            file,
+            first_row: true,
+        })
+    }
+}
+
+impl FrameSink for JsonSink {
+    fn ready(&mut self, _f: &FrameRecord, rows: &[Row]) -> Result<(), PipelineError> {
+        for r in rows {
+            let sep = if self.first_row { "" } else { ",\n" };
+            self.first_row = false;
+            let json =
+                serde_json::to_string(r).map_err(|e| PipelineError::Options(e.to_string()))?;
+            self.file.write(format!("{sep}{json}").as_bytes())?;
         }
         Ok(())
     }
+}
 
-    fn emit(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
-        self.draw(f)?;
-        let rows = Row::of_frame(f);
-        self.line.clear();
-        for r in &rows {
-            r.write_csv(self.timeline.classes, &mut self.line);
+/// Per-track totals and the timeline (with thumbnails): what the summaries and reports are
+/// made of.
+struct TotalsSink {
+    tracks: BTreeMap<usize, TrackAcc>,
+    timeline: Timeline,
+}
+
+impl FrameSink for TotalsSink {
+    fn classified(&mut self, ff: &mut FrameFaces, probs: &[Probs]) {
+        for (face, p) in ff.faces.iter().zip(probs) {
+            if self.timeline.wants_thumb(face.track, ff.index) {
+                let mut jpeg = Vec::new();
+                let side = face.crop.size();
+                // A thumbnail that fails to encode is left out of the report, nothing else.
+                if crate::encode_jpeg(&mut jpeg, &face.crop.rgb, side, side, 85).is_ok() {
+                    self.timeline.add_thumb(face.track, ff.index, jpeg, p);
+                }
+            }
         }
+    }
+
+    fn ready(&mut self, f: &FrameRecord, _rows: &[Row]) -> Result<(), PipelineError> {
         for face in &f.faces {
             let p = &face.probs;
             let acc = self.tracks.entry(face.track).or_insert(TrackAcc {
@@ -274,15 +283,91 @@ impl Emitter<'_> {
             }
             self.timeline.add(face.track, f.index, p);
         }
-        self.csv.write(self.line.as_bytes())?;
-        for r in &rows {
-            let sep = if self.first_row { "" } else { ",\n" };
-            self.first_row = false;
-            let json =
-                serde_json::to_string(r).map_err(|e| PipelineError::Options(e.to_string()))?;
-            self.json.write(format!("{sep}{json}").as_bytes())?;
+        Ok(())
+    }
+}
+
+/// The annotated video or still (`--annotate`): each frame's pixels kept until its smoothed
+/// faces are known, then drawn and written.
+struct AnnotationSink {
+    /// Frames waiting for their (smoothed) faces to be drawn, oldest first.
+    pixels: VecDeque<(usize, usize, usize, Vec<u8>)>,
+    target: Annotated,
+    fps: f64,
+}
+
+impl FrameSink for AnnotationSink {
+    fn classified(&mut self, ff: &mut FrameFaces, _probs: &[Probs]) {
+        let rgb = std::mem::take(&mut ff.rgb);
+        self.pixels.push_back((ff.index, ff.width, ff.height, rgb));
+    }
+
+    fn ready(&mut self, f: &FrameRecord, _rows: &[Row]) -> Result<(), PipelineError> {
+        while let Some((index, w, h, mut rgb)) = self.pixels.pop_front() {
+            if index != f.index {
+                continue;
+            }
+            crate::annotate::draw(&mut rgb, w, h, &f.faces);
+            match &mut self.target {
+                Annotated::Still(path) => {
+                    let mut jpeg = Vec::new();
+                    crate::encode_jpeg(&mut jpeg, &rgb, w, h, 90)
+                        .map_err(|e| PipelineError::io(path, e))?;
+                    wildfer_core::fsutil::write_atomic(path, &jpeg)?;
+                }
+                Annotated::Video(path, audio, writer) => {
+                    if writer.is_none() {
+                        *writer = Some(crate::annotate::VideoWriter::create(
+                            path,
+                            w,
+                            h,
+                            self.fps,
+                            audio.as_deref(),
+                        )?);
+                    }
+                    if let Some(wr) = writer.as_mut() {
+                        wr.write(&rgb)?;
+                    }
+                }
+            }
+            break;
         }
-        (self.on_rows)(&rows)
+        Ok(())
+    }
+}
+
+/// Where annotated frames go.
+enum Annotated {
+    /// The annotated video, the file whose audio it carries, the writer once started.
+    Video(
+        PathBuf,
+        Option<PathBuf>,
+        Option<crate::annotate::VideoWriter>,
+    ),
+    Still(PathBuf),
+}
+
+/// Rows handed to a caller (the Python API's stream, `analyze_rows`).
+struct RowsSink<F>(F);
+
+impl<F: FnMut(&[Row]) -> Result<(), PipelineError>> FrameSink for RowsSink<F> {
+    fn ready(&mut self, _f: &FrameRecord, rows: &[Row]) -> Result<(), PipelineError> {
+        (self.0)(rows)
+    }
+}
+
+/// Several sinks fed the same frames, in order.
+struct Sinks<'a>(Vec<&'a mut dyn FrameSink>);
+
+impl FrameSink for Sinks<'_> {
+    fn classified(&mut self, ff: &mut FrameFaces, probs: &[Probs]) {
+        for s in &mut self.0 {
+            s.classified(ff, probs);
+        }
+    }
+
+    fn ready(&mut self, f: &FrameRecord, rows: &[Row]) -> Result<(), PipelineError> {
+        self.0.iter_mut().try_for_each(|s| s.ready(f, rows))
     }
 }
 
@@ -331,13 +416,14 @@ pub fn annotation_possible() -> Result<(), PipelineError> {
     }
 }
 
-/// Receives the frames of [`run_frames`].
+/// One output of `analyze` (the CSV, the JSON rows, the annotated video, the totals and
+/// timeline, a caller's row stream), fed the frames of [`run_frames`].
 trait FrameSink {
     /// A frame's faces with their probabilities before smoothing: the only time the faces'
     /// crops and the frame's pixels are at hand (a sink may take the pixels).
     fn classified(&mut self, _frame: &mut FrameFaces, _probs: &[Probs]) {}
-    /// A frame to write: classified and smoothed, in frame order.
-    fn ready(&mut self, f: &FrameRecord) -> Result<(), PipelineError>;
+    /// A frame to write, classified and smoothed, in frame order, with its rows.
+    fn ready(&mut self, f: &FrameRecord, rows: &[Row]) -> Result<(), PipelineError>;
 }
 
 /// Classified frames waiting for their faces' probabilities (temporal models answer a few
@@ -408,7 +494,7 @@ impl Waiting {
                     .collect(),
             };
             for ready in smoother.push(record) {
-                sink.ready(&ready)?;
+                sink.ready(&ready, &Row::of_frame(&ready))?;
             }
         }
         Ok(())
@@ -481,41 +567,9 @@ fn run_frames(
         )));
     }
     for ready in smoother.finish() {
-        sink.ready(&ready)?;
+        sink.ready(&ready, &Row::of_frame(&ready))?;
     }
     Ok(stats)
-}
-
-impl FrameSink for Emitter<'_> {
-    fn classified(&mut self, ff: &mut FrameFaces, probs: &[Probs]) {
-        for (face, p) in ff.faces.iter().zip(probs) {
-            if self.timeline.wants_thumb(face.track, ff.index) {
-                let mut jpeg = Vec::new();
-                let side = face.crop.size();
-                // A thumbnail that fails to encode is left out of the report, nothing else.
-                if crate::encode_jpeg(&mut jpeg, &face.crop.rgb, side, side, 85).is_ok() {
-                    self.timeline.add_thumb(face.track, ff.index, jpeg, p);
-                }
-            }
-        }
-        if self.annotated.is_some() {
-            let rgb = std::mem::take(&mut ff.rgb);
-            self.pixels.push_back((ff.index, ff.width, ff.height, rgb));
-        }
-    }
-
-    fn ready(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
-        self.emit(f)
-    }
-}
-
-/// Rows handed to a caller, nothing written.
-struct RowsOnly<F>(F);
-
-impl<F: FnMut(&[Row]) -> Result<(), PipelineError>> FrameSink for RowsOnly<F> {
-    fn ready(&mut self, f: &FrameRecord) -> Result<(), PipelineError> {
-        (self.0)(&Row::of_frame(f))
-    }
 }
 
 /// Every row of one input, handed to `on_rows` frame by frame as soon as it is final (after
@@ -541,7 +595,7 @@ pub fn analyze_rows(
         detector,
         model,
         opts,
-        &mut RowsOnly(on_rows),
+        &mut RowsSink(on_rows),
         &mut progress,
     )
 }
@@ -587,7 +641,7 @@ pub fn analyze_with_rows(
     if opts.annotate && !wildfer_video::images::is_image(input) {
         annotation_possible()?;
     }
-    let annotated = opts.annotate.then(|| {
+    let target = opts.annotate.then(|| {
         if wildfer_video::images::is_image(input) {
             Annotated::Still(out.join(format!("{stem}.annotated.jpg")))
         } else {
@@ -597,31 +651,40 @@ pub fn analyze_with_rows(
         }
     });
     let info = source.info().clone();
-    let mut e = Emitter {
-        pixels: std::collections::VecDeque::new(),
-        annotated,
-        csv: AtomicFile::create(&csv_path)?,
-        json: AtomicFile::create(&json_path)?,
-        first_row: true,
+    let classes = model.label_set();
+    let mut csv = CsvSink::create(&csv_path, classes)?;
+    let mut json = JsonSink::create(&json_path)?;
+    let mut totals = TotalsSink {
         tracks: BTreeMap::new(),
-        timeline: Timeline::new(info.frames, info.fps, model.label_set()),
-        line: String::new(),
-        on_rows: &mut on_rows,
+        timeline: Timeline::new(info.frames, info.fps, classes),
     };
-    e.csv
-        .write(format!("{}\n", Row::csv_header(model.label_set())).as_bytes())?;
-    e.json.write(b"{\"rows\":[\n")?;
+    let mut annotation = target.map(|target| AnnotationSink {
+        pixels: VecDeque::new(),
+        target,
+        fps: info.fps,
+    });
+    let mut caller = RowsSink(&mut on_rows);
     let crop = model.crop();
-    let stats = run_frames(input, source, detector, model, opts, &mut e, &mut progress)?;
-    let Emitter {
-        csv,
-        mut json,
-        tracks,
-        timeline,
-        annotated,
-        ..
-    } = e;
-    let annotated = match annotated {
+    let stats = {
+        let mut sinks: Vec<&mut dyn FrameSink> = vec![&mut totals, &mut csv, &mut json];
+        if let Some(a) = annotation.as_mut() {
+            // Drawn first: a frame's pixels are released as soon as it is written.
+            sinks.insert(0, a);
+        }
+        sinks.push(&mut caller);
+        run_frames(
+            input,
+            source,
+            detector,
+            model,
+            opts,
+            &mut Sinks(sinks),
+            &mut progress,
+        )?
+    };
+    let TotalsSink { tracks, timeline } = totals;
+    let (csv, mut json) = (csv.file, json.file);
+    let annotated = match annotation.map(|a| a.target) {
         Some(Annotated::Video(path, _, Some(writer))) => {
             writer.finish()?;
             Some(path)
