@@ -113,9 +113,9 @@ impl LabelSet {
         self.classes().iter().map(|e| e.key())
     }
 
-    /// The position of the class whose key is `key` (`happiness`), if the set has it.
-    pub fn index_of_key(self, key: &str) -> Option<usize> {
-        self.classes().iter().position(|c| c.key() == key)
+    /// The class whose key is `key` (`happiness`), if the set has it.
+    pub fn class_of_key(self, key: &str) -> Option<Expression> {
+        self.classes().iter().copied().find(|c| c.key() == key)
     }
 
     /// The class with index `i` if it belongs to this set.
@@ -212,10 +212,7 @@ impl Probs {
 
     /// The value of `class`; `None` when the set does not have it.
     pub fn get(&self, class: Expression) -> Option<f32> {
-        self.get_index(class.index())
-    }
-
-    fn get_index(&self, k: usize) -> Option<f32> {
+        let k = class.index();
         (k < self.set.num_classes()).then(|| self.p[k])
     }
 }
@@ -290,8 +287,11 @@ mod tests {
             serde_json::to_string(&q).unwrap(),
             r#"{"neutral":0.1,"anger":0.0,"disgust":0.0,"fear":0.0,"happiness":0.2,"sadness":0.1,"surprise":0.0,"other":0.6}"#
         );
-        assert_eq!(LabelSet::Eight.index_of_key("other"), Some(7));
-        assert_eq!(LabelSet::Seven.index_of_key("other"), None);
+        assert_eq!(
+            LabelSet::Eight.class_of_key("other"),
+            Some(Expression::Other)
+        );
+        assert_eq!(LabelSet::Seven.class_of_key("other"), None);
     }
 
     #[test]

@@ -151,9 +151,6 @@ pub struct AnalyzeSummary {
     pub csv: PathBuf,
     pub json: PathBuf,
     pub model: String,
-    /// The classes the model answers (`other` only from an 8-class model).
-    #[serde(skip)]
-    pub classes: LabelSet,
     pub detector: String,
     /// The smoothing window used, in frames (1: none).
     pub smooth_frames: usize,
@@ -164,7 +161,8 @@ pub struct AnalyzeSummary {
     pub timeline_svg: PathBuf,
     /// The annotated video or still, when asked for.
     pub annotated: Option<PathBuf>,
-    /// Binned probabilities and thumbnails per track (for the HTML report).
+    /// Binned probabilities and thumbnails per track (for the HTML report), and the classes
+    /// the model answers (`timeline.classes`: `other` only from an 8-class model).
     #[serde(skip)]
     pub timeline: Timeline,
 }
@@ -728,7 +726,6 @@ pub fn analyze_with_rows(
         timeline_svg: svg_path,
         annotated,
         model: model.name().to_string(),
-        classes: timeline.classes,
         detector: detector_name(opts, detector).to_string(),
         smooth_frames: opts.smooth.max(1),
         stats,
@@ -739,7 +736,7 @@ pub fn analyze_with_rows(
         "wildfer_version": env!("CARGO_PKG_VERSION"),
         "input": summary.input, "name": summary.name,
         "model": summary.model, "detector": summary.detector,
-        "classes": summary.classes.keys().collect::<Vec<_>>(),
+        "classes": summary.timeline.classes.keys().collect::<Vec<_>>(),
         "frames_expected": summary.stats.frames_expected,
         "frames_read": summary.stats.frames_read,
         "complete": summary.stats.missing_frames() == 0,
@@ -808,10 +805,10 @@ fn summary_csv_rows(a: &AnalyzeSummary, s: &mut String) {
             t.first_frame,
             t.last_frame
         );
-        for c in a.classes.keys() {
+        for c in a.timeline.classes.keys() {
             let _ = write!(s, ",{:.4}", t.share[c]);
         }
-        for c in a.classes.keys() {
+        for c in a.timeline.classes.keys() {
             let _ = write!(s, ",{:.4}", t.mean[c]);
         }
         let _ = writeln!(s, ",{}", t.dominant);
@@ -857,17 +854,18 @@ impl FolderSummary {
     /// Add one input (in the order they should appear). All inputs' models must answer the
     /// same classes (one table).
     pub fn add(&mut self, a: &AnalyzeSummary) -> Result<(), PipelineError> {
+        let classes = a.timeline.classes;
         match self.classes {
             None => {
-                self.csv.write(summary_csv_header(a.classes).as_bytes())?;
-                self.classes = Some(a.classes);
+                self.csv.write(summary_csv_header(classes).as_bytes())?;
+                self.classes = Some(classes);
             }
-            Some(c) if c != a.classes => {
+            Some(c) if c != classes => {
                 return Err(PipelineError::io(
                     &a.json,
                     format!(
                         "analysed with {} classes, the folder's other inputs with {}: summarise them apart",
-                        a.classes.num_classes(),
+                        classes.num_classes(),
                         c.num_classes()
                     ),
                 ));
@@ -979,7 +977,7 @@ pub fn read_output(json: &Path) -> Result<AnalyzeSummary, PipelineError> {
     let bad = |what: String| PipelineError::io(json, what);
     let classes = classes_of(m.classes.as_deref())
         .ok_or_else(|| bad(format!("unknown classes {:?}", m.classes)))?;
-    let class_key = |k: &str| classes.index_of_key(k).map(|i| classes.classes()[i].key());
+    let class_key = |k: &str| classes.class_of_key(k).map(|c| c.key());
     let timeline = crate::report::Timeline::from_record(&m.timeline, classes).map_err(bad)?;
     let keyed = |map: BTreeMap<String, f64>| -> Result<BTreeMap<&'static str, f64>, PipelineError> {
         map.into_iter()
@@ -1016,7 +1014,6 @@ pub fn read_output(json: &Path) -> Result<AnalyzeSummary, PipelineError> {
         timeline_svg: dir.join(format!("{}.timeline.svg", m.name)),
         name: m.name,
         model: m.model,
-        classes,
         detector: m.detector,
         smooth_frames: m.smooth_frames,
         stats: FrameStats {

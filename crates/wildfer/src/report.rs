@@ -610,8 +610,7 @@ impl Timeline {
                 .iter()
                 .map(|th| {
                     let class = classes
-                        .index_of_key(&th.expression)
-                        .map(|i| classes.classes()[i])
+                        .class_of_key(&th.expression)
                         .ok_or_else(|| format!("thumbnail: unknown class {:?}", th.expression))?;
                     base64_decode(&th.jpeg_base64)
                         .map(|jpeg| Thumbnail {

@@ -394,7 +394,7 @@ fn an_eight_class_model_reports_other_everywhere() {
     assert_eq!(json["metadata"]["classes"].as_array().unwrap().len(), 8);
     assert_eq!(json["metadata"]["tracks"][0]["dominant"], "other");
     let back = wildfer::analyze::read_output(&dir.path().join("clip.json")).unwrap();
-    assert_eq!(back.classes, LabelSet::Eight);
+    assert_eq!(back.timeline.classes, LabelSet::Eight);
     assert_eq!(back.timeline.to_record(), s.timeline.to_record());
     assert_eq!(back.track_summaries, s.track_summaries);
     let out = dir.path().join("report");
@@ -408,7 +408,7 @@ fn an_eight_class_model_reports_other_everywhere() {
     assert!(summary.lines().nth(1).unwrap().ends_with(",other"));
     // One table cannot hold 7- and 8-class inputs.
     let mut seven = s.clone();
-    seven.classes = LabelSet::Seven;
+    seven.timeline.classes = LabelSet::Seven;
     let err = write_folder_summary(&out, &[s, seven])
         .unwrap_err()
         .to_string();
