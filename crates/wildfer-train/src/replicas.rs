@@ -71,9 +71,9 @@ pub fn split(
     parts
 }
 
-/// What one replica computed: its part's loss value and gradients (backbone, the rest), on
-/// the replica's device.
-type PartOut = Option<(f64, GradientsParams, GradientsParams)>;
+/// What one part's step computed: its loss value and gradients (backbone, the rest), on its
+/// device.
+pub type PartOut = Option<(f64, GradientsParams, GradientsParams)>;
 
 /// A replica's long-lived thread, running one job at a time.
 struct Worker {
@@ -154,15 +154,15 @@ impl Replicas {
 
     /// The summed gradients (backbone, rest; on the first device) and the loss of `parts` (one
     /// per replica, at most K) under `net`, each part's loss divided by `denominator` (the
-    /// whole batch's); replica k seeds its randomness with `seeds[k]`. `None`: no part had a
-    /// target.
+    /// whole batch's, `None` when it has nothing to learn); replica k seeds its randomness
+    /// with `seeds[k]`. `None`: no part had anything to learn.
     #[allow(clippy::too_many_arguments)]
     pub fn gradients(
         &self,
         net: &Net,
         parts: Vec<Part>,
         loss_fn: &Loss,
-        denominator: f32,
+        denominator: Option<f32>,
         classes: usize,
         seeds: &[u64],
     ) -> Result<Option<(f64, GradientsParams, GradientsParams)>, TrainError> {
@@ -174,7 +174,7 @@ impl Replicas {
             let loss_fn = loss_fn.clone();
             let seed = seeds[k];
             pending.push(self.workers[k].run(move || -> PartOut {
-                replica_gradients(
+                part_gradients(
                     &replica,
                     part,
                     &loss_fn,
@@ -206,13 +206,15 @@ impl Replicas {
     }
 }
 
-/// One replica's part: forward (its randomness seeded with `seed`), loss over the batch's
-/// `denominator`, backward.
-fn replica_gradients(
+/// One part's gradients under `net` on `device` (a replica's part, or the whole batch of a
+/// 1-replica step): forward (its randomness seeded with `seed`), loss over the batch's
+/// `denominator`, backward. `None`: nothing to learn (no frame of the part has a target, or
+/// the batch's denominator is `None`); the forward pass runs all the same, as a step's does.
+pub fn part_gradients(
     net: &Net,
     part: Part,
     loss_fn: &Loss,
-    denominator: f32,
+    denominator: Option<f32>,
     classes: usize,
     seed: u64,
     device: &Device,
@@ -229,7 +231,7 @@ fn replica_gradients(
     let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, t]), device);
     let logits = wildfer_nn::rng::seeded(device, seed, || net.forward(x, Some(mask)));
     let logits = logits.reshape([targets.len(), classes]);
-    let loss = loss_fn.forward_over(logits, &targets, denominator)?;
+    let loss = loss_fn.forward_over(logits, &targets, denominator?)?;
     let value = f64::from(loss.clone().into_scalar::<f32>());
     let (backbone, rest) = net.split_grads(loss.backward());
     Some((value, backbone, rest))

@@ -8,13 +8,13 @@ use crate::checkpoint::{self, RunDir, RunState, iter_name};
 use crate::config::{Metric, OptimKind, OptimSection, Task, TrainConfig};
 use crate::loader::{self, Draw, ImageSampler, LoaderConfig, WindowSampler, stream};
 use crate::loss::Loss;
-use crate::replicas::{Replicas, split};
+use crate::replicas::{Part, Replicas, part_gradients, split};
 use crate::schedule::lr_at;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamWConfig, ModuleOptimizer, SgdConfig};
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::{Bytes, Device};
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -370,14 +370,12 @@ fn start(
 /// One optimizer step on `batch` (step `it`), data-parallel over `replicas` when there are
 /// several: the network after it, and the loss and learning rate (`None`: the batch had no
 /// target, nothing learnt).
-#[allow(clippy::too_many_arguments)]
 fn step(
     cfg: &TrainConfig,
     net: Net,
     optim: &mut ModuleOptimizer,
     loss_fn: &Loss,
     batch: loader::Batch,
-    outputs: usize,
     device: &Device,
     replicas: Option<&Replicas>,
 ) -> Result<(Net, Option<(f64, f64)>), TrainError> {
@@ -387,11 +385,9 @@ fn step(
     // Dropout and other randomness of this step depend on the step alone (and the replica).
     let mut seeds = stream(cfg.seed, it as u64, 2);
     let lr = lr_at(&cfg.schedule, cfg.optim.lr, cfg.run.iterations, it);
-    let (value, backbone, rest) = match replicas {
+    let denominator = loss_fn.denominator(&batch.targets, classes);
+    let learnt = match replicas {
         Some(r) => {
-            let Some(denominator) = loss_fn.denominator(&batch.targets, classes) else {
-                return Ok((net, None));
-            };
             let seeds: Vec<u64> = (0..r.len()).map(|_| seeds.next_u64()).collect();
             let parts = split(
                 &batch.pixels,
@@ -400,24 +396,23 @@ fn step(
                 (b, t, s),
                 r.len(),
             );
-            match r.gradients(&net, parts, loss_fn, denominator, classes, &seeds)? {
-                Some(g) => g,
-                None => return Ok((net, None)),
-            }
+            r.gradients(&net, parts, loss_fn, denominator, classes, &seeds)?
         }
         None => {
-            let x = Tensor::<5>::from_data(TensorData::new(batch.pixels, [b, t, 3, s, s]), device);
-            let mask = Tensor::<2>::from_data(TensorData::new(batch.mask, [b, t]), device);
-            let logits =
-                wildfer_nn::rng::seeded(device, seeds.next_u64(), || net.forward(x, Some(mask)))
-                    .reshape([b * outputs, classes]);
-            let Some(loss) = loss_fn.forward(logits, &batch.targets) else {
-                return Ok((net, None));
+            let whole = Part {
+                pixels: batch.pixels,
+                mask: batch.mask,
+                b,
+                t,
+                size: s,
+                targets: batch.targets,
             };
-            let value = f64::from(loss.clone().into_scalar::<f32>());
-            let (backbone, rest) = net.split_grads(loss.backward());
-            (value, backbone, rest)
+            let seed = seeds.next_u64();
+            part_gradients(&net, whole, loss_fn, denominator, classes, seed, device)
         }
+    };
+    let Some((value, backbone, rest)) = learnt else {
+        return Ok((net, None));
     };
     if !value.is_finite() {
         return Err(TrainError::Diverged(format!(
@@ -561,7 +556,6 @@ pub fn train(
             &mut optim,
             &loss_fn,
             batch,
-            spec.outputs(),
             &device,
             replicas.as_ref(),
         )?;
