@@ -125,8 +125,9 @@ enum Command {
         detect: DetectFlags,
         #[command(flatten)]
         device: DeviceFlag,
-        /// Expression model: built in `default` (used when absent), `resnet18-fer2013-sfew`,
-        /// `face-api-expression` or `mini-xception-fer2013`; a run directory of
+        /// Expression model: built in `default` (used when absent),
+        /// `faceapi-resnet34-fer2013-sfew`, `resnet18-fer2013-sfew`, `face-api-expression` or
+        /// `mini-xception-fer2013`; a run directory of
         /// `wildfer train` (its best checkpoint) or a checkpoint folder; `a,b,...` averages
         /// several. Temporal models see each face's track over their window.
         #[arg(long, value_name = "NAME|RUN_DIR|CHECKPOINT")]

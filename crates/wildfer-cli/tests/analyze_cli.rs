@@ -167,7 +167,7 @@ fn analyze_real_media() {
     );
     assert_eq!(
         meta["model"],
-        "default (resnet18-fer2013-sfew 1/2, face-api-expression 1/4, mini-xception-fer2013 1/4)"
+        "default (faceapi-resnet34-fer2013-sfew 2/3, mini-xception-fer2013 1/3)"
     );
     assert_eq!(meta["detector"], "retinaface");
 

@@ -26,6 +26,15 @@ use std::path::Path;
 /// Input side in pixels.
 pub const INPUT_SIZE: usize = 150;
 
+/// wildfer's built-in trained expression model on this network's trunk: face-api's
+/// ResNet-34 trunk fine-tuned by `wildfer train` on FER2013, then on SFEW 2.0 faces
+/// (`weights/NOTICE.md`: data, terms, the commands that reproduce it): its run configuration
+/// (a checkpoint's `config.toml`) ...
+pub const FER2013_SFEW_CONFIG: &str = include_str!("../weights/faceapi_resnet34_fer2013_sfew.toml");
+/// ... and its weights in half precision, PyTorch names (widened to f32 on load).
+pub const FER2013_SFEW_WEIGHTS: &[u8] =
+    include_bytes!("../weights/faceapi_resnet34_fer2013_sfew.safetensors");
+
 /// face-api's input normalisation (shared with its expression network).
 pub use crate::faceapi_expression::MEAN_RGB;
 

@@ -499,6 +499,50 @@ impl Waiting {
     }
 }
 
+/// Frames a frame-level model's faces are gathered over before one batched call: a batch of
+/// a few faces runs up to twice as fast as one call per face (`bench faces`, BENCHMARKS.md),
+/// and only this many frames wait for their answers.
+const BATCH_FRAMES: usize = 8;
+
+/// The faces of the last few frames, waiting for one batched call of a frame-level model.
+#[derive(Default)]
+struct Batch {
+    keys: Vec<FaceKey>,
+    /// Aligned faces, or (with `--crops`) whole frames that each are one face crop.
+    faces: Vec<wildfer_face::AlignedFace>,
+    crops: Vec<wildfer_video::Frame>,
+    frames: usize,
+}
+
+impl Batch {
+    /// Every face gathered, classified in one call.
+    fn run(
+        &mut self,
+        model: &mut dyn ExpressionModel,
+    ) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        self.frames = 0;
+        if self.keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let probs = if self.crops.is_empty() {
+            model.predict(&self.faces)?
+        } else {
+            model.predict_crops(&self.crops)?
+        };
+        self.faces.clear();
+        self.crops.clear();
+        if probs.len() != self.keys.len() {
+            return Err(PipelineError::Model(format!(
+                "{}: {} answers for {} faces",
+                model.name(),
+                probs.len(),
+                self.keys.len()
+            )));
+        }
+        Ok(self.keys.drain(..).zip(probs).collect())
+    }
+}
+
 /// The one frame loop of `analyze`: detect (or take each frame as the face crop with
 /// `opts.crops`), track, classify, smooth; `progress` after every frame.
 fn run_frames(
@@ -518,6 +562,8 @@ fn run_frames(
     let mut smoother = Smoother::new(opts.smooth);
     let mut waiting = Waiting::default();
     let mut next_key: FaceKey = 0;
+    let temporal = model.temporal();
+    let mut batch = Batch::default();
     let mut crop_is_face = wildfer_face::CropIsFace { spec: crop };
     let detector: &mut dyn FaceDetector = if opts.crops {
         &mut crop_is_face
@@ -536,18 +582,32 @@ fn run_frames(
         let n = tracks.len();
         let keys: Vec<FaceKey> = (next_key..next_key + n as FaceKey).collect();
         next_key += n as FaceKey;
-        let answered = if opts.crops {
-            let frame = wildfer_video::Frame {
-                index: ff.index,
-                time_s: ff.time_s,
-                width: ff.width,
-                height: ff.height,
-                rgb: ff.rgb.clone(),
-            };
-            model.submit_crops(&keys, &tracks, &vec![frame; n])?
+        let frame = || wildfer_video::Frame {
+            index: ff.index,
+            time_s: ff.time_s,
+            width: ff.width,
+            height: ff.height,
+            rgb: ff.rgb.clone(),
+        };
+        let crops = || ff.faces.iter().map(|f| f.crop.clone());
+        let answered = if temporal && opts.crops {
+            model.submit_crops(&keys, &tracks, &vec![frame(); n])?
+        } else if temporal {
+            model.submit(&keys, &tracks, &crops().collect::<Vec<_>>())?
         } else {
-            let crops: Vec<_> = ff.faces.iter().map(|f| f.crop.clone()).collect();
-            model.submit(&keys, &tracks, &crops)?
+            // A frame-level model: each face alone, so faces of several frames go in one call.
+            batch.keys.extend(&keys);
+            if opts.crops {
+                batch.crops.extend(std::iter::repeat_n(frame(), n));
+            } else {
+                batch.faces.extend(crops());
+            }
+            batch.frames += 1;
+            if batch.frames >= BATCH_FRAMES {
+                batch.run(model)?
+            } else {
+                Vec::new()
+            }
         };
         let index = ff.index;
         waiting.push(ff, keys.first().copied().unwrap_or(next_key));
@@ -556,6 +616,7 @@ fn run_frames(
         progress(index);
         Ok(())
     })?;
+    waiting.answer(batch.run(model)?)?;
     waiting.answer(model.flush()?)?;
     waiting.release(&mut smoother, sink)?;
     if !waiting.frames.is_empty() {

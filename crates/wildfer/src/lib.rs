@@ -53,7 +53,8 @@ pub(crate) fn encode_jpeg(
     )
 }
 pub use expression::{
-    BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, FaceApiExpressionModel, FaceKey,
-    FakeExpressionModel, MiniXceptionModel, TRAINED_MODEL, builtin_model,
+    BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, FACEAPI_RESNET34_MODEL,
+    FaceApiExpressionModel, FaceKey, FakeExpressionModel, MiniXceptionModel, TRAINED_MODEL,
+    builtin_model,
 };
 pub use trained::TrainedModel;

@@ -15,6 +15,8 @@ use wildfer_video::{Frame, FrameSource, SourceInfo, VideoError};
 struct FakeSource {
     info: SourceInfo,
     frames: VecDeque<Option<usize>>,
+    /// Frame `i`'s grey level is `128` or, shaded, `20 * i`.
+    shaded: bool,
 }
 
 impl FakeSource {
@@ -29,6 +31,7 @@ impl FakeSource {
                 codec: "fake".into(),
             },
             frames: indices.iter().copied().collect(),
+            shaded: false,
         }
     }
 }
@@ -45,7 +48,14 @@ impl FrameSource for FakeSource {
                 time_s: (index - 1) as f64 / 10.0,
                 width: 64,
                 height: 48,
-                rgb: vec![128; 64 * 48 * 3],
+                rgb: vec![
+                    if self.shaded {
+                        (20 * index % 256) as u8
+                    } else {
+                        128
+                    };
+                    64 * 48 * 3
+                ],
             }),
             None => Err(VideoError::Decode {
                 path: PathBuf::from("clip.mp4"),
@@ -416,4 +426,95 @@ fn an_eight_class_model_reports_other_everywhere() {
         err.contains("8 classes") || err.contains("with 7 classes"),
         "{err}"
     );
+}
+
+/// A frame-level model whose answer is its crop's mean grey level: each face's own answer is
+/// visible in the output. With `temporal`, it claims a window, so `analyze` hands it one frame
+/// at a time.
+struct ShadeModel {
+    temporal: bool,
+    calls: Vec<usize>,
+}
+
+impl wildfer::ExpressionModel for ShadeModel {
+    fn name(&self) -> &str {
+        "shade"
+    }
+    fn crop(&self) -> wildfer_face::CropSpec {
+        wildfer_face::CropSpec::arcface(32)
+    }
+    fn temporal(&self) -> bool {
+        self.temporal
+    }
+    fn predict(
+        &mut self,
+        faces: &[wildfer_face::AlignedFace],
+    ) -> Result<Vec<Probs>, wildfer::PipelineError> {
+        self.calls.push(faces.len());
+        Ok(faces
+            .iter()
+            .map(|f| {
+                let px = &f.rgb;
+                let mean = px.iter().map(|&v| v as f32).sum::<f32>() / px.len() as f32 / 255.0;
+                let mut p = [0.0; 7];
+                p[0] = mean;
+                p[1] = 1.0 - mean;
+                Probs::seven(p)
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn a_frame_level_model_gets_several_frames_per_call_and_the_same_answers() {
+    let frames: Vec<Option<usize>> = (1..=20).map(Some).collect();
+    let mut det = FakeDetector::default();
+    for i in 1..=20 {
+        let mut faces = vec![face(4.0, 0.99)];
+        if i % 3 == 0 {
+            faces.push(face(34.0, 0.9));
+        }
+        det.faces.insert(i, faces);
+    }
+    let mut tables = Vec::new();
+    let mut calls = Vec::new();
+    for temporal in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut model = ShadeModel {
+            temporal,
+            calls: Vec::new(),
+        };
+        let mut source = FakeSource::new(&frames);
+        source.shaded = true;
+        analyze(
+            Path::new("clip.mp4"),
+            &mut source,
+            &mut det.clone(),
+            &mut model,
+            &AnalyzeOptions {
+                smooth: 0,
+                ..AnalyzeOptions::default()
+            },
+            dir.path(),
+            |_| {},
+        )
+        .unwrap();
+        tables.push(std::fs::read_to_string(dir.path().join("clip.csv")).unwrap());
+        calls.push(model.calls);
+    }
+    assert_eq!(
+        tables[0], tables[1],
+        "batched answers land on their own faces"
+    );
+    assert_eq!(tables[0].lines().count(), 1 + 20 + 6);
+    // Frame by frame: 20 calls of 1-2 faces; batched: frames 1-8, 9-16, 17-20 (10, 11, 5 faces).
+    assert_eq!(calls[0].len(), 20);
+    assert_eq!(calls[1], [10, 11, 5]);
+    // The shades differ frame to frame, so a misplaced answer would show.
+    let firsts: std::collections::BTreeSet<&str> = tables[1]
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(8).unwrap())
+        .collect();
+    assert!(firsts.len() > 10, "{firsts:?}");
 }
