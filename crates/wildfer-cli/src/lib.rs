@@ -339,7 +339,8 @@ enum Command {
         #[command(flatten)]
         device: DeviceFlag,
     },
-    /// List the model presets (or print one preset's configuration as JSON with --show).
+    /// List the built-in expression models (`--model NAME`) and the training presets (or print
+    /// one preset's configuration as JSON with --show).
     Models {
         /// Print this preset's full configuration.
         #[arg(long, value_name = "PRESET")]
@@ -774,8 +775,20 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Models { show: None } => {
+            outln!("{:<32} description", "built-in model (--model NAME)");
+            for (name, note) in wildfer::BUILTIN_MODELS
+                .iter()
+                .zip(wildfer::expression::BUILTIN_MODEL_NOTES)
+            {
+                outln!("{name:<32} {note}");
+            }
+            outln!();
             let device = wildfer_nn::cpu();
-            outln!("{:<32} {:>12}  description", "preset", "parameters");
+            outln!(
+                "{:<32} {:>12}  description",
+                "training preset (model.preset)",
+                "parameters"
+            );
             for name in wildfer_nn::zoo::PRESETS {
                 let cfg = wildfer_nn::preset(name)?;
                 let params = cfg.init(&device)?.num_params();

@@ -370,6 +370,15 @@ fn bench_models_runs_and_reports_json() {
 fn models_lists_and_shows_presets() {
     let (code, stdout, stderr) = wildfer(&["models"]);
     assert_eq!(code, 0, "{stderr}");
+    // The built-in models `--model` takes, each with its line, before the presets.
+    for name in wildfer::BUILTIN_MODELS {
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing from {stdout}"));
+        assert!(line.len() > name.len() + 20, "{line}");
+    }
+    assert!(stdout.find("faceapi-resnet34-fer2013-sfew") < stdout.find("method_a_resnet101"));
     for name in [
         "method_a_resnet101_cbam_bilstm",
         "method_b_ensemble",
