@@ -10,10 +10,10 @@
 //! TensorFlow specifics kept here: "same" padding of the strided convolutions puts the extra
 //! row and column at the bottom/right.
 
-use crate::gemm_conv::ConvRun;
+use crate::layers::Conv2d;
 use crate::{NnError, shape, tfjs};
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Device, Tensor};
@@ -69,8 +69,9 @@ impl SeparableConv {
                 .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                 .with_groups(cin)
                 .with_bias(false)
-                .init(device),
-            pointwise: Conv2dConfig::new([cin, cout], [1, 1]).init(device),
+                .init(device)
+                .into(),
+            pointwise: Conv2dConfig::new([cin, cout], [1, 1]).init(device).into(),
         }
     }
 
@@ -80,7 +81,7 @@ impl SeparableConv {
         } else {
             x
         };
-        self.pointwise.run(self.depthwise.run(x))
+        self.pointwise.forward(self.depthwise.forward(x))
     }
 }
 
@@ -110,7 +111,8 @@ impl FirstDenseBlock {
         FirstDenseBlock {
             conv0: Conv2dConfig::new([cin, cout], [3, 3])
                 .with_stride([2, 2])
-                .init(device),
+                .init(device)
+                .into(),
             conv1: SeparableConv::new(cout, cout, 1, device),
             conv2: SeparableConv::new(cout, cout, 1, device),
             conv3: SeparableConv::new(cout, cout, 1, device),
@@ -118,7 +120,7 @@ impl FirstDenseBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out1 = relu(self.conv0.run(shape::tf_same_pad(x, 3, 2, 0.0)));
+        let out1 = relu(self.conv0.forward(shape::tf_same_pad(x, 3, 2, 0.0)));
         dense_tail(out1, [&self.conv1, &self.conv2, &self.conv3])
     }
 }

@@ -12,12 +12,12 @@
 //! tensors in PyTorch layouts. The weights are face-api's TensorFlow.js files (6.4 MB, not
 //! built in): [`FaceApiRecognition::from_tfjs`] reads them from face-api's `model/` folder.
 
-use crate::gemm_conv::ConvRun;
-use crate::max_pool::PoolRun;
+use crate::layers::Conv2d;
+use crate::layers::MaxPool2d;
 use crate::{NnError, shape, tfjs};
 use burn::module::{Module, Param};
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
@@ -100,13 +100,14 @@ impl ConvLayer {
             conv: Conv2dConfig::new([cin, cout], [k, k])
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-                .init(device),
+                .init(device)
+                .into(),
             scale: Scale::new(cout, device),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.scale.forward(self.conv.run(x))
+        self.scale.forward(self.conv.forward(x))
     }
 }
 
@@ -195,7 +196,10 @@ impl FaceApiRecognition {
         let r = |cin, cout, down| Residual::new(cin, cout, down, device);
         FaceApiRecognition {
             conv32_down: ConvLayer::new(3, 32, 7, 2, device),
-            pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(),
+            pool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .init()
+                .into(),
             conv32_1: r(32, 32, false),
             conv32_2: r(32, 32, false),
             conv32_3: r(32, 32, false),
@@ -247,7 +251,7 @@ impl FaceApiRecognition {
             "FaceApiRecognition: input sides must be at least {MIN_SIDE}, got {h}x{w}"
         );
         let x = crate::faceapi_expression::normalise(x);
-        let x = self.pool.run(relu(self.conv32_down.forward(x)));
+        let x = self.pool.forward(relu(self.conv32_down.forward(x)));
         let layers = [
             &self.conv32_1,
             &self.conv32_2,

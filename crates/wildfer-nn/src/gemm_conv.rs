@@ -1,5 +1,5 @@
 //! 2-D convolution as im2col + GEMM on burn-flex tensors, forward and backward, as a burn
-//! backend extension ([`GemmConvBackend`]) reached through [`conv2d`] / [`ConvRun::run`].
+//! backend extension ([`GemmConvBackend`]) reached through [`conv2d`], which is [`crate::layers::Conv2d::forward`].
 //!
 //! Why not the backend's own: burn-flex converts every input to NHWC on one thread, builds
 //! im2col in 512-pixel tiles per image and runs one small GEMM per tile, then scatters the
@@ -20,6 +20,7 @@
 //! `[c_in·kh·kw, batch·oh·ow]`: row `(ci·kh + i)·kw + j`, column `b·oh·ow + oy·ow + ox`.
 
 use crate::flex_ops::f32_contiguous;
+use crate::layers::Conv2d;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -28,7 +29,6 @@ use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, backend_extension};
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2d;
 use burn::tensor::{Shape, Tensor};
 use burn_flex::{FlexTensor, Layout};
 use rayon::prelude::*;
@@ -702,11 +702,11 @@ fn same_padding(kernel: usize, stride: usize, len: usize) -> (usize, usize) {
     (total / 2, total - total / 2)
 }
 
-/// `layer.forward(x)`, computed by this module's im2col + GEMM convolution on the CPU (flex,
+/// [`Conv2d::forward`](crate::layers::Conv2d::forward): the convolution computed by this module's im2col + GEMM convolution on the CPU (flex,
 /// f32, groups 1) and by burn's own everywhere else. Same result, same parameters.
 pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if layer.groups != 1 || !crate::flex_ops::use_ours(&x) {
-        return layer.forward(x);
+        return layer.to_burn().forward(x);
     }
     let [_, _, h, w] = x.dims();
     let ((top, bottom), (left, right)) = match &layer.padding {
@@ -734,17 +734,6 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
             y + b.val().reshape([1, c, 1, 1])
         }
         None => y,
-    }
-}
-
-/// [`conv2d`] as a method: `self.conv1.run(x)` where `self.conv1.forward(x)` would use burn's.
-pub trait ConvRun {
-    fn run(&self, x: Tensor<4>) -> Tensor<4>;
-}
-
-impl ConvRun for Conv2d {
-    fn run(&self, x: Tensor<4>) -> Tensor<4> {
-        conv2d(self, x)
     }
 }
 
@@ -927,7 +916,7 @@ mod tests {
                 dev,
             )));
         }
-        conv
+        conv.into()
     }
 
     fn input(s: &ConvShape, dev: &Device) -> Tensor<4> {
@@ -1032,7 +1021,7 @@ mod tests {
             .init(&dev);
         let x = Tensor::<4>::random([1, 4, 5, 6], burn::tensor::Distribution::Default, &dev);
         close(
-            &vec(conv2d(&conv, x.clone())),
+            &vec(conv2d(&conv.clone().into(), x.clone())),
             &vec(conv.forward(x)),
             0.0,
             "groups",
@@ -1049,7 +1038,7 @@ mod tests {
                 .init(&dev);
             let x = Tensor::<4>::random([2, 6, h, w], burn::tensor::Distribution::Default, &dev);
             close(
-                &vec(conv2d(&conv, x.clone())),
+                &vec(conv2d(&conv.clone().into(), x.clone())),
                 &vec(conv.forward(x)),
                 1e-5,
                 "same",

@@ -41,6 +41,7 @@ pub mod faceapi_recognition;
 pub mod flex_ops;
 pub mod fused_norm;
 pub mod gemm_conv;
+pub mod layers;
 pub mod max_pool;
 pub mod method_a;
 pub mod mini_xception;

@@ -1,5 +1,5 @@
 //! 2-D max pooling on burn-flex tensors, forward and backward, as a burn backend extension
-//! ([`MaxPoolBackend`]) reached through [`max_pool2d`] / [`PoolRun::run`].
+//! ([`MaxPoolBackend`]) reached through [`max_pool2d`], which is [`crate::layers::MaxPool2d::forward`].
 //!
 //! Why not the backend's own: burn-flex pools every output element through a generic 3-D
 //! window loop that also tracks an `i64` argmax, even when no gradient is wanted; `perf` put
@@ -12,6 +12,7 @@
 //! Layouts: `x` `[batch, channels, h, w]`, output `[batch, channels, oh, ow]`, contiguous.
 
 use crate::flex_ops::{f32_contiguous, pmax};
+use crate::layers::MaxPool2d;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -19,7 +20,6 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, backend_extension};
 use burn::nn::PaddingConfig2d;
-use burn::nn::pool::MaxPool2d;
 use burn::tensor::Tensor;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
@@ -293,10 +293,10 @@ pub fn max_pool2d(layer: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
             [*top, *left]
         }
-        _ => return layer.forward(x),
+        _ => return layer.to_burn().forward(x),
     };
     if !crate::flex_ops::use_ours(&x) {
-        return layer.forward(x);
+        return layer.to_burn().forward(x);
     }
     let options = PoolOptions {
         kernel: layer.kernel_size,
@@ -309,17 +309,6 @@ pub fn max_pool2d(layer: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         x.into_dispatch(),
         options,
     ))
-}
-
-/// [`max_pool2d`] as a method: `self.pool.run(x)` where `self.pool.forward(x)` would use burn's.
-pub trait PoolRun {
-    fn run(&self, x: Tensor<4>) -> Tensor<4>;
-}
-
-impl PoolRun for MaxPool2d {
-    fn run(&self, x: Tensor<4>) -> Tensor<4> {
-        max_pool2d(self, x)
-    }
 }
 
 #[cfg(test)]
@@ -421,11 +410,12 @@ mod tests {
         let dev = crate::cpu();
         for (shape, cfg) in cases() {
             let pool = cfg.init();
-            let o = options(&pool);
+            let ours_pool: MaxPool2d = pool.clone().into();
+            let o = options(&ours_pool);
             assert!(o.plan(&shape).is_some(), "{cfg:?} must be this module's");
             let data = values(shape.iter().product(), 1);
             let (want, _) = naive(&data, shape, &o);
-            let ours = max_pool2d(&pool, input(shape, data.clone(), &dev));
+            let ours = max_pool2d(&ours_pool, input(shape, data.clone(), &dev));
             let burn = pool.forward(input(shape, data, &dev));
             assert_eq!(ours.dims(), burn.dims(), "{cfg:?}");
             assert_eq!(vec(ours), want, "{cfg:?}");
@@ -440,7 +430,8 @@ mod tests {
         let dev = crate::cpu().autodiff();
         for (shape, cfg) in cases() {
             let pool = cfg.init();
-            let o = options(&pool);
+            let ours_pool: MaxPool2d = pool.clone().into();
+            let o = options(&ours_pool);
             let n: usize = shape.iter().product();
             for ties in [false, true] {
                 let mut data = values(n, 2);
@@ -463,7 +454,7 @@ mod tests {
                 let grad = |ours: bool| {
                     let x = input(shape, data.clone(), &dev).require_grad();
                     let y = if ours {
-                        max_pool2d(&pool, x.clone())
+                        max_pool2d(&ours_pool, x.clone())
                     } else {
                         pool.forward(x.clone())
                     };
@@ -494,7 +485,7 @@ mod tests {
             &dev,
         )
         .require_grad();
-        let y = max_pool2d(&pool, x.clone());
+        let y = max_pool2d(&pool.into(), x.clone());
         let got = vec(y.clone());
         assert!(got[0].is_nan() && got[2].is_nan(), "{got:?}");
         assert_eq!(got[1], 9.0);

@@ -7,14 +7,14 @@
 //! specifics kept here: BatchNorm epsilon 1e-3, TensorFlow "same" max-pooling (extra padding at
 //! the bottom/right).
 
-use crate::gemm_conv::ConvRun;
-use crate::max_pool::PoolRun;
+use crate::layers::Conv2d;
+use crate::layers::MaxPool2d;
 use crate::norm::BatchNorm;
 use crate::shape;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::MaxPool2dConfig;
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Device, Tensor};
 
@@ -54,13 +54,13 @@ pub struct SeparableConv {
 impl SeparableConv {
     fn new(cin: usize, cout: usize, device: &Device) -> Self {
         SeparableConv {
-            depthwise: conv(cin, cin, 3, 1, 1).with_groups(cin).init(device),
-            pointwise: conv(cin, cout, 1, 1, 0).init(device),
+            depthwise: conv(cin, cin, 3, 1, 1).with_groups(cin).init(device).into(),
+            pointwise: conv(cin, cout, 1, 1, 0).init(device).into(),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.pointwise.run(self.depthwise.run(x))
+        self.pointwise.forward(self.depthwise.forward(x))
     }
 }
 
@@ -84,19 +84,22 @@ impl XceptionBlock {
             bn1: bn(cout, device),
             sep2: SeparableConv::new(cout, cout, device),
             bn2: bn(cout, device),
-            shortcut: conv(cin, cout, 1, 2, 0).init(device),
+            shortcut: conv(cin, cout, 1, 2, 0).init(device).into(),
             shortcut_bn: bn(cout, device),
-            pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(),
+            pool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .init()
+                .into(),
         }
     }
 
     /// `[batch, cin, h, w] -> [batch, cout, ceil(h/2), ceil(w/2)]`.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let residual = self.shortcut_bn.forward(self.shortcut.run(x.clone()));
+        let residual = self.shortcut_bn.forward(self.shortcut.forward(x.clone()));
         let y = relu(self.bn1.forward(self.sep1.forward(x)));
         let y = self.bn2.forward(self.sep2.forward(y));
         self.pool
-            .run(shape::tf_same_pad(y, 3, 2, f32::NEG_INFINITY))
+            .forward(shape::tf_same_pad(y, 3, 2, f32::NEG_INFINITY))
             + residual
     }
 }
@@ -132,15 +135,15 @@ impl MiniXception {
     pub fn new(device: &Device) -> Self {
         let widths = [8, 16, 32, 64, 128];
         MiniXception {
-            conv1: conv(1, 8, 3, 1, 0).init(device),
+            conv1: conv(1, 8, 3, 1, 0).init(device).into(),
             bn1: bn(8, device),
-            conv2: conv(8, 8, 3, 1, 0).init(device),
+            conv2: conv(8, 8, 3, 1, 0).init(device).into(),
             bn2: bn(8, device),
             blocks: widths
                 .windows(2)
                 .map(|w| XceptionBlock::new(w[0], w[1], device))
                 .collect(),
-            classifier: conv(128, 7, 3, 1, 1).with_bias(true).init(device),
+            classifier: conv(128, 7, 3, 1, 1).with_bias(true).init(device).into(),
         }
     }
 
@@ -152,7 +155,7 @@ impl MiniXception {
             x.dims(),
             [None, Some(1), None, None],
         );
-        shape::global_avg_pool(self.classifier.run(self.trunk(x)))
+        shape::global_avg_pool(self.classifier.forward(self.trunk(x)))
     }
 
     /// Per-frame embedding for use as a backbone: `[batch, 3, h, w]` RGB normalised with the
@@ -183,8 +186,8 @@ impl MiniXception {
 
     /// `[batch, 1, h, w]` grey in [-1, 1] -> the last block's maps `[batch, 128, h/16, w/16]`.
     fn trunk(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(self.conv1.run(x)));
-        let x = relu(self.bn2.forward(self.conv2.run(x)));
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(self.bn2.forward(self.conv2.forward(x)));
         self.blocks.iter().fold(x, |x, b| b.forward(x))
     }
 

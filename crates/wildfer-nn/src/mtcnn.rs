@@ -6,12 +6,12 @@
 //! Inputs are RGB scaled as `(x - 127.5) / 128`. R-Net and O-Net flatten their last feature map
 //! in `[batch, w, h, c]` order (the Caffe models' layout, kept by facenet-pytorch's permute).
 
-use crate::gemm_conv::ConvRun;
-use crate::max_pool::PoolRun;
+use crate::layers::Conv2d;
+use crate::layers::MaxPool2d;
 use crate::shape;
 use burn::module::{Module, Param};
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{prelu, softmax};
 use burn::tensor::{Device, Tensor};
@@ -35,7 +35,7 @@ impl Prelu {
 }
 
 fn conv(cin: usize, cout: usize, k: usize, device: &Device) -> Conv2d {
-    Conv2dConfig::new([cin, cout], [k, k]).init(device)
+    Conv2dConfig::new([cin, cout], [k, k]).init(device).into()
 }
 
 fn pool(k: usize, s: usize) -> MaxPool2d {
@@ -43,6 +43,12 @@ fn pool(k: usize, s: usize) -> MaxPool2d {
         .with_strides([s, s])
         .with_ceil_mode(true)
         .init()
+        .into()
+}
+
+/// Convolution, PReLU, max pool: the first stages of every network.
+fn stage(conv: &Conv2d, prelu: &Prelu, pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    pool.forward(prelu.forward(conv.forward(x)))
 }
 
 /// `[b, c, h, w] -> [b, w * h * c]` in `[b, w, h, c]` order.
@@ -88,10 +94,13 @@ impl PNet {
             x.dims(),
             [None, Some(3), None, None],
         );
-        let x = self.pool1.run(self.prelu1.forward(self.conv1.run(x)));
-        let x = self.prelu2.forward(self.conv2.run(x));
-        let x = self.prelu3.forward(self.conv3.run(x));
-        (self.conv4_2.run(x.clone()), softmax(self.conv4_1.run(x), 1))
+        let x = stage(&self.conv1, &self.prelu1, &self.pool1, x);
+        let x = self.prelu2.forward(self.conv2.forward(x));
+        let x = self.prelu3.forward(self.conv3.forward(x));
+        (
+            self.conv4_2.forward(x.clone()),
+            softmax(self.conv4_1.forward(x), 1),
+        )
     }
 }
 
@@ -137,9 +146,9 @@ impl RNet {
             x.dims(),
             [None, Some(3), Some(24), Some(24)],
         );
-        let x = self.pool1.run(self.prelu1.forward(self.conv1.run(x)));
-        let x = self.pool2.run(self.prelu2.forward(self.conv2.run(x)));
-        let x = self.prelu3.forward(self.conv3.run(x));
+        let x = stage(&self.conv1, &self.prelu1, &self.pool1, x);
+        let x = stage(&self.conv2, &self.prelu2, &self.pool2, x);
+        let x = self.prelu3.forward(self.conv3.forward(x));
         let x = self.prelu4.forward(self.dense4.forward(flatten_whc(x)));
         (
             self.dense5_2.forward(x.clone()),
@@ -199,10 +208,10 @@ impl ONet {
             x.dims(),
             [None, Some(3), Some(48), Some(48)],
         );
-        let x = self.pool1.run(self.prelu1.forward(self.conv1.run(x)));
-        let x = self.pool2.run(self.prelu2.forward(self.conv2.run(x)));
-        let x = self.pool3.run(self.prelu3.forward(self.conv3.run(x)));
-        let x = self.prelu4.forward(self.conv4.run(x));
+        let x = stage(&self.conv1, &self.prelu1, &self.pool1, x);
+        let x = stage(&self.conv2, &self.prelu2, &self.pool2, x);
+        let x = stage(&self.conv3, &self.prelu3, &self.pool3, x);
+        let x = self.prelu4.forward(self.conv4.forward(x));
         let x = self.prelu5.forward(self.dense5.forward(flatten_whc(x)));
         (
             self.dense6_2.forward(x.clone()),

@@ -11,13 +11,13 @@ pub const FER2013_SFEW_CONFIG: &str = include_str!("../weights/resnet18_fer2013_
 /// ... and its weights in half precision, PyTorch names (widened to f32 on load).
 pub const FER2013_SFEW_WEIGHTS: &[u8] =
     include_bytes!("../weights/resnet18_fer2013_sfew.safetensors");
-use crate::gemm_conv::ConvRun;
-use crate::max_pool::PoolRun;
+use crate::layers::Conv2d;
+use crate::layers::MaxPool2d;
 use crate::norm::BatchNorm;
 use crate::{NnError, shape};
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
@@ -150,7 +150,8 @@ impl ResNetConfig {
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(),
+                .init()
+                .into(),
             layer1,
             layer2,
             layer3,
@@ -176,6 +177,7 @@ pub(crate) fn conv(
         .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
         .with_bias(false)
         .init(device)
+        .into()
 }
 
 /// 1x1 conv + BN on the identity path (`downsample.0`, `downsample.1` in PyTorch).
@@ -190,7 +192,7 @@ impl Downsample {
     /// `x` itself.
     pub fn shortcut(downsample: Option<&Downsample>, x: Tensor<4>) -> Tensor<4> {
         match downsample {
-            Some(d) => d.bn.forward(d.conv.run(x)),
+            Some(d) => d.bn.forward(d.conv.forward(x)),
             None => x,
         }
     }
@@ -269,10 +271,10 @@ impl Block {
 
     /// `[batch, inplanes, h, w] -> [batch, planes * expansion, h / stride, w / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut out = relu(self.bn1.forward(self.conv1.run(x.clone())));
-        out = self.bn2.forward(self.conv2.run(out));
+        let mut out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        out = self.bn2.forward(self.conv2.forward(out));
         if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
-            out = bn3.forward(conv3.run(relu(out)));
+            out = bn3.forward(conv3.forward(relu(out)));
         }
         if let Some(llam) = &self.llam {
             out = llam.forward(x.clone(), out);
@@ -313,8 +315,8 @@ impl ResNet {
             x.dims(),
             [None, c, None, None],
         );
-        let x = relu(self.bn1.forward(self.conv1.run(x)));
-        let mut x = self.maxpool.run(x);
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let mut x = self.maxpool.forward(x);
         for block in self
             .layer1
             .iter()

@@ -6,11 +6,11 @@
 //! norm follows. `reference/convert_retinaface.py` writes the weights under these module paths
 //! (`weights/retinaface_mnet025.safetensors`). Anchor decoding and NMS live in `wildfer-face`.
 
-use crate::gemm_conv::ConvRun;
+use crate::layers::Conv2d;
 use crate::shape;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::tensor::activation::{leaky_relu, relu, softmax};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
@@ -42,6 +42,7 @@ fn conv(
         .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .with_groups(groups)
         .init(device)
+        .into()
 }
 
 /// MobileNet-v1 at width 0.25 as three stages of convolutions, each followed by LeakyReLU(0.1).
@@ -91,7 +92,7 @@ impl MobileNet {
     }
 
     fn run(stage: &[Conv2d], x: Tensor<4>) -> Tensor<4> {
-        stage.iter().fold(x, |x, c| leaky_relu(c.run(x), LEAKY))
+        stage.iter().fold(x, |x, c| leaky_relu(c.forward(x), LEAKY))
     }
 
     /// The three feature maps: strides 8 (64 channels), 16 (128) and 32 (256).
@@ -135,7 +136,7 @@ impl Fpn {
     }
 
     fn forward(&self, [c1, c2, c3]: [Tensor<4>; 3]) -> [Tensor<4>; 3] {
-        let act = |c: &Conv2d, x| leaky_relu(c.run(x), LEAKY);
+        let act = |c: &Conv2d, x| leaky_relu(c.forward(x), LEAKY);
         let o1 = act(&self.output1, c1);
         let o2 = act(&self.output2, c2);
         let o3 = act(&self.output3, c3);
@@ -168,12 +169,12 @@ impl Ssh {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let b3 = self.conv3x3.run(x.clone());
-        let b5_1 = leaky_relu(self.conv5x5_1.run(x), LEAKY);
-        let b5 = self.conv5x5_2.run(b5_1.clone());
+        let b3 = self.conv3x3.forward(x.clone());
+        let b5_1 = leaky_relu(self.conv5x5_1.forward(x), LEAKY);
+        let b5 = self.conv5x5_2.forward(b5_1.clone());
         let b7 = self
             .conv7x7_3
-            .run(leaky_relu(self.conv7x7_2.run(b5_1), LEAKY));
+            .forward(leaky_relu(self.conv7x7_2.forward(b5_1), LEAKY));
         relu(Tensor::cat(vec![b3, b5, b7], 1))
     }
 }
@@ -268,7 +269,7 @@ impl RetinaFace {
                 .iter()
                 .zip(feats.iter())
                 .map(|(c, f)| {
-                    let y = c.run(f.clone());
+                    let y = c.forward(f.clone());
                     let [b, _, h, w] = y.dims();
                     y.permute([0, 2, 3, 1])
                         .reshape([b, h * w * ANCHORS_PER_CELL, k])

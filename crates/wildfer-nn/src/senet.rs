@@ -4,14 +4,14 @@
 //! reduction 16, with bias) and `conv5` (up), the stem max-pool has no padding and rounds up
 //! (`ceil_mode`), and `fc` classifies the 8631 VGGFace2 identities (replace it for expressions).
 
-use crate::gemm_conv::ConvRun;
-use crate::max_pool::PoolRun;
+use crate::layers::Conv2d;
+use crate::layers::MaxPool2d;
 use crate::norm::BatchNorm;
 use crate::resnet::{Downsample, conv};
 use crate::{NnError, shape};
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
@@ -76,7 +76,8 @@ impl SeNetConfig {
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_ceil_mode(true)
-                .init(),
+                .init()
+                .into(),
             layer1,
             layer2,
             layer3,
@@ -121,8 +122,8 @@ impl SeBottleneck {
             bn2: BatchNorm::new(planes, 0.1, device),
             conv3: conv(planes, out, 1, 1, 0, device),
             bn3: BatchNorm::new(out, 0.1, device),
-            conv4: Conv2dConfig::new([out, mid], [1, 1]).init(device),
-            conv5: Conv2dConfig::new([mid, out], [1, 1]).init(device),
+            conv4: Conv2dConfig::new([out, mid], [1, 1]).init(device).into(),
+            conv5: Conv2dConfig::new([mid, out], [1, 1]).init(device).into(),
             downsample: (stride != 1 || inplanes != out).then(|| Downsample {
                 conv: conv(inplanes, out, 1, stride, 0, device),
                 bn: BatchNorm::new(out, 0.1, device),
@@ -132,11 +133,11 @@ impl SeBottleneck {
 
     /// `[batch, inplanes, h, w] -> [batch, 4 planes, h / stride, w / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(self.conv1.run(x.clone())));
-        let out = relu(self.bn2.forward(self.conv2.run(out)));
-        let out = self.bn3.forward(self.conv3.run(out));
+        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let out = relu(self.bn2.forward(self.conv2.forward(out)));
+        let out = self.bn3.forward(self.conv3.forward(out));
         let s = out.clone().mean_dims(&[2, 3]);
-        let s = sigmoid(self.conv5.run(relu(self.conv4.run(s))));
+        let s = sigmoid(self.conv5.forward(relu(self.conv4.forward(s))));
         let identity = Downsample::shortcut(self.downsample.as_ref(), x);
         relu(out * s + identity)
     }
@@ -165,7 +166,9 @@ impl SeNet {
             x.dims(),
             [None, Some(3), None, None],
         );
-        let x = self.maxpool.run(relu(self.bn1.forward(self.conv1.run(x))));
+        let x = self
+            .maxpool
+            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
         let x = self
             .layer1
             .iter()

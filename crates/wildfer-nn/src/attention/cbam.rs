@@ -1,9 +1,9 @@
 use super::reduced;
-use crate::gemm_conv::ConvRun;
+use crate::layers::Conv2d;
 use crate::norm::BatchNorm;
 use crate::shape;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
@@ -61,7 +61,8 @@ impl Cbam {
                     conv: Conv2dConfig::new([2, 1], [spatial_kernel, spatial_kernel])
                         .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                         .with_bias(false)
-                        .init(device),
+                        .init(device)
+                        .into(),
                     // Momentum 0.01 as in the reference code.
                     bn: BatchNorm::new(1, 0.01, device),
                 },
@@ -106,7 +107,7 @@ impl SpatialGate {
     /// `[batch, channels, h, w] -> [batch, channels, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let pooled = crate::cbam_pool::channel_pool(x.clone());
-        let att = self.spatial.bn.forward(self.spatial.conv.run(pooled));
+        let att = self.spatial.bn.forward(self.spatial.conv.forward(pooled));
         x * sigmoid(att)
     }
 }

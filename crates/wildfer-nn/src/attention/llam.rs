@@ -1,8 +1,8 @@
-use crate::gemm_conv::ConvRun;
+use crate::layers::Conv2d;
 use crate::norm::BatchNorm;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
@@ -43,14 +43,15 @@ impl Llam {
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                 .with_bias(false)
-                .init(device),
+                .init(device)
+                .into(),
             bn: BatchNorm::new(out_channels, 0.1, device),
         }
     }
 
     /// `x`: block input `[batch, c_in, h, w]`; `f`: residual branch `[batch, c_out, h/s, w/s]`.
     pub fn forward(&self, x: Tensor<4>, f: Tensor<4>) -> Tensor<4> {
-        let a = sigmoid(self.bn.forward(self.conv.run(x)));
+        let a = sigmoid(self.bn.forward(self.conv.forward(x)));
         assert_eq!(a.dims(), f.dims(), "Llam: map and feature shapes differ");
         f.clone() + f * a
     }

@@ -1,8 +1,8 @@
 use super::reduced;
-use crate::gemm_conv::ConvRun;
+use crate::layers::Conv2d;
 use crate::shape;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 
@@ -19,8 +19,12 @@ impl SqueezeExcitation {
     pub fn new(channels: usize, reduction: usize, device: &Device) -> Self {
         let mid = reduced(channels, reduction);
         SqueezeExcitation {
-            fc1: Conv2dConfig::new([channels, mid], [1, 1]).init(device),
-            fc2: Conv2dConfig::new([mid, channels], [1, 1]).init(device),
+            fc1: Conv2dConfig::new([channels, mid], [1, 1])
+                .init(device)
+                .into(),
+            fc2: Conv2dConfig::new([mid, channels], [1, 1])
+                .init(device)
+                .into(),
         }
     }
 
@@ -34,7 +38,7 @@ impl SqueezeExcitation {
             [None, Some(c), None, None],
         );
         let s = x.clone().mean_dims(&[2, 3]);
-        let s = sigmoid(self.fc2.run(relu(self.fc1.run(s))));
+        let s = sigmoid(self.fc2.forward(relu(self.fc1.forward(s))));
         x * s
     }
 }
