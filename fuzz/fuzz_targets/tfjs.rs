@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use std::cell::RefCell;
 use wildfer_fuzz::check_error;
 use wildfer_nn::faceapi_expression::FaceApiExpression;
-use wildfer_nn::tfjs;
+use wildfer_nn::weights::tfjs;
 
 thread_local! {
     static MODEL: RefCell<Option<FaceApiExpression>> = const { RefCell::new(None) };

@@ -3,7 +3,7 @@
 //! (`FaceFeatureExtractor`), a 7x7 average pool to 256 features and a linear layer to seven
 //! classes (neutral, happy, sad, angry, fearful, disgusted, surprised).
 //!
-//! Weights are face-api's own TensorFlow.js files (uint8-quantised), read by [`crate::tfjs`]
+//! Weights are face-api's own TensorFlow.js files (uint8-quantised), read by [`crate::weights::tfjs`]
 //! and built into the binary. Parameter names are face-api's with `/` as `.` and PyTorch's
 //! layouts and suffixes (`dense1.conv0.depthwise.weight`, `.pointwise.weight`, `.pointwise.bias`;
 //! the first block's plain conv `dense0.conv0.weight`/`.bias`; `fc.weight`/`.bias`).
@@ -11,7 +11,8 @@
 //! row and column at the bottom/right.
 
 use crate::layers::Conv2d;
-use crate::{NnError, shape, tfjs};
+use crate::weights::tfjs;
+use crate::{NnError, shape};
 use burn::module::Module;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};

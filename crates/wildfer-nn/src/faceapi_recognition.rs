@@ -14,7 +14,8 @@
 
 use crate::layers::Conv2d;
 use crate::layers::MaxPool2d;
-use crate::{NnError, shape, tfjs};
+use crate::weights::tfjs;
+use crate::{NnError, shape};
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2dConfig};

@@ -29,9 +29,9 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    /// `[batch, c_in, h, w]` -> `[batch, c_out, h', w']` ([`crate::gemm_conv::conv2d`]).
+    /// `[batch, c_in, h, w]` -> `[batch, c_out, h', w']` ([`crate::kernels::gemm_conv::conv2d`]).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        crate::gemm_conv::conv2d(self, x)
+        crate::kernels::gemm_conv::conv2d(self, x)
     }
 
     /// The same layer as burn's type, sharing the parameters: burn's own convolution.
@@ -74,9 +74,9 @@ pub struct MaxPool2d {
 }
 
 impl MaxPool2d {
-    /// `[batch, c, h, w]` -> `[batch, c, h', w']` ([`crate::max_pool::max_pool2d`]).
+    /// `[batch, c, h, w]` -> `[batch, c, h', w']` ([`crate::kernels::max_pool::max_pool2d`]).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        crate::max_pool::max_pool2d(self, x)
+        crate::kernels::max_pool::max_pool2d(self, x)
     }
 
     /// The same layer as burn's type: burn's own pooling.

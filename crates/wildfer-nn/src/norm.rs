@@ -51,7 +51,7 @@ impl BatchNorm {
         );
         let device = input.device();
         if !(device.is_autodiff() && self.training.is_enabled()) {
-            return crate::fused_norm::batch_norm(
+            return crate::kernels::fused_norm::batch_norm(
                 input,
                 self.gamma.val(),
                 self.beta.val(),
@@ -61,7 +61,7 @@ impl BatchNorm {
             );
         }
         let n = dims.iter().product::<usize>() / channels;
-        let (output, batch_mean, batch_var) = crate::fused_norm::batch_norm_train(
+        let (output, batch_mean, batch_var) = crate::kernels::fused_norm::batch_norm_train(
             input,
             self.gamma.val(),
             self.beta.val(),

@@ -14,6 +14,8 @@
 //! burn's PyTorch adapters handle the rest (Linear weights transposed, BatchNorm
 //! `weight`/`bias` = `gamma`/`beta`). `num_batches_tracked` buffers are ignored.
 
+pub mod tfjs;
+
 use crate::NnError;
 use burn::module::Module;
 use burn::store::{

@@ -10,7 +10,7 @@ use wildfer_nn::burn::tensor::{Tensor, TensorData};
 use wildfer_nn::detparams::det_tensor;
 use wildfer_nn::faceapi_expression::{self, FaceApiExpression};
 use wildfer_nn::faceapi_recognition::{self, FaceApiRecognition};
-use wildfer_nn::tfjs;
+use wildfer_nn::weights::tfjs;
 
 #[derive(Deserialize)]
 struct Fixture {

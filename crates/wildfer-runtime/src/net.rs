@@ -110,7 +110,7 @@ impl Net {
                 )));
             };
             let manifest = wildfer_nn::faceapi_recognition::manifest_path(init);
-            let tensors = wildfer_nn::tfjs::read_manifest(&manifest)?;
+            let tensors = wildfer_nn::weights::tfjs::read_manifest(&manifest)?;
             trunk.load_tfjs(tensors, &manifest.display().to_string())?;
         } else if ext == "pth" || ext == "pt" {
             wildfer_nn::weights::load_pytorch_file(self, init, None, false)?;

@@ -90,7 +90,7 @@ impl ChannelGate {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, _, _] = x.dims();
         // Mean- and max-pooled features through the shared MLP as one batch of 2·b.
-        let pooled = crate::cbam_pool::spatial_pool(x.clone()).reshape([2 * b, c]);
+        let pooled = crate::kernels::cbam_pool::spatial_pool(x.clone()).reshape([2 * b, c]);
         let att = self.mlp.forward(pooled).reshape([2, b, c]).sum_dim(0);
         x * sigmoid(att).reshape([b, c, 1, 1])
     }
@@ -106,7 +106,7 @@ impl CbamMlp {
 impl SpatialGate {
     /// `[batch, channels, h, w] -> [batch, channels, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let pooled = crate::cbam_pool::channel_pool(x.clone());
+        let pooled = crate::kernels::cbam_pool::channel_pool(x.clone());
         let att = self.spatial.bn.forward(self.spatial.conv.forward(pooled));
         x * sigmoid(att)
     }

@@ -11,7 +11,7 @@
 //!
 //! Layouts: `x` `[batch, channels, h, w]`, output `[batch, channels, oh, ow]`, contiguous.
 
-use crate::flex_ops::{f32_contiguous, pmax};
+use crate::kernels::flex_ops::{f32_contiguous, pmax};
 use crate::layers::MaxPool2d;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -295,7 +295,7 @@ pub fn max_pool2d(layer: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         }
         _ => return layer.to_burn().forward(x),
     };
-    if !crate::flex_ops::use_ours(&x) {
+    if !crate::kernels::flex_ops::use_ours(&x) {
         return layer.to_burn().forward(x);
     }
     let options = PoolOptions {
@@ -314,7 +314,7 @@ pub fn max_pool2d(layer: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flex_ops::test_values as values;
+    use crate::kernels::flex_ops::test_values as values;
     use burn::nn::pool::MaxPool2dConfig;
     use burn::tensor::{Device, TensorData};
 

@@ -14,7 +14,7 @@
 //! holding it (the first NaN when it is NaN), found again from the input and the pooled
 //! maximum.
 
-use crate::flex_ops::{f32_contiguous, pmax};
+use crate::kernels::flex_ops::{f32_contiguous, pmax};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -307,7 +307,7 @@ impl<C: CheckpointStrategy> CbamPoolBackend for Autodiff<Flex, C> {
 /// their mean (CBAM's spatial gate input), computed by this module on the CPU (flex, f32) and
 /// by burn's own reductions everywhere else.
 pub fn channel_pool(x: Tensor<4>) -> Tensor<4> {
-    if !crate::flex_ops::use_ours(&x) {
+    if !crate::kernels::flex_ops::use_ours(&x) {
         return Tensor::cat(vec![x.clone().max_dim(1), x.mean_dim(1)], 1);
     }
     Tensor::from_dispatch(<Dispatch as CbamPoolBackend>::channel_max_mean(
@@ -319,7 +319,7 @@ pub fn channel_pool(x: Tensor<4>) -> Tensor<4> {
 /// maximum (CBAM's channel gate input), computed by this module on the CPU (flex, f32) and by
 /// burn's own reductions everywhere else.
 pub fn spatial_pool(x: Tensor<4>) -> Tensor<3> {
-    if !crate::flex_ops::use_ours(&x) {
+    if !crate::kernels::flex_ops::use_ours(&x) {
         let [b, c, h, w] = x.dims();
         let rows = x.reshape([1, b, c, h * w]);
         return Tensor::cat(vec![rows.clone().mean_dim(3), rows.max_dim(3)], 0).reshape([2, b, c]);
@@ -332,7 +332,7 @@ pub fn spatial_pool(x: Tensor<4>) -> Tensor<3> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flex_ops::test_values as values;
+    use crate::kernels::flex_ops::test_values as values;
     use burn::tensor::{Device, TensorData};
 
     fn input(shape: [usize; 4], data: Vec<f32>, dev: &Device) -> Tensor<4> {

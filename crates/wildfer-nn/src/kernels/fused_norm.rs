@@ -13,7 +13,7 @@
 //! Layout: `x` `[batch, c, ...]` contiguous, read as `[batch, c, n]` runs of `n` (the product
 //! of the trailing sizes); statistics `[2, c]`: mean, then biased variance.
 
-use crate::flex_ops::f32_contiguous;
+use crate::kernels::flex_ops::f32_contiguous;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -417,7 +417,7 @@ impl<C: CheckpointStrategy> FusedNormBackend for Autodiff<Flex, C> {
 }
 
 fn ours<const D: usize>(x: &Tensor<D>) -> bool {
-    D >= 2 && crate::flex_ops::use_ours(x)
+    D >= 2 && crate::kernels::flex_ops::use_ours(x)
 }
 
 /// Batch normalisation with the batch's own statistics: output, per-channel mean and biased
@@ -478,8 +478,8 @@ pub fn batch_norm<const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flex_ops::test_close as close;
-    use crate::flex_ops::test_values as values;
+    use crate::kernels::flex_ops::test_close as close;
+    use crate::kernels::flex_ops::test_values as values;
     use burn::tensor::{Device, TensorData};
 
     fn t<const D: usize>(data: Vec<f32>, shape: [usize; D], dev: &Device) -> Tensor<D> {

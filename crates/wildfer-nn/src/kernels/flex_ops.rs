@@ -1,5 +1,5 @@
-//! What wildfer's own flex kernels ([`crate::gemm_conv`], [`crate::max_pool`],
-//! [`crate::cbam_pool`], [`crate::fused_norm`]) share: whether a tensor goes to them (it lives
+//! What wildfer's own flex kernels ([`crate::kernels::gemm_conv`], [`crate::kernels::max_pool`],
+//! [`crate::kernels::cbam_pool`], [`crate::kernels::fused_norm`]) share: whether a tensor goes to them (it lives
 //! on flex and the process-wide switch back to burn's own operations is off), contiguous f32
 //! results, and PyTorch's NaN-propagating maximum.
 

@@ -19,7 +19,7 @@
 //! `[batch, c_out, oh, ow]`, all contiguous row-major. The patch matrix `col` is
 //! `[c_in·kh·kw, batch·oh·ow]`: row `(ci·kh + i)·kw + j`, column `b·oh·ow + oy·ow + ox`.
 
-use crate::flex_ops::f32_contiguous;
+use crate::kernels::flex_ops::f32_contiguous;
 use crate::layers::Conv2d;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -705,7 +705,7 @@ fn same_padding(kernel: usize, stride: usize, len: usize) -> (usize, usize) {
 /// [`Conv2d::forward`](crate::layers::Conv2d::forward): the convolution computed by this module's im2col + GEMM convolution on the CPU (flex,
 /// f32, groups 1) and by burn's own everywhere else. Same result, same parameters.
 pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    if layer.groups != 1 || !crate::flex_ops::use_ours(&x) {
+    if layer.groups != 1 || !crate::kernels::flex_ops::use_ours(&x) {
         return layer.to_burn().forward(x);
     }
     let [_, _, h, w] = x.dims();
@@ -740,8 +740,8 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flex_ops::test_close as close;
-    use crate::flex_ops::test_values as values;
+    use crate::kernels::flex_ops::test_close as close;
+    use crate::kernels::flex_ops::test_values as values;
     use burn::module::Param;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::{Device, TensorData};
