@@ -253,72 +253,11 @@ enum Command {
     /// Train a network as a TOML run configuration says (see `examples/train/`), with
     /// checkpoints, validation on the whole split and the best checkpoint by the challenge
     /// metric, into a run directory.
-    Train {
-        /// The run configuration.
-        #[arg(long)]
-        config: PathBuf,
-        /// Run directory (default: `runs/<config stem>`).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Continue the run in --out from its latest checkpoint (same config required).
-        #[arg(long)]
-        resume: bool,
-        /// Stop after this many steps (checkpointed; continue later with --resume).
-        #[arg(long, value_name = "STEPS")]
-        stop_after: Option<usize>,
-        /// Use this seed instead of the config's `seed` (for seed sweeps; saved in the run's
-        /// config.toml, so a resume needs the same --seed).
-        #[arg(long, value_name = "N")]
-        seed: Option<u64>,
-        /// Where to train: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`);
-        /// several, separated by commas (`cuda:0,cuda:1`), run one data-parallel replica on each.
-        #[arg(long, default_value = "cpu")]
-        device: String,
-    },
+    Train(train::TrainArgs),
     /// Per-frame predictions of a trained run on an Aff-Wild2 split: both submission formats
     /// (`abaw2020/<video>.txt`, `predictions.txt`), `probabilities/<video>.csv` and
     /// `scores.json`.
-    Predict {
-        /// A run directory (its best checkpoint) or a checkpoint folder; several, separated by
-        /// commas, average their per-frame probabilities with equal weights (an ensemble such as
-        /// method B's CNN, CNN-RNN and CNN-Transformer runs).
-        #[arg(
-            long,
-            visible_aliases = ["run", "checkpoint"],
-            value_name = "RUN_DIR|CHECKPOINT[,...]",
-            value_delimiter = ','
-        )]
-        model: Vec<PathBuf>,
-        /// The Aff-Wild2 root (annotations/ and cropped_aligned/).
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long, value_enum, default_value = "validation")]
-        split: SplitArg,
-        /// Predict these videos without labels instead of a labelled split: a list file, one
-        /// video name per line as in `cropped_aligned/` (e.g. a challenge's test-set list).
-        /// Writes the submissions and probabilities; nothing is scored.
-        #[arg(long, value_name = "LIST", conflicts_with = "split")]
-        videos: Option<PathBuf>,
-        /// With --videos: a folder of the raw videos (`<name>.mp4`, ...; `_left`/`_right`
-        /// share their source), whose frame counts fix each submission's length. Without it a
-        /// video ends at its last face crop.
-        #[arg(long, value_name = "DIR", requires = "videos")]
-        video_dir: Option<PathBuf>,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, value_enum, default_value = "both")]
-        format: train::Format,
-        /// Smooth the probabilities over N frames (default: the run's eval.smooth).
-        #[arg(long, value_name = "N")]
-        smooth: Option<usize>,
-        /// Gaussian smoothing weights (standard deviation N/4) instead of the run's
-        /// eval.smooth_kind (default: a moving average).
-        #[arg(long)]
-        gaussian: bool,
-        /// Where to run: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
-        #[arg(long, default_value = "cpu")]
-        device: String,
-    },
+    Predict(train::PredictArgs),
     /// Label every crop of an Aff-Wild2-layout folder (e.g. from `wildfer prepare`) with a
     /// teacher model, writing `annotations/EXPR_Set/{Train_Set,Validation_Set}` for training a
     /// student; the validation videos measure the student's agreement with the teacher.
@@ -523,12 +462,6 @@ impl BatchFlags {
     }
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum SplitArg {
-    Train,
-    Validation,
-}
-
 /// `println!` that treats a closed stdout (`wildfer eval ... | head`) as the reader being done
 /// rather than panicking.
 #[macro_export]
@@ -603,50 +536,8 @@ fn run(cli: Cli) -> Result<()> {
             min_confidence,
             &device.device,
         ),
-        Command::Train {
-            config,
-            out,
-            resume,
-            stop_after,
-            seed,
-            device,
-        } => train::run_train(train::TrainArgs {
-            config,
-            out,
-            resume,
-            stop_after,
-            seed,
-            devices: device
-                .split(',')
-                .map(wildfer_nn::parse_device)
-                .collect::<Result<_, _>>()?,
-        }),
-        Command::Predict {
-            model,
-            data,
-            split,
-            videos,
-            video_dir,
-            out,
-            format,
-            smooth,
-            gaussian,
-            device,
-        } => train::run_predict(train::PredictArgs {
-            device: wildfer_nn::parse_device(&device)?,
-            model,
-            data,
-            split: match split {
-                SplitArg::Train => wildfer_train::config::SplitName::Train,
-                SplitArg::Validation => wildfer_train::config::SplitName::Validation,
-            },
-            videos,
-            video_dir,
-            out,
-            format,
-            smooth,
-            gaussian,
-        }),
+        Command::Train(a) => train::run_train(a),
+        Command::Predict(a) => train::run_predict(a),
         Command::EvalImages {
             data,
             shard,

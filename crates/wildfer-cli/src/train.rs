@@ -16,15 +16,40 @@ use wildfer_train::config::{SmoothKind, SplitName};
 use wildfer_train::trainer::Event;
 use wildfer_train::{TrainConfig, TrainOptions};
 
+/// `wildfer train`'s flags.
+#[derive(clap::Args, Debug)]
 pub struct TrainArgs {
+    /// The run configuration.
+    #[arg(long)]
     pub config: PathBuf,
+    /// Run directory (default: `runs/<config stem>`).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue the run in --out from its latest checkpoint (same config required).
+    #[arg(long)]
     pub resume: bool,
+    /// Stop after this many steps (checkpointed; continue later with --resume).
+    #[arg(long, value_name = "STEPS")]
     pub stop_after: Option<usize>,
-    /// Overrides the config's seed.
+    /// Use this seed instead of the config's `seed` (for seed sweeps; saved in the run's
+    /// config.toml, so a resume needs the same --seed).
+    #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Where to train: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`);
+    /// several, separated by commas (`cuda:0,cuda:1`), run one data-parallel replica on each.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl TrainArgs {
     /// The first device, then those of further data-parallel replicas.
-    pub devices: Vec<burn::tensor::Device>,
+    fn devices(&self) -> Result<Vec<burn::tensor::Device>> {
+        Ok(self
+            .device
+            .split(',')
+            .map(wildfer_nn::parse_device)
+            .collect::<Result<_, _>>()?)
+    }
 }
 
 /// A line above the progress bar, or on plain stderr where no bar is drawn (indicatif drops
@@ -38,6 +63,7 @@ fn say(bar: &ProgressBar, plain: bool, line: String) {
 }
 
 pub fn run_train(a: TrainArgs) -> Result<()> {
+    let devices = a.devices()?;
     let mut cfg = TrainConfig::load(&a.config)?;
     if let Some(seed) = a.seed {
         cfg.seed = seed;
@@ -66,8 +92,8 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
         &TrainOptions {
             resume: a.resume,
             stop_after: a.stop_after,
-            device: a.devices.first().cloned(),
-            replica_devices: a.devices.iter().skip(1).cloned().collect(),
+            device: devices.first().cloned(),
+            replica_devices: devices.iter().skip(1).cloned().collect(),
             stop: Some(Arc::clone(&stop)),
         },
         &mut |e| match e {
@@ -170,24 +196,68 @@ pub enum Format {
     Both,
 }
 
+/// `wildfer predict`'s flags.
+#[derive(clap::Args, Debug)]
 pub struct PredictArgs {
-    /// One run or checkpoint, or an ensemble's members.
+    /// A run directory (its best checkpoint) or a checkpoint folder; several, separated by
+    /// commas, average their per-frame probabilities with equal weights (an ensemble such as
+    /// method B's CNN, CNN-RNN and CNN-Transformer runs).
+    #[arg(
+        long,
+        visible_aliases = ["run", "checkpoint"],
+        value_name = "RUN_DIR|CHECKPOINT[,...]",
+        value_delimiter = ','
+    )]
     pub model: Vec<PathBuf>,
+    /// The Aff-Wild2 root (annotations/ and cropped_aligned/).
+    #[arg(long)]
     pub data: PathBuf,
-    pub split: SplitName,
-    /// Unlabelled videos to predict (a list file) instead of `split`.
+    #[arg(long, value_enum, default_value = "validation")]
+    pub split: SplitArg,
+    /// Predict these videos without labels instead of a labelled split: a list file, one
+    /// video name per line as in `cropped_aligned/` (e.g. a challenge's test-set list).
+    /// Writes the submissions and probabilities; nothing is scored.
+    #[arg(long, value_name = "LIST", conflicts_with = "split")]
     pub videos: Option<PathBuf>,
-    /// Raw videos whose frame counts fix the submissions' lengths.
+    /// With --videos: a folder of the raw videos (`<name>.mp4`, ...; `_left`/`_right`
+    /// share their source), whose frame counts fix each submission's length. Without it a
+    /// video ends at its last face crop.
+    #[arg(long, value_name = "DIR", requires = "videos")]
     pub video_dir: Option<PathBuf>,
+    #[arg(long)]
     pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "both")]
     pub format: Format,
+    /// Smooth the probabilities over N frames (default: the run's eval.smooth).
+    #[arg(long, value_name = "N")]
     pub smooth: Option<usize>,
+    /// Gaussian smoothing weights (standard deviation N/4) instead of the run's
+    /// eval.smooth_kind (default: a moving average).
+    #[arg(long)]
     pub gaussian: bool,
-    pub device: burn::tensor::Device,
+    /// Where to run: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// `--split`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SplitArg {
+    Train,
+    Validation,
+}
+
+impl SplitArg {
+    fn name(self) -> SplitName {
+        match self {
+            SplitArg::Train => SplitName::Train,
+            SplitArg::Validation => SplitName::Validation,
+        }
+    }
 }
 
 pub fn run_predict(a: PredictArgs) -> Result<()> {
-    let dev = a.device.clone();
+    let dev = wildfer_nn::parse_device(&a.device)?;
     let Some(first) = a.model.first() else {
         bail!("--model: name a run or checkpoint");
     };
@@ -198,7 +268,7 @@ pub fn run_predict(a: PredictArgs) -> Result<()> {
     let labelled = a.videos.is_none();
     let data = match &a.videos {
         Some(list) => unlabelled_videos(&a.data, list, a.video_dir.as_deref(), cfg.label_set())?,
-        None => wildfer_data::AffWild2::open(&a.data, a.split.split())?,
+        None => wildfer_data::AffWild2::open(&a.data, a.split.name().split())?,
     };
     let smooth_n = a.smooth.unwrap_or(cfg.eval.smooth);
     let kind = if a.gaussian {
