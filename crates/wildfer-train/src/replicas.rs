@@ -15,14 +15,21 @@
 //!   step's), the same distribution but not the same masks.
 //!
 //! On one CPU the replicas take turns (forward passes are serialised by the seeded random
-//! generator; the arithmetic equals K devices'); with several devices (`--device
-//! cuda:0,cuda:1`) each replica runs on its own and the gradients are copied to the first
-//! device and summed there (a reduce through the host rather than NCCL's all-reduce).
+//! generator; the arithmetic equals K devices'), and the gradients are summed on the first
+//! device. With one replica per GPU (`--device cuda:0,cuda:1`) each replica runs on its own
+//! and the replicas sum their gradients with burn's collective all-reduce
+//! (`burn::tensor::distributed`, NCCL on CUDA), every replica calling it for the same
+//! parameters in the same order; a step where some part has nothing to learn (it would not
+//! take part) falls back to the sum on the first device. That path type-checks in every build
+//! but has never run: there is no GPU here (burn's CPU backend has no collective operations).
 
 use crate::TrainError;
 use crate::loss::Loss;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::distributed::{
+    DistributedConfig, DistributedContext, ReduceOperation, all_reduce,
+};
 use burn::tensor::{Device, Tensor, TensorData};
 use std::sync::mpsc;
 use wildfer_runtime::Net;
@@ -128,6 +135,8 @@ impl Drop for Worker {
 pub struct Replicas {
     workers: Vec<Worker>,
     devices: Vec<Device>,
+    /// One replica per accelerator: gradients summed by all-reduce among them.
+    collective: Option<DistributedContext>,
 }
 
 impl Replicas {
@@ -138,9 +147,23 @@ impl Replicas {
                 "data-parallel training needs at least one replica and one device".into(),
             ));
         }
+        let cpu = [wildfer_nn::cpu(), wildfer_nn::cpu().autodiff()];
+        let collective = (k > 1
+            && devices.len() == k
+            && devices.iter().all(|d| !cpu.contains(d))
+            && (1..k).all(|i| !devices[..i].contains(&devices[i])))
+        .then(|| {
+            DistributedContext::init(
+                devices.clone(),
+                DistributedConfig {
+                    all_reduce_op: ReduceOperation::Sum,
+                },
+            )
+        });
         Ok(Replicas {
             workers: (0..k).map(Worker::spawn).collect::<Result<_, _>>()?,
             devices,
+            collective,
         })
     }
 
@@ -167,14 +190,20 @@ impl Replicas {
         seeds: &[u64],
     ) -> Result<Option<(f64, GradientsParams, GradientsParams)>, TrainError> {
         assert!(parts.len() <= self.workers.len() && seeds.len() >= parts.len());
+        // All-reduce only when every replica takes part: each has a part with a target.
+        let reduce_on_devices = self.collective.is_some()
+            && denominator.is_some()
+            && parts.len() == self.devices.len()
+            && parts.iter().all(|p| p.targets.iter().any(Option::is_some));
         let mut pending = Vec::new();
         for (k, part) in parts.into_iter().enumerate() {
             let device = self.devices[k % self.devices.len()].clone();
             let replica = net.clone().fork(&device);
             let loss_fn = loss_fn.clone();
             let seed = seeds[k];
+            let devices = self.devices.clone();
             pending.push(self.workers[k].run(move || -> PartOut {
-                part_gradients(
+                let out = part_gradients(
                     &replica,
                     part,
                     &loss_fn,
@@ -182,8 +211,33 @@ impl Replicas {
                     classes,
                     seed,
                     &device,
-                )
+                );
+                match out {
+                    Some((loss, b, r)) if reduce_on_devices => Some((
+                        loss,
+                        all_reduce_grads(&replica, b, &devices),
+                        all_reduce_grads(&replica, r, &devices),
+                    )),
+                    out => out,
+                }
             })?);
+        }
+        if reduce_on_devices {
+            // Every replica now holds the sum: the first one's is the step's.
+            let mut first = None;
+            let mut total = 0.0;
+            for (k, rx) in pending.into_iter().enumerate() {
+                let out = rx
+                    .recv()
+                    .map_err(|_| TrainError::Invalid("a replica failed during its step".into()))?;
+                if let Some((loss, b, r)) = out {
+                    total += loss;
+                    if k == 0 {
+                        first = Some((b, r));
+                    }
+                }
+            }
+            return Ok(first.map(|(b, r)| (total, b, r)));
         }
         let primary = &self.devices[0];
         let (mut backbone, mut rest) = (
@@ -204,6 +258,26 @@ impl Replicas {
         }
         Ok(total.map(|loss| (loss, backbone.grads(), rest.grads())))
     }
+}
+
+/// `grads` summed over `devices` by burn's collective all-reduce; every replica calls this with
+/// its own gradients of the same parameters, visited in the same order.
+fn all_reduce_grads(net: &Net, grads: GradientsParams, devices: &[Device]) -> GradientsParams {
+    struct Reduce<'a> {
+        grads: GradientsParams,
+        devices: &'a [Device],
+    }
+    impl ModuleVisitor for Reduce<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.remove::<D>(param.id) {
+                let sum = all_reduce(g, ReduceOperation::Sum, self.devices.to_vec()).resolve();
+                self.grads.register(param.id, sum);
+            }
+        }
+    }
+    let mut reduce = Reduce { grads, devices };
+    net.visit(&mut reduce);
+    reduce.grads
 }
 
 /// One part's gradients under `net` on `device` (a replica's part, or the whole batch of a
