@@ -450,15 +450,20 @@ struct BatchFlags {
 
 impl BatchFlags {
     fn args(self) -> Result<jobs::Batch> {
-        let shard = match self.shard {
-            Some(s) => wildfer::shard::Shard::parse(&s, |k| std::env::var(k).ok())
-                .map_err(anyhow::Error::msg)?,
-            None => wildfer::shard::Shard::default(),
-        };
         Ok(jobs::Batch {
             manifest: self.manifest,
-            shard,
+            shard: parse_shard(self.shard.as_deref())?,
         })
+    }
+}
+
+/// `--shard I/N|auto` (absent: the whole job), `auto` read from the environment.
+fn parse_shard(flag: Option<&str>) -> Result<wildfer::shard::Shard> {
+    match flag {
+        Some(s) => {
+            wildfer::shard::Shard::parse(s, |k| std::env::var(k).ok()).map_err(anyhow::Error::msg)
+        }
+        None => Ok(wildfer::shard::Shard::default()),
     }
 }
 
@@ -557,14 +562,9 @@ fn run(cli: Cli) -> Result<()> {
             if !merge.is_empty() {
                 return eval_images::run_merge(&merge, out.as_deref());
             }
-            let shard = match shard {
-                Some(s) => wildfer::shard::Shard::parse(&s, |k| std::env::var(k).ok())
-                    .map_err(anyhow::Error::msg)?,
-                None => wildfer::shard::Shard::default(),
-            };
             eval_images::run_eval_images(eval_images::EvalImagesArgs {
                 data: data.context("--data is required")?,
-                shard,
+                shard: parse_shard(shard.as_deref())?,
                 files,
                 model,
                 crops,
