@@ -222,41 +222,33 @@ impl Replicas {
                 }
             })?);
         }
-        if reduce_on_devices {
-            // Every replica now holds the sum: the first one's is the step's.
-            let mut first = None;
-            let mut total = 0.0;
-            for (k, rx) in pending.into_iter().enumerate() {
-                let out = rx
-                    .recv()
-                    .map_err(|_| TrainError::Invalid("a replica failed during its step".into()))?;
-                if let Some((loss, b, r)) = out {
-                    total += loss;
-                    if k == 0 {
-                        first = Some((b, r));
-                    }
-                }
-            }
-            return Ok(first.map(|(b, r)| (total, b, r)));
-        }
         let primary = &self.devices[0];
         let (mut backbone, mut rest) = (
             GradientsAccumulator::<Net>::new(),
             GradientsAccumulator::<Net>::new(),
         );
+        // After an all-reduce every replica holds the sum: the first one's is the step's.
+        let mut reduced = None;
         let mut total = None;
         // Gathered in replica order, so the sums are the same every run.
-        for rx in pending {
+        for (k, rx) in pending.into_iter().enumerate() {
             let out = rx
                 .recv()
                 .map_err(|_| TrainError::Invalid("a replica failed during its step".into()))?;
             if let Some((loss, b, r)) = out {
-                backbone.accumulate(net, b.to_device(primary, net));
-                rest.accumulate(net, r.to_device(primary, net));
                 *total.get_or_insert(0.0) += loss;
+                if !reduce_on_devices {
+                    backbone.accumulate(net, b.to_device(primary, net));
+                    rest.accumulate(net, r.to_device(primary, net));
+                } else if k == 0 {
+                    reduced = Some((b, r));
+                }
             }
         }
-        Ok(total.map(|loss| (loss, backbone.grads(), rest.grads())))
+        Ok(total.map(|loss| {
+            let (b, r) = reduced.unwrap_or_else(|| (backbone.grads(), rest.grads()));
+            (loss, b, r)
+        }))
     }
 }
 
