@@ -250,12 +250,22 @@ where
     LoadReport::from_apply(result).into_result(&path.display().to_string(), strict)
 }
 
-/// Load a safetensors file with PyTorch names.
+/// Load a safetensors file with PyTorch names; half-precision floats (the built-in weights'
+/// format, e.g. as `model.init` of a fine-tune) are widened as for built-in bytes.
 pub fn load_safetensors<M: Module + ModuleSnapshot>(
     model: &mut M,
     path: &Path,
     strict: bool,
 ) -> Result<LoadReport, NnError> {
+    let bytes = std::fs::read(path).map_err(|e| NnError::WeightFile {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    })?;
+    let name = path.display().to_string();
+    if let Some(tensors) = widen_f16(&bytes, &name)? {
+        return load_pytorch_tensors(model, tensors, &name, strict);
+    }
+    drop(bytes);
     let mut store = SafetensorsStore::from_file(path)
         .remap(to_burn().clone())
         .with_from_adapter(PyTorchToBurnAdapter)

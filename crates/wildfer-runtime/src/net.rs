@@ -86,15 +86,16 @@ impl Net {
     /// PyTorch names (keys the file lacks keep their initialisation), a `wildfer train` run
     /// directory (its best checkpoint, to fine-tune it), or face-api's `model/` folder or
     /// recognition manifest for a `face_api_resnet34` backbone (every parameter of the backbone
-    /// set).
-    pub fn load_init(&mut self, init: &Path) -> Result<(), RuntimeError> {
+    /// set). Returns a one-line account of what was loaded; a file none of whose tensors fit
+    /// this network is an error (a silent no-op would train from scratch).
+    pub fn load_init(&mut self, init: &Path) -> Result<String, RuntimeError> {
         // A wildfer run directory: its best checkpoint's PyTorch-named weights (fine-tuning).
         if init.is_dir()
             && let Some(best) = crate::checkpoint::read_pointer(init, "best")?
         {
             let file = best.join(crate::checkpoint::SAFETENSORS_FILE);
-            wildfer_nn::weights::load_safetensors(self, &file, false)?;
-            return Ok(());
+            let report = wildfer_nn::weights::load_safetensors(self, &file, false)?;
+            return Self::init_account(&file, report);
         }
         let ext = init.extension().and_then(|e| e.to_str()).unwrap_or("");
         let tfjs = init.is_dir() || init.to_string_lossy().ends_with("weights_manifest.json");
@@ -112,12 +113,28 @@ impl Net {
             let manifest = wildfer_nn::faceapi_recognition::manifest_path(init);
             let tensors = wildfer_nn::weights::tfjs::read_manifest(&manifest)?;
             trunk.load_tfjs(tensors, &manifest.display().to_string())?;
-        } else if ext == "pth" || ext == "pt" {
-            wildfer_nn::weights::load_pytorch_file(self, init, None, false)?;
-        } else {
-            wildfer_nn::weights::load_safetensors(self, init, false)?;
+            return Ok("face-api's ResNet-34 trunk loaded".to_string());
         }
-        Ok(())
+        let report = if ext == "pth" || ext == "pt" {
+            wildfer_nn::weights::load_pytorch_file(self, init, None, false)?
+        } else {
+            wildfer_nn::weights::load_safetensors(self, init, false)?
+        };
+        Self::init_account(init, report)
+    }
+
+    fn init_account(
+        file: &Path,
+        report: wildfer_nn::weights::LoadReport,
+    ) -> Result<String, RuntimeError> {
+        if report.loaded == 0 {
+            return Err(RuntimeError::Invalid(format!(
+                "{}: none of its tensors fits this network ({})",
+                file.display(),
+                report.summary()
+            )));
+        }
+        Ok(report.summary())
     }
 
     /// `[n, 3, h, w] -> [n, features]`.

@@ -29,6 +29,11 @@ use wildfer_runtime::{Net, Runner, WindowSpec};
 /// What the trainer reports as it goes (the CLI draws progress from these).
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// `model.init` was read into a fresh network: what of it was loaded.
+    Initialised {
+        from: std::path::PathBuf,
+        account: String,
+    },
     Started {
         first: usize,
         iterations: usize,
@@ -313,6 +318,7 @@ fn start(
     run: &RunDir,
     resume: bool,
     device: &Device,
+    on_event: &mut dyn FnMut(Event),
 ) -> Result<(Net, ModuleOptimizer, RunState), TrainError> {
     let net_cfg = cfg.network()?;
     let run_dir = run.root.as_path();
@@ -355,7 +361,11 @@ fn start(
     let _ = std::fs::remove_file(run.metrics());
     let mut net = Net::init(&net_cfg, device, cfg.seed)?;
     if let Some(init) = &cfg.model.init {
-        net.load_init(init)?;
+        let account = net.load_init(init)?;
+        on_event(Event::Initialised {
+            from: init.clone(),
+            account,
+        });
     }
     let state = RunState {
         iteration: 0,
@@ -503,7 +513,7 @@ pub fn train(
         .clone()
         .unwrap_or_else(wildfer_nn::cpu)
         .autodiff();
-    let (mut net, mut optim, mut state) = start(cfg, &run, opts.resume, &device)?;
+    let (mut net, mut optim, mut state) = start(cfg, &run, opts.resume, &device, on_event)?;
     let k = cfg.run.replicas.max(1 + opts.replica_devices.len());
     let replicas = if k > 1 {
         let mut devices = vec![device.clone()];

@@ -139,3 +139,31 @@ fn face_api_init_and_sizes_are_checked() {
         "{e}"
     );
 }
+
+/// `model.init` may be a built-in model's half-precision weights (fine-tuning a shipped
+/// model); a file none of whose tensors fit the network is refused, not silently ignored.
+#[test]
+fn half_precision_init_loads_and_a_file_that_fits_nothing_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = wildfer_nn::cpu();
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wildfer-nn/weights");
+    let cfg = config(tmp.path(), "method_b_cnn_faceapi", 112, &face_api_dir()).unwrap();
+    let mut net = Net::init(&cfg.network().unwrap(), &dev, cfg.seed).unwrap();
+    let before = net.features(inputs(112).0);
+    let account = net
+        .load_init(&weights.join("faceapi_resnet34_fer2013_sfew.safetensors"))
+        .unwrap();
+    assert_eq!(account, "119 tensors loaded");
+    // The features changed from the random initialisation's.
+    assert!(max_abs_diff(net.features(inputs(112).0), before) > 1e-3);
+    let e = net
+        .load_init(&weights.join("mini_xception_fer2013.safetensors"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("mini_xception_fer2013.safetensors")
+            && e.contains("none of its tensors fits")
+            && !e.contains('\n'),
+        "{e}"
+    );
+}
