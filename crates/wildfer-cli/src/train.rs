@@ -97,6 +97,9 @@ pub fn run_train(a: TrainArgs) -> Result<()> {
             stop: Some(Arc::clone(&stop)),
         },
         &mut |e| match e {
+            Event::Initialised { from, account } => {
+                say(&bar, plain, format!("wildfer train: initial weights {}: {account}", from.display()));
+            }
             Event::Started {
                 first,
                 iterations,
@@ -235,9 +238,8 @@ pub struct PredictArgs {
     /// eval.smooth_kind (default: a moving average).
     #[arg(long)]
     pub gaussian: bool,
-    /// Where to run: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: crate::flags::DeviceFlag,
 }
 
 /// `--split`.
@@ -257,7 +259,7 @@ impl SplitArg {
 }
 
 pub fn run_predict(a: PredictArgs) -> Result<()> {
-    let dev = wildfer_nn::parse_device(&a.device)?;
+    let dev = a.device.device.clone();
     let Some(first) = a.model.first() else {
         bail!("--model: name a run or checkpoint");
     };

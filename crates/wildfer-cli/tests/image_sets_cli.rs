@@ -389,3 +389,74 @@ fn sharded_scoring_merges_into_the_single_run() {
     assert_eq!(code, 1);
     assert!(err.contains("2/2"), "{err}");
 }
+
+/// `--tta flip` scores each face and its mirror image and averages the two: on square face
+/// crops and their mirror images, the default model's probabilities with it are the mean of
+/// its probabilities without it for the crop and for the mirror, and so the same for both.
+#[test]
+fn tta_flip_is_the_mean_over_a_face_and_its_mirror() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("set");
+    for (class, still) in [
+        ("happy", "0-f15-hao-ph.jpg"),
+        ("angry", "15-f13-anc-ph.jpg"),
+    ] {
+        let img = image::open(test_media(still)).unwrap().to_rgb8();
+        let side = img.width().min(img.height());
+        let square = image::imageops::crop_imm(
+            &img,
+            (img.width() - side) / 2,
+            (img.height() - side) / 2,
+            side,
+            side,
+        )
+        .to_image();
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        let stem = still.trim_end_matches(".jpg");
+        square
+            .save(data.join(class).join(format!("{stem}.png")))
+            .unwrap();
+        image::imageops::flip_horizontal(&square)
+            .save(data.join(class).join(format!("{stem}_mirror.png")))
+            .unwrap();
+    }
+    let score = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let mut args = vec!["eval-images", "--data"];
+        let d = s(&data);
+        let o = s(&out);
+        args.extend([d.as_str(), "--crops", "--out", o.as_str()]);
+        args.extend(extra);
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        rows(&out)
+    };
+    let plain = score("plain", &[]);
+    let flipped = score("flip", &["--tta", "flip"]);
+    assert_eq!(plain.len(), 4);
+    let probs = |rows: &[(String, String, String, Vec<f32>)], name: &str| {
+        rows.iter().find(|r| r.0 == name).unwrap().3.clone()
+    };
+    for stem in ["0-f15-hao-ph", "15-f13-anc-ph"] {
+        let mirror = format!("{stem}_mirror");
+        let (a, b) = (probs(&plain, stem), probs(&plain, &mirror));
+        assert!(
+            a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-3),
+            "{stem}: the model alone should tell a face from its mirror image: {a:?} {b:?}"
+        );
+        for name in [stem, mirror.as_str()] {
+            let f = probs(&flipped, name);
+            for k in 0..7 {
+                let mean = 0.5 * (a[k] + b[k]);
+                assert!(
+                    (f[k] - mean).abs() < 2e-5,
+                    "{name} class {k}: {} vs {mean}",
+                    f[k]
+                );
+            }
+        }
+    }
+    let (code, _, err) = run(&["eval-images", "--data", &s(&data), "--tta", "mirror"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("mirror") && err.contains("flip"), "{err}");
+}

@@ -424,6 +424,145 @@ impl ExpressionModel for EnsembleModel {
     }
 }
 
+/// Test-time augmentation (`--tta`): other views of each face scored too, the answers averaged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tta {
+    /// Each face as it is.
+    #[default]
+    None,
+    /// Each face and its mirror image (left and right swapped): twice the model's work.
+    Flip,
+}
+
+impl Tta {
+    /// The names the command line and Python use.
+    pub const NAMES: [&str; 2] = ["none", "flip"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tta::None => "none",
+            Tta::Flip => "flip",
+        }
+    }
+}
+
+impl std::str::FromStr for Tta {
+    type Err = PipelineError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Tta::None),
+            "flip" => Ok(Tta::Flip),
+            _ => Err(PipelineError::Model(format!(
+                "test-time augmentation {s:?}: expected one of {}",
+                Tta::NAMES.join(", ")
+            ))),
+        }
+    }
+}
+
+/// `model` with test-time augmentation `tta`. Flipping needs a frame-level model (a temporal
+/// model's state follows each track once).
+pub fn with_tta(
+    model: Box<dyn ExpressionModel>,
+    tta: Tta,
+) -> Result<Box<dyn ExpressionModel>, PipelineError> {
+    match tta {
+        Tta::None => Ok(model),
+        Tta::Flip if model.temporal() => Err(PipelineError::Model(format!(
+            "{}: --tta flip needs a frame-level model, and this one looks at several frames",
+            model.name()
+        ))),
+        Tta::Flip => Ok(Box::new(MirrorAveraged {
+            name: format!("{} (with its mirror image)", model.name()),
+            inner: model,
+        })),
+    }
+}
+
+/// A frame-level model's answer for a face averaged with its answer for the mirrored face.
+struct MirrorAveraged {
+    name: String,
+    inner: Box<dyn ExpressionModel>,
+}
+
+/// `rgb` rows of `width` pixels, left and right swapped.
+fn mirror_rows(rgb: &[u8], width: usize) -> Vec<u8> {
+    rgb.chunks_exact(width * 3)
+        .flat_map(|row| row.chunks_exact(3).rev().flatten().copied())
+        .collect()
+}
+
+/// The mirror image of an aligned face, for scoring only: its `transform` stays the
+/// original's (a similarity cannot hold a reflection), and the crop templates are symmetric
+/// left to right, so the mirrored crop is what aligning the mirrored image would give.
+fn mirror_face(f: &AlignedFace) -> AlignedFace {
+    AlignedFace {
+        spec: f.spec,
+        rgb: mirror_rows(&f.rgb, f.size()),
+        transform: f.transform,
+    }
+}
+
+fn mirror_frame(f: &Frame) -> Frame {
+    Frame {
+        rgb: mirror_rows(&f.rgb, f.width),
+        ..f.clone()
+    }
+}
+
+fn mean_of_two(a: Vec<Probs>, b: Vec<Probs>) -> Vec<Probs> {
+    a.into_iter()
+        .zip(b)
+        .map(|(mut a, b)| {
+            for (x, y) in a.iter_mut().zip(b.iter()) {
+                *x = 0.5 * (*x + y);
+            }
+            a
+        })
+        .collect()
+}
+
+impl ExpressionModel for MirrorAveraged {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn crop(&self) -> CropSpec {
+        self.inner.crop()
+    }
+
+    fn label_set(&self) -> LabelSet {
+        self.inner.label_set()
+    }
+
+    fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
+        let mirrored: Vec<AlignedFace> = faces.iter().map(mirror_face).collect();
+        let a = self.inner.predict(faces)?;
+        let b = self.inner.predict(&mirrored)?;
+        Ok(mean_of_two(a, b))
+    }
+
+    fn predict_crops(&mut self, crops: &[Frame]) -> Result<Vec<Probs>, PipelineError> {
+        let mirrored: Vec<Frame> = crops.iter().map(mirror_frame).collect();
+        let a = self.inner.predict_crops(crops)?;
+        let b = self.inner.predict_crops(&mirrored)?;
+        Ok(mean_of_two(a, b))
+    }
+
+    fn submit_crops(
+        &mut self,
+        keys: &[FaceKey],
+        _tracks: &[usize],
+        crops: &[Frame],
+    ) -> Result<Vec<(FaceKey, Probs)>, PipelineError> {
+        Ok(keys
+            .iter()
+            .copied()
+            .zip(self.predict_crops(crops)?)
+            .collect())
+    }
+}
+
 /// The name of the built-in default model (`--model default`).
 pub const DEFAULT_MODEL: &str = "default";
 

@@ -54,7 +54,7 @@ pub(crate) fn encode_jpeg(
 }
 pub use expression::{
     BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, FACEAPI_RESNET34_MODEL,
-    FaceApiExpressionModel, FaceKey, FakeExpressionModel, MiniXceptionModel, TRAINED_MODEL,
-    builtin_model,
+    FaceApiExpressionModel, FaceKey, FakeExpressionModel, MiniXceptionModel, TRAINED_MODEL, Tta,
+    builtin_model, with_tta,
 };
 pub use trained::TrainedModel;

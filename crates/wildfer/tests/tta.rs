@@ -1,0 +1,146 @@
+//! Test-time augmentation (`--tta flip`): each face's answer is the mean of the model's answers
+//! for the face and for its mirror image, on every path a face takes to a model.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use wildfer::expression::{ExpressionModel, LabelSet, Probs, Tta, with_tta};
+use wildfer::{FakeExpressionModel, PipelineError};
+use wildfer_face::{AlignedFace, CropSpec, Similarity2};
+use wildfer_video::Frame;
+
+/// Says how much of the image's brightness is in its left half (class 0) and in its right
+/// half (class 1): a model that tells a face from its mirror image. Counts its calls.
+struct LeftRight {
+    calls: usize,
+}
+
+fn left_right(rgb: &[u8], width: usize) -> Probs {
+    let (mut left, mut right) = (0f32, 0f32);
+    for (i, px) in rgb.chunks_exact(3).enumerate() {
+        let v = px.iter().map(|&c| c as f32).sum::<f32>();
+        if i % width < width / 2 {
+            left += v;
+        } else {
+            right += v;
+        }
+    }
+    let total = (left + right).max(1.0);
+    let mut p = [0f32; 7];
+    p[0] = left / total;
+    p[1] = right / total;
+    Probs::seven(p)
+}
+
+impl ExpressionModel for LeftRight {
+    fn name(&self) -> &str {
+        "left-right"
+    }
+    fn crop(&self) -> CropSpec {
+        CropSpec::arcface(8)
+    }
+    fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
+        self.calls += 1;
+        Ok(faces.iter().map(|f| left_right(&f.rgb, f.size())).collect())
+    }
+}
+
+/// An 8x8 face, bright in its leftmost `k` columns.
+fn face(k: usize) -> AlignedFace {
+    let rgb = (0..64)
+        .flat_map(|i| [if i % 8 < k { 200u8 } else { 0 }; 3])
+        .collect();
+    AlignedFace {
+        spec: CropSpec::arcface(8),
+        rgb,
+        transform: Similarity2::new(1.0, 0.0, 0.0, 0.0),
+    }
+}
+
+#[test]
+fn flip_averages_a_face_with_its_mirror_image() {
+    let faces = [face(3), face(1)];
+    let mut plain = LeftRight { calls: 0 };
+    let alone = plain.predict(&faces).unwrap();
+    // The plain model sees the brightness on the left.
+    assert_eq!(alone[0][0], 1.0);
+    assert_eq!(alone[0][1], 0.0);
+    let mut flipped = with_tta(Box::new(LeftRight { calls: 0 }), Tta::Flip).unwrap();
+    assert!(flipped.name().contains("left-right"));
+    for p in flipped.predict(&faces).unwrap() {
+        // Left and right swapped in the mirror: each side gets half.
+        assert_eq!(p[0], 0.5, "{p:?}");
+        assert_eq!(p[1], 0.5, "{p:?}");
+        assert_eq!(p.iter().sum::<f32>(), 1.0);
+    }
+}
+
+#[test]
+fn flip_applies_to_face_crops_too() {
+    // A 10x8 crop, bright in its two leftmost columns: the centred 8x8 square is columns 1..9.
+    let rgb: Vec<u8> = (0..80)
+        .flat_map(|i| [if i % 10 < 2 { 200u8 } else { 0 }; 3])
+        .collect();
+    let crop = Frame {
+        index: 1,
+        time_s: 0.0,
+        width: 10,
+        height: 8,
+        rgb,
+    };
+    let mut plain = LeftRight { calls: 0 };
+    let p = plain.predict_crops(std::slice::from_ref(&crop)).unwrap()[0];
+    assert!(p[0] > 0.99, "{p:?}");
+    let mut flipped = with_tta(Box::new(LeftRight { calls: 0 }), Tta::Flip).unwrap();
+    let q = flipped.predict_crops(std::slice::from_ref(&crop)).unwrap()[0];
+    assert!(
+        (q[0] - 0.5).abs() < 1e-6 && (q[1] - 0.5).abs() < 1e-6,
+        "{q:?}"
+    );
+    let keyed = flipped
+        .submit_crops(&[7], &[0], std::slice::from_ref(&crop))
+        .unwrap();
+    assert_eq!(keyed, vec![(7, q)]);
+}
+
+#[test]
+fn none_is_the_model_itself_and_names_parse() {
+    let fake = FakeExpressionModel {
+        probs: Probs::seven([0.1, 0.2, 0.3, 0.1, 0.1, 0.1, 0.1]),
+    };
+    let mut m = with_tta(Box::new(fake.clone()), Tta::None).unwrap();
+    assert_eq!(m.name(), "fake");
+    assert_eq!(m.predict(&[face(2)]).unwrap(), vec![fake.probs]);
+    assert_eq!("flip".parse::<Tta>().unwrap(), Tta::Flip);
+    assert_eq!("none".parse::<Tta>().unwrap(), Tta::None);
+    let e = "mirror".parse::<Tta>().unwrap_err().to_string();
+    assert!(e.contains("mirror") && e.contains("flip"), "{e}");
+    assert_eq!(Tta::Flip.name(), "flip");
+}
+
+struct Temporal;
+
+impl ExpressionModel for Temporal {
+    fn name(&self) -> &str {
+        "temporal"
+    }
+    fn crop(&self) -> CropSpec {
+        CropSpec::arcface(8)
+    }
+    fn temporal(&self) -> bool {
+        true
+    }
+    fn label_set(&self) -> LabelSet {
+        LabelSet::Seven
+    }
+    fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
+        Ok(vec![Probs::zeros(LabelSet::Seven); faces.len()])
+    }
+}
+
+#[test]
+fn flip_refuses_a_temporal_model() {
+    let e = with_tta(Box::new(Temporal), Tta::Flip)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("temporal") && e.contains("frame-level"), "{e}");
+}
