@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
-use wildfer::PipelineError;
-use wildfer::analyze::{AnalyzeOptions, Row};
-use wildfer::expression::LabelSet;
-use wildfer::faces::{DetectOptions, DetectorKind};
 use wildfer_nn::burn::tensor::Device;
+use wildfer_pipeline::PipelineError;
+use wildfer_pipeline::analyze::{AnalyzeOptions, Row};
+use wildfer_pipeline::expression::{ExpressionModel, LabelSet, Tta};
+use wildfer_pipeline::faces::{DetectOptions, DetectorKind};
 
 create_exception!(
     _native,
@@ -69,6 +69,22 @@ fn parse_device(spec: &str) -> PyResult<Device> {
 fn parse_detector(name: &str) -> PyResult<DetectorKind> {
     name.parse()
         .map_err(|e: PipelineError| ModelError::new_err(e.to_string()))
+}
+
+/// `tta=`: `none` or `flip`.
+fn parse_tta(name: &str) -> PyResult<Tta> {
+    name.parse()
+        .map_err(|e: PipelineError| OptionsError::new_err(e.to_string()))
+}
+
+/// The model `model=` names, with test-time augmentation `tta`.
+fn load_model(
+    model: Option<&str>,
+    tta: Tta,
+    device: &Device,
+) -> Result<Box<dyn ExpressionModel>, PipelineError> {
+    let m = wildfer_pipeline::expression::load_model(model.map(Path::new), device)?;
+    wildfer_pipeline::with_tta(m, tta)
 }
 
 /// The compute pool of `threads=` (`None`: rayon's global pool, all cores).
@@ -121,6 +137,7 @@ const AHEAD: usize = 64;
 struct Job {
     input: PathBuf,
     model: Option<String>,
+    tta: Tta,
     detect: DetectOptions,
     device: Device,
     smooth: usize,
@@ -132,9 +149,8 @@ struct Job {
 
 impl Job {
     fn run(&self, tx: &mpsc::SyncSender<Msg>, stop: &Arc<AtomicBool>) -> Result<(), PipelineError> {
-        let mut detector = wildfer::faces::load_detector(&self.detect, &self.device)?;
-        let mut model =
-            wildfer::expression::load_model(self.model.as_deref().map(Path::new), &self.device)?;
+        let mut detector = wildfer_pipeline::faces::load_detector(&self.detect, &self.device)?;
+        let mut model = load_model(self.model.as_deref(), self.tta, &self.device)?;
         let mut source = wildfer_video::open_at(&self.input, self.fps)?;
         if let Some(out) = &self.out {
             std::fs::create_dir_all(out).map_err(|e| PipelineError::Io {
@@ -156,7 +172,7 @@ impl Job {
                 .map_err(|_| PipelineError::Interrupted)
         };
         match &self.out {
-            None => wildfer::analyze::analyze_rows(
+            None => wildfer_pipeline::analyze::analyze_rows(
                 &self.input,
                 source.as_mut(),
                 detector.as_mut(),
@@ -166,7 +182,7 @@ impl Job {
                 |_| {},
             )
             .map(drop),
-            Some(out) => wildfer::analyze::analyze_with_rows(
+            Some(out) => wildfer_pipeline::analyze::analyze_with_rows(
                 &self.input,
                 source.as_mut(),
                 detector.as_mut(),
@@ -345,7 +361,7 @@ impl Drop for RowIter {
 }
 
 #[pyfunction]
-#[pyo3(signature = (path, model=None, detector="retinaface", smooth=5, crops=false, threads=None, fps=30.0, out=None, name=None, det_max_side=1024, full_detect_every=10, device="cpu"))]
+#[pyo3(signature = (path, model=None, detector="retinaface", smooth=5, crops=false, threads=None, fps=30.0, out=None, name=None, det_max_side=1024, full_detect_every=10, device="cpu", tta="none"))]
 #[allow(clippy::too_many_arguments)]
 fn analyze_iter(
     py: Python<'_>,
@@ -361,13 +377,16 @@ fn analyze_iter(
     det_max_side: usize,
     full_detect_every: usize,
     device: &str,
+    tta: &str,
 ) -> PyResult<RowIter> {
     let device = parse_device(device)?;
+    let tta = parse_tta(tta)?;
     let kind = parse_detector(detector)?;
     let pool = thread_pool(threads)?;
     let job = Job {
         input: path.clone(),
         model,
+        tta,
         detect: DetectOptions {
             kind,
             max_side: det_max_side,
@@ -413,14 +432,14 @@ fn analyze_iter(
 /// folders when two share one).
 #[pyfunction]
 fn output_names(paths: Vec<PathBuf>) -> PyResult<Vec<String>> {
-    wildfer::inputs::output_names(&paths).map_err(py_err)
+    wildfer_pipeline::inputs::output_names(&paths).map_err(py_err)
 }
 
 /// Write `summary.csv` and `report.html` over every finished input in `out`; their paths
 /// (`None`: the folder holds no finished input).
 #[pyfunction]
 fn write_summary(out: PathBuf) -> PyResult<Option<(PathBuf, PathBuf)>> {
-    Ok(wildfer::analyze::summarize_folder(&out)
+    Ok(wildfer_pipeline::analyze::summarize_folder(&out)
         .map_err(py_err)?
         .paths)
 }
@@ -468,7 +487,7 @@ fn interruptible<T: Send>(
 
 /// `wildfer eval-images`' JSON and one JSON row per image.
 #[pyfunction]
-#[pyo3(signature = (data, model=None, crops=false, files=None, detector="retinaface", skip_unreadable=false, threads=None, device="cpu"))]
+#[pyo3(signature = (data, model=None, crops=false, files=None, detector="retinaface", skip_unreadable=false, threads=None, device="cpu", tta="none"))]
 #[allow(clippy::too_many_arguments)]
 fn eval_images_json(
     py: Python<'_>,
@@ -480,18 +499,20 @@ fn eval_images_json(
     skip_unreadable: bool,
     threads: Option<usize>,
     device: &str,
+    tta: &str,
 ) -> PyResult<(String, String)> {
     let device = parse_device(device)?;
+    let tta = parse_tta(tta)?;
     let kind = parse_detector(detector)?;
     let pool = thread_pool(threads)?;
     interruptible(py, move |stop| {
         let work = || -> Result<(String, String), PipelineError> {
-            let set = wildfer::image_scoring::open_image_set(&data, files.as_deref())?;
-            let mut m = wildfer::expression::load_model(model.as_deref().map(Path::new), &device)?;
+            let set = wildfer_pipeline::image_scoring::open_image_set(&data, files.as_deref())?;
+            let mut m = load_model(model.as_deref(), tta, &device)?;
             let mut det = if crops {
                 None
             } else {
-                Some(wildfer::faces::load_detector(
+                Some(wildfer_pipeline::faces::load_detector(
                     &DetectOptions {
                         kind,
                         ..DetectOptions::default()
@@ -500,12 +521,12 @@ fn eval_images_json(
                 )?)
             };
             let input = match &mut det {
-                None => wildfer::image_scoring::FaceInput::Crops,
-                Some(d) => wildfer::image_scoring::FaceInput::Detect(d.as_mut()),
+                None => wildfer_pipeline::image_scoring::FaceInput::Crops,
+                Some(d) => wildfer_pipeline::image_scoring::FaceInput::Detect(d.as_mut()),
             };
-            let scores = wildfer::image_scoring::score_images(
+            let scores = wildfer_pipeline::image_scoring::score_images(
                 &set.images,
-                wildfer_core::LabelSet::Seven,
+                wildfer_labels::LabelSet::Seven,
                 m.as_mut(),
                 input,
                 skip_unreadable,
@@ -550,7 +571,7 @@ fn eval_json(
     let label_set = classes.map(label_set).transpose()?;
     py.detach(|| {
         let read = |p: &Path, what: &str| {
-            wildfer_core::abaw::read_labels(p)
+            wildfer_labels::abaw::read_labels(p)
                 .map_err(|e| InputError::new_err(format!("reading the {what}: {e}")))
         };
         let t = read(&truth, "truth")?;
@@ -577,9 +598,9 @@ fn eval_json(
 /// The built-in models: `(name, one line on it)`.
 #[pyfunction]
 fn models() -> Vec<(&'static str, &'static str)> {
-    wildfer::BUILTIN_MODELS
+    wildfer_pipeline::BUILTIN_MODELS
         .into_iter()
-        .zip(wildfer::expression::BUILTIN_MODEL_NOTES)
+        .zip(wildfer_pipeline::expression::BUILTIN_MODEL_NOTES)
         .collect()
 }
 

@@ -272,6 +272,24 @@ def test_eval_images_equals_the_command(tmp_path):
         wildfer.eval_images(tmp_path / "nope")
 
 
+def test_tta_flip_equals_the_command(tmp_path):
+    data = tmp_path / "set"
+    (data / "happy").mkdir(parents=True)
+    shutil.copy(MEDIA / "0-f15-hao-ph.jpg", data / "happy")
+    got = wildfer.eval_images(data, model="mini-xception-fer2013", tta="flip")
+    want = json.loads(
+        cli("eval-images", "--data", data, "--model", "mini-xception-fer2013",
+            "--tta", "flip").stdout
+    )
+    got.pop("rows")
+    assert got == want
+    assert "mirror" in want["model"]
+    plain = wildfer.eval_images(data, model="mini-xception-fer2013")
+    assert "mirror" not in plain["model"]
+    with pytest.raises(wildfer.OptionsError, match="flip"):
+        wildfer.eval_images(data, tta="mirror")
+
+
 def test_models_and_help():
     names = [m["name"] for m in wildfer.models()]
     assert names[0] == "default" and "mini-xception-fer2013" in names

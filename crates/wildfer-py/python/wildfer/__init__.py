@@ -67,6 +67,7 @@ def analyze_iter(
     out: Optional[PathLike] = None,
     name: Optional[str] = None,
     device: str = "cpu",
+    tta: str = "none",
 ) -> Iterator[Dict[str, Any]]:
     """Yield one dict per face per frame of ``path`` (keys: ``wildfer.COLUMNS``) as frames
     are analysed.
@@ -89,6 +90,8 @@ def analyze_iter(
     name: the outputs' name in ``out`` (default: the input's file stem).
     device: where the networks run: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (CUDA needs a build
         with the ``cuda`` feature).
+    tta: test-time augmentation: ``"flip"`` also scores each face's mirror image and averages
+        the two answers (twice the model's work; frame-level models only), ``"none"``.
 
     Raises ``InputError``, ``ModelError`` or ``OptionsError`` at the call for a bad input or
     option, before any row.
@@ -105,6 +108,7 @@ def analyze_iter(
         out=None if out is None else _os.fspath(out),
         name=name,
         device=device,
+        tta=tta,
     )
 
 
@@ -119,6 +123,7 @@ def analyze(
     fps: float = 30.0,
     out: Optional[PathLike] = None,
     device: str = "cpu",
+    tta: str = "none",
 ) -> Any:
     """Every face's expression in every frame of one or several inputs.
 
@@ -152,6 +157,7 @@ def analyze(
                 out=out,
                 name=n,
                 device=device,
+                tta=tta,
             )
         )
     if out is not None:
@@ -195,6 +201,7 @@ def eval_images(
     skip_unreadable: bool = False,
     threads: Optional[int] = None,
     device: str = "cpu",
+    tta: str = "none",
 ) -> Dict[str, Any]:
     """Score a model on a labelled still-image set (``wildfer eval-images``).
 
@@ -204,6 +211,7 @@ def eval_images(
         its largest centred square is fitted to the model's crop). Otherwise the largest face
         found is scored, and an image without a face counts as wrong.
     skip_unreadable: count unreadable images as wrong instead of raising ``InputError``.
+    tta: ``"flip"`` averages each face with its mirror image, as in ``analyze_iter``.
 
     Returns the command's JSON as a dict (``accuracy``, ``f1_macro``, per-class scores,
     ``confusion``, ``no_face``, ``unreadable``, ...) plus ``"rows"``: one row per image
@@ -220,6 +228,7 @@ def eval_images(
         skip_unreadable=bool(skip_unreadable),
         threads=None if threads is None else _check_int("threads", threads, 1),
         device=device,
+        tta=tta,
     )
     out = _json.loads(report)
     rows = _json.loads(rows)

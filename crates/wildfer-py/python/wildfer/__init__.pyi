@@ -32,6 +32,7 @@ def analyze_iter(
     out: Optional[PathLike] = None,
     name: Optional[str] = None,
     device: str = "cpu",
+    tta: str = "none",
 ) -> Iterator[Dict[str, Any]]: ...
 def analyze(
     path_or_paths: Union[PathLike, Iterable[PathLike]],
@@ -44,6 +45,7 @@ def analyze(
     fps: float = 30.0,
     out: Optional[PathLike] = None,
     device: str = "cpu",
+    tta: str = "none",
 ) -> Any:
     """A pandas.DataFrame (columns COLUMNS), or a list of dicts without pandas."""
 def eval(
@@ -61,5 +63,6 @@ def eval_images(
     skip_unreadable: bool = False,
     threads: Optional[int] = None,
     device: str = "cpu",
+    tta: str = "none",
 ) -> Dict[str, Any]: ...
 def models() -> List[Dict[str, str]]: ...
