@@ -24,6 +24,7 @@ fn example_configs_are_valid() {
         names,
         [
             "fer2013_faceapi_resnet34",
+            "fer2013_faceapi_resnet34_stage2",
             "fer2013_mini_xception",
             "fer2013_resnet18",
             "fer2013_resnet18_cbam",
@@ -37,6 +38,7 @@ fn example_configs_are_valid() {
             "method_c_llam",
             "method_d_senet50",
             "sfew_faceapi_resnet34_finetune",
+            "sfew_faceapi_resnet34_stage2_finetune",
             "sfew_resnet18_finetune",
             "student_pseudo",
             "synth_small"
