@@ -17,7 +17,7 @@ copy the built-in weights and write the parity fixtures.
      wildfer's YUV->RGB formula, as in convert_retinaface.py), cut as a square of side
      `factor * input size` around the box and averaged over factor x factor blocks (exact in
      float32 on both sides, so both see the same pixels)
-     -> crates/wildfer/tests/fixtures/face_api_media.json.
+     -> crates/wildfer-pipeline/tests/fixtures/face_api_media.json.
 
 Usage: python3 reference/convert_face_api.py   (numpy, pillow, av; node + npm)
 """
@@ -40,7 +40,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "reference/face_api"
 WEIGHTS = ROOT / "crates/wildfer-nn/weights/face_api"
 DET_FIXTURE = ROOT / "crates/wildfer-nn/tests/fixtures/face_api.json"
-MEDIA_FIXTURE = ROOT / "crates/wildfer/tests/fixtures/face_api_media.json"
+MEDIA_FIXTURE = ROOT / "crates/wildfer-pipeline/tests/fixtures/face_api_media.json"
 RETINAFACE = ROOT / "crates/wildfer-face/tests/fixtures/retinaface_media.json"
 MODEL_FILES = [
     "face_expression_model-weights_manifest.json",

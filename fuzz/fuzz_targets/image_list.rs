@@ -1,7 +1,7 @@
 //! Still-image dataset lists (`path label` per line, as RAF-DB/AffectNet lists come).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use wildfer_core::LabelSet;
+use wildfer_labels::LabelSet;
 use wildfer_data::images::ImageSet;
 use wildfer_fuzz::{check_error, scratch_file};
 

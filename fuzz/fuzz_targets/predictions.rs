@@ -4,8 +4,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
-use wildfer_core::Expression;
-use wildfer_core::abaw::{Annotations, format_predictions_txt, parse_predictions_txt};
+use wildfer_labels::Expression;
+use wildfer_labels::abaw::{Annotations, format_predictions_txt, parse_predictions_txt};
 use wildfer_fuzz::check_error;
 
 fuzz_target!(|data: &[u8]| {

@@ -267,16 +267,16 @@ pub fn faces(a: FacesArgs) -> Result<()> {
     );
     let cpu = wildfer_nn::cpu();
     let detect = a.detect.options();
-    let mut full = wildfer::faces::load_detector(
-        &wildfer::faces::DetectOptions {
+    let mut full = wildfer_pipeline::faces::load_detector(
+        &wildfer_pipeline::faces::DetectOptions {
             full_every: 1,
             ..detect
         },
         &cpu,
     )?;
-    let mut det = wildfer::faces::load_detector(&detect, &cpu)?;
-    let mut model = wildfer::expression::load_model(None, &cpu)?;
-    let w = wildfer::bench::faces(
+    let mut det = wildfer_pipeline::faces::load_detector(&detect, &cpu)?;
+    let mut model = wildfer_pipeline::expression::load_model(None, &cpu)?;
+    let w = wildfer_pipeline::bench::faces(
         &a.input,
         full.as_mut(),
         det.as_mut(),
@@ -383,7 +383,7 @@ pub fn faces(a: FacesArgs) -> Result<()> {
     #[derive(Serialize)]
     struct FacesReport {
         threads: usize,
-        wildfer: wildfer::bench::FacesTimings,
+        wildfer: wildfer_pipeline::bench::FacesTimings,
         reference: Option<FacesReference>,
         reference_error: Option<String>,
     }
@@ -403,7 +403,7 @@ pub fn faces(a: FacesArgs) -> Result<()> {
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let json = serde_json::to_string_pretty(value)?;
-    wildfer_core::fsutil::write_atomic(path, format!("{json}\n").as_bytes())?;
+    wildfer_files::write_atomic(path, format!("{json}\n").as_bytes())?;
     Ok(())
 }
 
@@ -524,7 +524,7 @@ checkpoint_every = {iters}
         "  wildfer: {} steps of {} clips ...",
         args.steps, args.batch
     );
-    wildfer::bench::reset_peak_rss();
+    wildfer_pipeline::bench::reset_peak_rss();
     let (mut step_s, mut wait_s) = (Vec::new(), Vec::new());
     wildfer_train::train(
         &cfg,
@@ -547,7 +547,7 @@ checkpoint_every = {iters}
         frames_per_step: args.batch * 8,
         step_s,
         wait_s,
-        peak_rss_mb: wildfer::bench::peak_rss_mb(),
+        peak_rss_mb: wildfer_pipeline::bench::peak_rss_mb(),
     };
     let (reference, reference_error) = if !args.reference.no_reference {
         eprintln!("  pytorch: the same recipe ...");
@@ -620,10 +620,7 @@ checkpoint_every = {iters}
             reference,
             reference_error,
         };
-        wildfer_core::fsutil::write_atomic(
-            path,
-            serde_json::to_string_pretty(&report)?.as_bytes(),
-        )?;
+        wildfer_files::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     Ok(())
 }

@@ -1,13 +1,13 @@
 //! `wildfer eval-images`: a model's scores on a labelled still-image set (progress and output
-//! over `wildfer::image_scoring`).
+//! over `wildfer_pipeline::image_scoring`).
 
 use crate::flags::{DetectFlags, DeviceFlag, ModelFlags, ThreadsFlag, parse_shard};
 use crate::progress::Counter;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
-use wildfer::image_scoring::{FaceInput, ImageRow, ImageScores, ScoresJson, score_images};
-use wildfer_core::LabelSet;
-use wildfer_core::fsutil::write_atomic;
+use wildfer_files::write_atomic;
+use wildfer_labels::LabelSet;
+use wildfer_pipeline::image_scoring::{FaceInput, ImageRow, ImageScores, ScoresJson, score_images};
 
 /// `wildfer eval-images`' flags.
 #[derive(clap::Args, Debug)]
@@ -54,9 +54,9 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
     }
     let data = a.data.as_deref().context("--data is required")?;
     let shard = parse_shard(a.shard.as_deref())?;
-    let mut set = wildfer::image_scoring::open_image_set(data, a.files.as_deref())?;
+    let mut set = wildfer_pipeline::image_scoring::open_image_set(data, a.files.as_deref())?;
     if shard.count > 1 {
-        set.images = wildfer::image_scoring::shard_images(&set.images, shard);
+        set.images = wildfer_pipeline::image_scoring::shard_images(&set.images, shard);
     }
     let device = &a.device.device;
     let mut model = a.model.load(device)?;
@@ -165,7 +165,7 @@ pub fn run_merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
             ),
             Some(_) => {}
         }
-        let (c, task_rows) = wildfer::image_scoring::read_rows(&d.join("images.csv"))?;
+        let (c, task_rows) = wildfer_pipeline::image_scoring::read_rows(&d.join("images.csv"))?;
         // One model (checked above) answers one set of classes.
         classes = c;
         rows.extend(task_rows);

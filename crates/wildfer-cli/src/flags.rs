@@ -2,9 +2,9 @@
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
-use wildfer::ExpressionModel;
-use wildfer::expression::Tta;
 use wildfer_nn::burn::tensor::Device;
+use wildfer_pipeline::ExpressionModel;
+use wildfer_pipeline::expression::Tta;
 
 /// Face-detection flags of the commands that find faces.
 #[derive(clap::Args, Debug, Clone, Copy)]
@@ -12,7 +12,7 @@ pub struct DetectFlags {
     /// Face detector: `retinaface` (RetinaFace MobileNet-0.25: faster, steadier landmarks) or
     /// `mtcnn` (facenet-pytorch's networks and cascade; faces from 20 px).
     #[arg(long, default_value = "retinaface", value_parser = parse_detector)]
-    detector: wildfer::faces::DetectorKind,
+    detector: wildfer_pipeline::faces::DetectorKind,
     /// Frames with a longer side are shrunk to this for detection (RetinaFace).
     #[arg(long, default_value_t = 1024)]
     det_max_side: usize,
@@ -23,8 +23,8 @@ pub struct DetectFlags {
 }
 
 impl DetectFlags {
-    pub fn options(self) -> wildfer::faces::DetectOptions {
-        wildfer::faces::DetectOptions {
+    pub fn options(self) -> wildfer_pipeline::faces::DetectOptions {
+        wildfer_pipeline::faces::DetectOptions {
             kind: self.detector,
             max_side: self.det_max_side,
             full_every: self.full_detect_every,
@@ -33,13 +33,17 @@ impl DetectFlags {
 
     /// The detector these flags describe, on `device`.
     pub fn detector(self, device: &Device) -> Result<Box<dyn wildfer_face::FaceDetector>> {
-        Ok(wildfer::faces::load_detector(&self.options(), device)?)
+        Ok(wildfer_pipeline::faces::load_detector(
+            &self.options(),
+            device,
+        )?)
     }
 }
 
 /// `--detector`: `retinaface` or `mtcnn`.
-fn parse_detector(s: &str) -> Result<wildfer::faces::DetectorKind, String> {
-    s.parse().map_err(|e: wildfer::PipelineError| e.to_string())
+fn parse_detector(s: &str) -> Result<wildfer_pipeline::faces::DetectorKind, String> {
+    s.parse()
+        .map_err(|e: wildfer_pipeline::PipelineError| e.to_string())
 }
 
 /// `--device` of the commands that run networks.
@@ -70,21 +74,23 @@ pub struct ModelFlags {
 }
 
 fn parse_tta(s: &str) -> Result<Tta, String> {
-    s.parse().map_err(|e: wildfer::PipelineError| e.to_string())
+    s.parse()
+        .map_err(|e: wildfer_pipeline::PipelineError| e.to_string())
 }
 
 impl ModelFlags {
-    /// The model these flags name (the rule: [`wildfer::expression::load_model`]), on `device`.
+    /// The model these flags name (the rule: [`wildfer_pipeline::expression::load_model`]), on `device`.
     pub fn load(&self, device: &Device) -> Result<Box<dyn ExpressionModel>> {
         let spec = self.model.as_deref();
         let shown = || {
             format!(
                 "--model {}",
-                spec.unwrap_or(Path::new(wildfer::DEFAULT_MODEL)).display()
+                spec.unwrap_or(Path::new(wildfer_pipeline::DEFAULT_MODEL))
+                    .display()
             )
         };
-        let model = wildfer::expression::load_model(spec, device).with_context(shown)?;
-        wildfer::with_tta(model, self.tta).with_context(shown)
+        let model = wildfer_pipeline::expression::load_model(spec, device).with_context(shown)?;
+        wildfer_pipeline::with_tta(model, self.tta).with_context(shown)
     }
 }
 
@@ -132,17 +138,16 @@ pub struct BatchFlags {
 }
 
 impl BatchFlags {
-    pub fn shard(&self) -> Result<wildfer::shard::Shard> {
+    pub fn shard(&self) -> Result<wildfer_pipeline::shard::Shard> {
         parse_shard(self.shard.as_deref())
     }
 }
 
 /// `--shard I/N|auto` (absent: the whole job), `auto` read from the environment.
-pub fn parse_shard(flag: Option<&str>) -> Result<wildfer::shard::Shard> {
+pub fn parse_shard(flag: Option<&str>) -> Result<wildfer_pipeline::shard::Shard> {
     match flag {
-        Some(s) => {
-            wildfer::shard::Shard::parse(s, |k| std::env::var(k).ok()).map_err(anyhow::Error::msg)
-        }
-        None => Ok(wildfer::shard::Shard::default()),
+        Some(s) => wildfer_pipeline::shard::Shard::parse(s, |k| std::env::var(k).ok())
+            .map_err(anyhow::Error::msg),
+        None => Ok(wildfer_pipeline::shard::Shard::default()),
     }
 }

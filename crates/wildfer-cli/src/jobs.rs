@@ -7,11 +7,11 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use wildfer::analyze::AnalyzeOptions;
-use wildfer::batch::{AnalyzeJob, BatchEvent, analyze_batch};
-use wildfer::prepare::{PrepareOptions, prepare};
-use wildfer_core::count;
-use wildfer_core::fsutil::FolderLock;
+use wildfer_files::FolderLock;
+use wildfer_labels::count;
+use wildfer_pipeline::analyze::AnalyzeOptions;
+use wildfer_pipeline::batch::{AnalyzeJob, BatchEvent, analyze_batch};
+use wildfer_pipeline::prepare::{PrepareOptions, prepare};
 
 fn bar(input: &Path, frames: usize) -> ProgressBar {
     let pb = ProgressBar::new(frames as u64);
@@ -26,11 +26,11 @@ fn bar(input: &Path, frames: usize) -> ProgressBar {
 /// raced), then remove the temporary files an interrupted run left there. Fails now, not after
 /// the first video, when the folder is not writable (the lock file is written first).
 fn claim_out_dir(out: &Path, what: &str) -> Result<FolderLock> {
-    wildfer::batch::claim_output_folder(out, what)
+    wildfer_pipeline::batch::claim_output_folder(out, what)
         .with_context(|| format!("{}: cannot use as output folder", out.display()))
 }
 
-/// This task's inputs ([`wildfer::shard::job_inputs`]) with their output names; expansion
+/// This task's inputs ([`wildfer_pipeline::shard::job_inputs`]) with their output names; expansion
 /// failures go to `failed`.
 fn named_inputs(
     inputs: &[PathBuf],
@@ -38,7 +38,7 @@ fn named_inputs(
     failed: &mut Vec<(PathBuf, String)>,
 ) -> Result<Vec<(PathBuf, String)>> {
     let shard = batch.shard()?;
-    let job = wildfer::shard::job_inputs(inputs, batch.manifest.as_deref(), shard)?;
+    let job = wildfer_pipeline::shard::job_inputs(inputs, batch.manifest.as_deref(), shard)?;
     failed.extend(job.failed);
     if shard.count > 1 {
         eprintln!(
@@ -226,7 +226,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
             .iter()
             .any(|(p, _)| !wildfer_video::images::is_image(p))
     {
-        wildfer::analyze::annotation_possible()?;
+        wildfer_pipeline::analyze::annotation_possible()?;
     }
     let _lock = claim_out_dir(&a.out, "`wildfer analyze`")?;
     // A first Ctrl-C or SIGTERM abandons the input in progress (its partial files removed) and
@@ -357,7 +357,7 @@ pub struct ReportArgs {
 
 pub fn run_report(a: ReportArgs) -> Result<()> {
     let (dirs, out, manifest) = (&a.dirs[..], a.out.as_path(), a.manifest.as_deref());
-    let o = wildfer::batch::merge_folders(dirs, out, manifest)?;
+    let o = wildfer_pipeline::batch::merge_folders(dirs, out, manifest)?;
     for (p, e) in &o.left_out {
         eprintln!("wildfer report: {} left out: {e}", p.display());
     }
@@ -416,10 +416,10 @@ pub fn run_pseudo_label(a: PseudoLabelArgs) -> Result<()> {
         ProgressStyle::with_template("pseudo-label [{bar:30}] {pos}/{len} videos {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let s = wildfer::pseudo::pseudo_label(
+    let s = wildfer_pipeline::pseudo::pseudo_label(
         &a.data,
         teacher.as_mut(),
-        &wildfer::pseudo::PseudoOptions {
+        &wildfer_pipeline::pseudo::PseudoOptions {
             validation: a.validation,
             min_confidence: a.min_confidence,
         },

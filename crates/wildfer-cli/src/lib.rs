@@ -13,9 +13,9 @@ mod train;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use wildfer_core::LabelSet;
-use wildfer_core::abaw::read_labels;
 use wildfer_eval::{EvalOptions, evaluate};
+use wildfer_labels::LabelSet;
+use wildfer_labels::abaw::read_labels;
 
 #[derive(Parser)]
 #[command(
@@ -230,9 +230,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Models { show: None } => {
             outln!("{:<32} description", "built-in model (--model NAME)");
-            for (name, note) in wildfer::BUILTIN_MODELS
+            for (name, note) in wildfer_pipeline::BUILTIN_MODELS
                 .iter()
-                .zip(wildfer::expression::BUILTIN_MODEL_NOTES)
+                .zip(wildfer_pipeline::expression::BUILTIN_MODEL_NOTES)
             {
                 outln!("{name:<32} {note}");
             }
@@ -291,7 +291,7 @@ fn run(cli: Cli) -> Result<()> {
                 if out.as_os_str().is_empty() {
                     bail!("--out: empty path");
                 }
-                wildfer_core::fsutil::write_atomic(&out, format!("{json}\n").as_bytes())?;
+                wildfer_files::write_atomic(&out, format!("{json}\n").as_bytes())?;
             }
             outln!("{json}");
             // A one-line human summary on stderr keeps stdout pure JSON.

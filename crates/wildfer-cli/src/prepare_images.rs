@@ -1,13 +1,13 @@
 //! `wildfer prepare-images`: a labelled still-image set's faces cut as `analyze` cuts them
-//! (progress and messages over `wildfer::prepare_images`).
+//! (progress and messages over `wildfer_pipeline::prepare_images`).
 
 use crate::flags::{DetectFlags, DeviceFlag, ThreadsFlag};
 use crate::progress::Counter;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
-use wildfer::image_scoring::open_image_set;
-use wildfer::prepare_images::{PrepareImagesOptions, prepare_images};
 use wildfer_face::CropSpec;
+use wildfer_pipeline::image_scoring::open_image_set;
+use wildfer_pipeline::prepare_images::{PrepareImagesOptions, prepare_images};
 use wildfer_runtime::Framing;
 
 /// `wildfer prepare-images`' flags.

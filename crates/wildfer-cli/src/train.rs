@@ -7,9 +7,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use wildfer_core::abaw::{Annotations, write_annotation_dir, write_predictions_txt};
-use wildfer_core::fsutil::write_atomic;
-use wildfer_core::{Expression, LabelSet, count};
+use wildfer_files::write_atomic;
+use wildfer_labels::abaw::{Annotations, write_annotation_dir, write_predictions_txt};
+use wildfer_labels::{Expression, LabelSet, count};
 use wildfer_runtime::predict::{average_videos, predict, score, smooth, to_annotations};
 use wildfer_train::checkpoint;
 use wildfer_train::config::{SmoothKind, SplitName};
@@ -406,7 +406,7 @@ fn unlabelled_videos(
     video_dir: Option<&Path>,
     label_set: LabelSet,
 ) -> Result<wildfer_data::AffWild2> {
-    let text = wildfer_core::fsutil::read_text(list, wildfer_core::fsutil::MAX_TEXT_BYTES)
+    let text = wildfer_files::read_text(list, wildfer_files::MAX_TEXT_BYTES)
         .with_context(|| format!("{}: cannot read the video list", list.display()))?;
     let names: Vec<String> = text
         .lines()
@@ -416,7 +416,7 @@ fn unlabelled_videos(
             let p = Path::new(l);
             match p.extension().and_then(|e| e.to_str()) {
                 Some(e)
-                    if wildfer::inputs::VIDEO_EXTENSIONS
+                    if wildfer_pipeline::inputs::VIDEO_EXTENSIONS
                         .contains(&e.to_ascii_lowercase().as_str()) =>
                 {
                     l[..l.len() - e.len() - 1].to_string()
@@ -433,8 +433,8 @@ fn unlabelled_videos(
     let mut frames = std::collections::HashMap::new();
     if let Some(dir) = video_dir {
         for name in &names {
-            let source = wildfer_core::abaw::VideoName::parse(name).source;
-            let file = wildfer::inputs::VIDEO_EXTENSIONS
+            let source = wildfer_labels::abaw::VideoName::parse(name).source;
+            let file = wildfer_pipeline::inputs::VIDEO_EXTENSIONS
                 .iter()
                 .flat_map(|e| [e.to_string(), e.to_ascii_uppercase()])
                 .map(|e| dir.join(format!("{source}.{e}")))

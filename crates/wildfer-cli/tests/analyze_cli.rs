@@ -536,7 +536,7 @@ fn a_folder_in_use_is_refused_and_stale_temporaries_are_removed() {
     let o = out.to_str().unwrap();
     {
         // Another run holds the folder.
-        let _held = wildfer_core::fsutil::lock_folder(&out, "`wildfer prepare`").unwrap();
+        let _held = wildfer_files::lock_folder(&out, "`wildfer prepare`").unwrap();
         for job in ["analyze", "prepare"] {
             let (code, _, err) = wildfer(&[job, &media("single_face.jpg"), "--out", o]);
             assert_eq!(code, 1, "{job}");

@@ -371,7 +371,7 @@ fn models_lists_and_shows_presets() {
     let (code, stdout, stderr) = wildfer(&["models"]);
     assert_eq!(code, 0, "{stderr}");
     // The built-in models `--model` takes, each with its line, before the presets.
-    for name in wildfer::BUILTIN_MODELS {
+    for name in wildfer_pipeline::BUILTIN_MODELS {
         let line = stdout
             .lines()
             .find(|l| l.split_whitespace().next() == Some(name))

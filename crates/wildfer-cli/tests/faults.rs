@@ -250,7 +250,7 @@ fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.ends_with(wildfer_core::fsutil::LOCK_FILE) {
+            } else if p.ends_with(wildfer_files::LOCK_FILE) {
                 out.push((p.clone(), Vec::new()));
             } else {
                 out.push((p.clone(), std::fs::read(&p).unwrap()));

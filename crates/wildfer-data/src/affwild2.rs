@@ -1,5 +1,5 @@
 //! Aff-Wild2 EXPR as distributed: per-video annotation files of a split (any ABAW edition's
-//! folder names, via `wildfer_core::abaw`) and the `cropped_aligned/<video>/%05d.jpg` face crops,
+//! folder names, via `wildfer_labels::abaw`) and the `cropped_aligned/<video>/%05d.jpg` face crops,
 //! whose numbering has gaps where no face was found.
 //!
 //! A frame is usable for training when it has a label (not -1) and a crop; for evaluation every
@@ -7,8 +7,8 @@
 
 use crate::DataError;
 use std::path::{Path, PathBuf};
-use wildfer_core::abaw::{Layout, Split, find_split_dir, read_annotation_dir};
-use wildfer_core::{Expression, LabelSet};
+use wildfer_labels::abaw::{Layout, Split, find_split_dir, read_annotation_dir};
+use wildfer_labels::{Expression, LabelSet};
 
 /// One video (one person: `_left`/`_right` are separate videos) of a split.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error(transparent)]
-    Labels(#[from] wildfer_core::Error),
+    Labels(#[from] wildfer_labels::Error),
     #[error("{}: {msg}", path.display())]
     Invalid { path: PathBuf, msg: String },
 }

@@ -9,7 +9,7 @@
 
 use crate::DataError;
 use std::path::{Path, PathBuf};
-use wildfer_core::{Expression, LabelSet};
+use wildfer_labels::{Expression, LabelSet};
 
 /// Labelled still images.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +88,7 @@ impl ImageSet {
 
     /// A list file of `path label` lines (paths relative to the file's folder; `#` comments).
     pub fn open_list(list: &Path, label_set: LabelSet) -> Result<Self, DataError> {
-        let text = wildfer_core::fsutil::read_text(list, wildfer_core::fsutil::MAX_TEXT_BYTES)
+        let text = wildfer_files::read_text(list, wildfer_files::MAX_TEXT_BYTES)
             .map_err(|e| DataError::invalid(list, e.to_string()))?;
         let base = list.parent().unwrap_or(Path::new("."));
         let mut images = Vec::new();

@@ -5,7 +5,7 @@
 
 use crate::affwild2::{AffWild2, Video};
 use crate::rng::Rng;
-use wildfer_core::Expression;
+use wildfer_labels::Expression;
 
 /// One clip of T positions.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,8 +150,8 @@ pub fn windows(v: &Video, vi: usize, t: usize, stride: usize) -> Vec<Clip> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wildfer_core::LabelSet;
-    use wildfer_core::abaw::Split;
+    use wildfer_labels::LabelSet;
+    use wildfer_labels::abaw::Split;
 
     fn video(labels: &[i8], crops: &[bool]) -> Video {
         Video {

@@ -12,8 +12,8 @@ use crate::DataError;
 use crate::rng::Rng;
 use image::codecs::jpeg::JpegEncoder;
 use std::path::Path;
-use wildfer_core::abaw::{Annotations, Layout, Split, write_annotation_dir};
-use wildfer_core::{Expression, LabelSet};
+use wildfer_labels::abaw::{Annotations, Layout, Split, write_annotation_dir};
+use wildfer_labels::{Expression, LabelSet};
 
 /// Settings of the generator.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,8 +2,8 @@
 //! real layout, and the class is visible in the crops.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use wildfer_core::abaw::Split;
-use wildfer_core::{Expression, LabelSet};
+use wildfer_labels::abaw::Split;
+use wildfer_labels::{Expression, LabelSet};
 
 use wildfer_data::{AffWild2, ClipSampler, SynthOptions, generate, windows};
 

@@ -4,8 +4,8 @@ use crate::metrics::{Confusion, abaw2020_score};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use std::collections::BTreeMap;
-use wildfer_core::LabelSet;
-use wildfer_core::abaw::Annotations;
+use wildfer_labels::LabelSet;
+use wildfer_labels::abaw::Annotations;
 
 /// How to evaluate.
 #[derive(Debug, Clone, Copy, Default)]
@@ -249,7 +249,7 @@ impl EvalReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wildfer_core::Expression::{self, *};
+    use wildfer_labels::Expression::{self, *};
 
     fn ann(set: LabelSet, videos: &[(&str, Vec<Option<Expression>>)]) -> Annotations {
         let mut a = Annotations::new(set);

@@ -2,9 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use wildfer_core::abaw::Annotations;
-use wildfer_core::{Expression, LabelSet};
 use wildfer_eval::{Confusion, EvalOptions, evaluate};
+use wildfer_labels::abaw::Annotations;
+use wildfer_labels::{Expression, LabelSet};
 
 const TOL: f64 = 1e-9;
 

@@ -1,7 +1,7 @@
 //! face-api's expression and face-recognition networks reproduce TensorFlow.js (fixture from
 //! `reference/convert_face_api.py`, which ran face-api's own code on tfjs' CPU backend) on the
 //! deterministic inputs; their TensorFlow.js weights load from face-api's files, and damaged
-//! files are one-line errors. Real-face parity: crates/wildfer/tests/face_api.rs.
+//! files are one-line errors. Real-face parity: crates/wildfer-pipeline/tests/builtin_models.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde::Deserialize;

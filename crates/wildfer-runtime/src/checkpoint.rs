@@ -74,7 +74,7 @@ pub fn checkpoint_dir(path: &Path) -> Result<PathBuf, RuntimeError> {
 
 /// The `[model]` table of a run file (the rest of the file is the trainer's).
 pub fn read_model_section(config: &Path) -> Result<ModelSection, RuntimeError> {
-    let text = wildfer_core::fsutil::read_text(config, wildfer_core::fsutil::MAX_TEXT_BYTES)
+    let text = wildfer_files::read_text(config, wildfer_files::MAX_TEXT_BYTES)
         .map_err(|e| RuntimeError::io(config, e))?;
     model_section_of(&text).map_err(|e| RuntimeError::checkpoint(config, e))
 }

@@ -65,9 +65,8 @@ pub fn load_crop(
         msg: msg.replace('\n', " "),
     };
     // Regular files only, read at most to their length (a link to /dev/zero is refused).
-    let (file, len) =
-        wildfer_core::fsutil::open_regular(path, wildfer_core::fsutil::MAX_IMAGE_BYTES)
-            .map_err(|e| bad(e.to_string()))?;
+    let (file, len) = wildfer_files::open_regular(path, wildfer_files::MAX_IMAGE_BYTES)
+        .map_err(|e| bad(e.to_string()))?;
     let mut reader =
         image::ImageReader::new(std::io::BufReader::new(std::io::Read::take(file, len)))
             .with_guessed_format()

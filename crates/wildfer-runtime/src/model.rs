@@ -6,8 +6,8 @@ use crate::RuntimeError;
 use crate::input::{AugDraw, InputSpec};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use wildfer_core::LabelSet;
 use wildfer_face::CropSpec;
+use wildfer_labels::LabelSet;
 use wildfer_nn::{ModelConfig, preset};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,12 +10,12 @@ use crate::runner::Runner;
 use crate::windows::Features;
 use rayon::prelude::*;
 use std::path::PathBuf;
-use wildfer_core::abaw::Annotations;
-use wildfer_core::argmax;
-use wildfer_core::smoothing::SmoothKind;
-use wildfer_core::{Expression, LabelSet};
 use wildfer_data::{AffWild2, ImageSet};
 use wildfer_eval::{Confusion, EvalOptions, EvalReport, evaluate};
+use wildfer_labels::abaw::Annotations;
+use wildfer_labels::argmax;
+use wildfer_labels::smoothing::SmoothKind;
+use wildfer_labels::{Expression, LabelSet};
 
 /// Per-frame class probabilities of one video (`None`: the video has no crop at all, so no
 /// prediction).
@@ -233,10 +233,10 @@ pub fn predict_images<K: Clone>(
     Ok(out)
 }
 
-/// Smoothing over `window` frames as [`wildfer_core::smoothing`] defines it; 0 or 1:
+/// Smoothing over `window` frames as [`wildfer_labels::smoothing`] defines it; 0 or 1:
 /// unchanged.
 pub fn smooth(probs: &[Vec<f32>], window: usize, kind: SmoothKind) -> Vec<Vec<f32>> {
-    let w = wildfer_core::smoothing::SmoothWindow::new(window, kind);
+    let w = wildfer_labels::smoothing::SmoothWindow::new(window, kind);
     if window <= 1 || probs.is_empty() {
         return probs.to_vec();
     }

@@ -20,7 +20,7 @@ use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use wildfer_core::fsutil::write_atomic;
+use wildfer_files::write_atomic;
 
 /// Bookkeeping saved with every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,8 +19,8 @@
 use crate::TrainError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use wildfer_core::LabelSet;
-use wildfer_core::abaw::Split;
+use wildfer_labels::LabelSet;
+use wildfer_labels::abaw::Split;
 use wildfer_nn::ModelConfig;
 pub use wildfer_runtime::model::{Framing, ModelSection};
 
@@ -390,7 +390,7 @@ pub struct EvalSection {
     pub smooth_kind: SmoothKind,
 }
 
-pub use wildfer_core::smoothing::SmoothKind;
+pub use wildfer_labels::smoothing::SmoothKind;
 
 impl Default for EvalSection {
     fn default() -> Self {
@@ -481,7 +481,7 @@ impl TrainConfig {
     /// Read `path`; relative data and weight paths in it are relative to its folder, so a run
     /// file works from any working directory (they are saved resolved beside checkpoints).
     pub fn load(path: &Path) -> Result<Self, TrainError> {
-        let text = wildfer_core::fsutil::read_text(path, wildfer_core::fsutil::MAX_TEXT_BYTES)
+        let text = wildfer_files::read_text(path, wildfer_files::MAX_TEXT_BYTES)
             .map_err(|e| TrainError::io(path, e))?;
         let mut cfg = Self::from_toml(&text, path)?;
         cfg.resolve_paths(path.parent().unwrap_or(Path::new("")));

@@ -6,7 +6,7 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] wildfer_data::DataError),
     #[error(transparent)]
-    Labels(#[from] wildfer_core::Error),
+    Labels(#[from] wildfer_labels::Error),
     #[error(transparent)]
     Nn(#[from] wildfer_nn::NnError),
     #[error(transparent)]

@@ -484,8 +484,8 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wildfer_core::abaw::Split;
-    use wildfer_core::{Expression, LabelSet};
+    use wildfer_labels::abaw::Split;
+    use wildfer_labels::{Expression, LabelSet};
 
     fn video(labels: &[i8], crops: &[bool]) -> Video {
         Video {
@@ -596,7 +596,7 @@ mod tests {
         })
         .save(d.join("a.png"))
         .unwrap();
-        let set = ImageSet::open_folders(tmp.path(), wildfer_core::LabelSet::Seven).unwrap();
+        let set = ImageSet::open_folders(tmp.path(), wildfer_labels::LabelSet::Seven).unwrap();
         let spec = WindowSpec {
             len: 3,
             middle: false,

@@ -20,9 +20,9 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use wildfer_core::fsutil::write_atomic;
 use wildfer_data::{AffWild2, ImageSet};
 use wildfer_eval::EvalReport;
+use wildfer_files::write_atomic;
 use wildfer_runtime::predict::{predict, predict_images, score, to_annotations};
 use wildfer_runtime::{Net, Runner, WindowSpec};
 
@@ -504,7 +504,7 @@ pub fn train(
 ) -> Result<TrainSummary, TrainError> {
     let run = RunDir::new(run_dir);
     // One writer per run folder: two trainings into one folder would mix their checkpoints.
-    let _lock = wildfer_core::fsutil::lock_folder(run_dir, "`wildfer train`")?;
+    let _lock = wildfer_files::lock_folder(run_dir, "`wildfer train`")?;
     let spec = WindowSpec::of(&cfg.network()?)?;
     let data = open_data(cfg, spec)?;
     let loss_fn = Loss::new(&cfg.loss, cfg.model.classes, &data.counts);

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use wildfer_core::LabelSet;
 use wildfer_data::{SynthOptions, generate};
+use wildfer_labels::LabelSet;
 use wildfer_nn::burn::tensor::{Tensor, TensorData};
 use wildfer_nn::faceapi_recognition::FaceApiRecognition;
 use wildfer_train::checkpoint::{self, RunDir};

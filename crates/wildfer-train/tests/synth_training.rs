@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use wildfer_core::LabelSet;
 use wildfer_data::{SynthOptions, generate};
+use wildfer_labels::LabelSet;
 use wildfer_train::checkpoint::{self, RunDir};
 use wildfer_train::{Event, TrainConfig, TrainOptions, train};
 

@@ -33,17 +33,17 @@ fn bad(path: &Path, msg: impl ToString) -> VideoError {
 type Bounded = ImageReader<std::io::BufReader<std::io::Take<std::fs::File>>>;
 
 /// A reader of an image file that reads at most the file's length (regular files only, at most
-/// [`wildfer_core::fsutil::MAX_IMAGE_BYTES`]): a link to `/dev/zero` named `x.jpg` is refused
+/// [`wildfer_files::MAX_IMAGE_BYTES`]): a link to `/dev/zero` named `x.jpg` is refused
 /// instead of read until memory runs out.
 pub fn bounded_reader(path: &Path) -> Result<Bounded, VideoError> {
     use std::io::Read;
     let (file, len) =
-        wildfer_core::fsutil::open_regular(path, wildfer_core::fsutil::MAX_IMAGE_BYTES).map_err(
-            |error| VideoError::Io {
+        wildfer_files::open_regular(path, wildfer_files::MAX_IMAGE_BYTES).map_err(|error| {
+            VideoError::Io {
                 path: path.to_path_buf(),
                 error,
-            },
-        )?;
+            }
+        })?;
     ImageReader::new(std::io::BufReader::new(file.take(len)))
         .with_guessed_format()
         .map_err(|e| bad(path, e))

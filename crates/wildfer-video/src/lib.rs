@@ -73,7 +73,7 @@ pub fn open_at(path: &Path, sequence_fps: f64) -> Result<Box<dyn FrameSource>, V
     }
     if !path.is_dir() {
         // A device or FIFO has no end: refused before any reader (or ffprobe) sees it.
-        wildfer_core::fsutil::open_regular(path, u64::MAX).map_err(|error| VideoError::Io {
+        wildfer_files::open_regular(path, u64::MAX).map_err(|error| VideoError::Io {
             path: path.to_path_buf(),
             error,
         })?;

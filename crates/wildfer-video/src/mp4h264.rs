@@ -61,7 +61,7 @@ impl Mp4H264Source {
             error: source,
         };
         // Regular files only: a device (`/dev/zero`) has no end to bound the reads by.
-        let (file, size) = wildfer_core::fsutil::open_regular(path, u64::MAX).map_err(io)?;
+        let (file, size) = wildfer_files::open_regular(path, u64::MAX).map_err(io)?;
         if size == 0 {
             return Err(container(path, "empty file"));
         }

@@ -10,7 +10,7 @@ use image::ImageEncoder;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use wildfer_core::Expression;
+use wildfer_labels::Expression;
 
 /// Class colours, ABAW order (neutral, anger, disgust, fear, happiness, sadness, surprise,
 /// other).
@@ -282,7 +282,7 @@ fn draw(c: &mut impl Canvas, title: &str, t: &Timeline) {
         let bw = plot_w / t.bins as f64;
         for (b, m) in means.iter().enumerate() {
             if let Some(p) = m {
-                let win = wildfer_core::argmax(&p[..classes.len()]);
+                let win = wildfer_labels::argmax(&p[..classes.len()]);
                 c.rect(
                     LEFT + b as f64 * bw,
                     y0 + PLOT_H + 2.0,

@@ -4,11 +4,11 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use wildfer::FakeExpressionModel;
-use wildfer::analyze::{AnalyzeOptions, Row, analyze};
-use wildfer::expression::{LabelSet, Probs};
-use wildfer::prepare::{PrepareOptions, prepare};
 use wildfer_face::{BBox, Detection, FakeDetector, Point2, TrackerConfig};
+use wildfer_pipeline::FakeExpressionModel;
+use wildfer_pipeline::analyze::{AnalyzeOptions, Row, analyze};
+use wildfer_pipeline::expression::{LabelSet, Probs};
+use wildfer_pipeline::prepare::{PrepareOptions, prepare};
 use wildfer_video::{Frame, FrameSource, SourceInfo, VideoError};
 
 /// Grey 64x48 frames at 10 fps; `None` entries are decode errors.
@@ -143,11 +143,11 @@ fn analyze_writes_the_exact_table_and_skips_a_corrupt_frame() {
     assert_eq!(json["metadata"]["tracks"][1]["dominant"], "happiness");
     assert_eq!(json["metadata"]["tracks"][0]["frames"], 2);
     // What a folder's summary is rebuilt from: the JSON gives back the run's summary.
-    let back = wildfer::analyze::read_output(&dir.path().join("clip.json")).unwrap();
+    let back = wildfer_pipeline::analyze::read_output(&dir.path().join("clip.json")).unwrap();
     assert_eq!(back.timeline.to_record(), s.timeline.to_record());
     assert_eq!(back.timeline.tracks.len(), 2);
     let (mut back, mut s) = (back, s);
-    back.timeline = wildfer::report::Timeline::new(1, 0.0, LabelSet::Seven);
+    back.timeline = wildfer_pipeline::report::Timeline::new(1, 0.0, LabelSet::Seven);
     s.timeline = back.timeline.clone();
     assert_eq!(back, s);
 }
@@ -235,13 +235,13 @@ fn prepare_names_two_people_left_and_right() {
 /// also with smoothing (which holds frames back), and so are the rows handed out while writing.
 #[test]
 fn streamed_rows_are_the_written_rows() {
-    use wildfer::analyze::{analyze_rows, analyze_with_rows};
+    use wildfer_pipeline::analyze::{analyze_rows, analyze_with_rows};
     let frames = [Some(1), Some(2), Some(3), Some(4), Some(5), Some(6)];
     let opts = AnalyzeOptions {
         smooth: 3,
         ..AnalyzeOptions::default()
     };
-    let mut model = wildfer::FakeExpressionModel {
+    let mut model = wildfer_pipeline::FakeExpressionModel {
         probs: Probs::seven(PROBS),
     };
     let dir = tempfile::tempdir().unwrap();
@@ -309,11 +309,11 @@ fn streamed_rows_are_the_written_rows() {
             ..opts.clone()
         },
         dir.path(),
-        |_| Err(wildfer::PipelineError::Interrupted),
+        |_| Err(wildfer_pipeline::PipelineError::Interrupted),
         |_| {},
     )
     .unwrap_err();
-    assert!(matches!(err, wildfer::PipelineError::Interrupted));
+    assert!(matches!(err, wildfer_pipeline::PipelineError::Interrupted));
     assert!(!dir.path().join("again.csv").exists());
     assert!(!dir.path().join("again.json").exists());
 }
@@ -322,7 +322,7 @@ fn streamed_rows_are_the_written_rows() {
 /// `REPORT_FULL_INPUTS` inputs, tables for the rest; the CSV has every input's tracks.
 #[test]
 fn a_folder_report_of_many_inputs_keeps_tables_and_caps_timelines() {
-    use wildfer::analyze::{REPORT_FULL_INPUTS, write_folder_summary};
+    use wildfer_pipeline::analyze::{REPORT_FULL_INPUTS, write_folder_summary};
     let dir = tempfile::tempdir().unwrap();
     let s = analyze(
         Path::new("clip.mp4"),
@@ -365,7 +365,7 @@ fn a_folder_report_of_many_inputs_keeps_tables_and_caps_timelines() {
 /// output of the same input is refused in the same folder summary.
 #[test]
 fn an_eight_class_model_reports_other_everywhere() {
-    use wildfer::analyze::write_folder_summary;
+    use wildfer_pipeline::analyze::write_folder_summary;
     let dir = tempfile::tempdir().unwrap();
     let eight = Probs::new(
         LabelSet::Eight,
@@ -403,7 +403,7 @@ fn an_eight_class_model_reports_other_everywhere() {
     assert_eq!(json["rows"][1]["expression"], "other");
     assert_eq!(json["metadata"]["classes"].as_array().unwrap().len(), 8);
     assert_eq!(json["metadata"]["tracks"][0]["dominant"], "other");
-    let back = wildfer::analyze::read_output(&dir.path().join("clip.json")).unwrap();
+    let back = wildfer_pipeline::analyze::read_output(&dir.path().join("clip.json")).unwrap();
     assert_eq!(back.timeline.classes, LabelSet::Eight);
     assert_eq!(back.timeline.to_record(), s.timeline.to_record());
     assert_eq!(back.track_summaries, s.track_summaries);
@@ -436,7 +436,7 @@ struct ShadeModel {
     calls: Vec<usize>,
 }
 
-impl wildfer::ExpressionModel for ShadeModel {
+impl wildfer_pipeline::ExpressionModel for ShadeModel {
     fn name(&self) -> &str {
         "shade"
     }
@@ -449,7 +449,7 @@ impl wildfer::ExpressionModel for ShadeModel {
     fn predict(
         &mut self,
         faces: &[wildfer_face::AlignedFace],
-    ) -> Result<Vec<Probs>, wildfer::PipelineError> {
+    ) -> Result<Vec<Probs>, wildfer_pipeline::PipelineError> {
         self.calls.push(faces.len());
         Ok(faces
             .iter()

@@ -11,11 +11,11 @@
 //! Labels are held as `Option<Expression>` per frame: `None` is an unannotated frame in a truth
 //! file and a frame without prediction in a prediction file.
 
-use crate::fsutil::write_atomic;
 use crate::{Error, Expression, LabelSet, Result};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use wildfer_files::write_atomic;
 
 /// Frame numbers above this are refused: the longest Aff-Wild2 video has ~50k frames, and a
 /// corrupt row must not make us allocate gigabytes.
@@ -123,7 +123,7 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    crate::fsutil::read_text(path, crate::fsutil::MAX_TEXT_BYTES).map_err(|e| Error::io(path, e))
+    wildfer_files::read_text(path, wildfer_files::MAX_TEXT_BYTES).map_err(|e| Error::io(path, e))
 }
 
 /// Lines with their 1-based numbers; trailing blank lines are dropped, inner ones are kept

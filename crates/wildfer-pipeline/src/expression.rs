@@ -8,7 +8,7 @@ use wildfer_nn::faceapi_expression::{self, ABAW_FROM_FACE_API, FaceApiExpression
 use wildfer_nn::mini_xception::{ABAW_FROM_FER2013, INPUT_SIZE, MiniXception};
 use wildfer_video::Frame;
 
-pub use wildfer_core::{LabelSet, Probs};
+pub use wildfer_labels::{LabelSet, Probs};
 
 /// The caller's number for a face it submits to [`ExpressionModel::submit`] (e.g. faces
 /// counted in submission order): probabilities come back under it.

@@ -7,9 +7,9 @@
 use crate::PipelineError;
 use crate::expression::{ExpressionModel, FaceKey, Probs};
 use std::path::Path;
-use wildfer_core::abaw::{Annotations, Layout, Split, write_annotation_dir};
-use wildfer_core::{Expression, LabelSet};
 use wildfer_face::{AlignedFace, CropSpec, Similarity2};
+use wildfer_labels::abaw::{Annotations, Layout, Split, write_annotation_dir};
+use wildfer_labels::{Expression, LabelSet};
 
 #[derive(Debug, Clone, Default)]
 pub struct PseudoOptions {

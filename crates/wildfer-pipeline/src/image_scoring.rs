@@ -15,9 +15,9 @@ use crate::expression::{ExpressionModel, Probs};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use wildfer_core::{Expression, LabelSet};
 use wildfer_eval::{Confusion, EvalReport};
 use wildfer_face::{AlignedFace, CropSpec, FaceDetector, Point2};
+use wildfer_labels::{Expression, LabelSet};
 use wildfer_video::Frame;
 
 /// Where each image's face comes from.
@@ -153,8 +153,8 @@ impl ImageRow {
 /// Read an `images.csv` back (see [`ImageRow::parse_csv`]): the model's classes (from the
 /// header) and the rows.
 pub fn read_rows(path: &Path) -> Result<(LabelSet, Vec<ImageRow>), PipelineError> {
-    let text = wildfer_core::fsutil::read_regular(path, 1 << 30)
-        .map_err(|e| PipelineError::io(path, e))?;
+    let text =
+        wildfer_files::read_regular(path, 1 << 30).map_err(|e| PipelineError::io(path, e))?;
     let text = String::from_utf8(text).map_err(|_| PipelineError::io(path, "not UTF-8 text"))?;
     let mut lines = text.lines().enumerate();
     let header = lines.next().map(|(_, h)| format!("{h}\n"));

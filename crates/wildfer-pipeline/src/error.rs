@@ -12,7 +12,7 @@ pub enum PipelineError {
         source: wildfer_face::FaceError,
     },
     #[error(transparent)]
-    Output(#[from] wildfer_core::Error),
+    Output(#[from] wildfer_labels::Error),
     /// A labelled image set that cannot be used.
     #[error(transparent)]
     Data(#[from] wildfer_data::DataError),

@@ -1,7 +1,11 @@
-//! Atomic file output (a reader never sees a partial file under its final name), and bounded
-//! reading of users' files.
+//! Files as wildfer writes and reads them: atomic output (a reader never sees a partial file
+//! under its final name; temporary files of an interrupted run found and removed), folder
+//! locks (one writer per output folder), bounded reading of users' files (regular files only),
+//! and [`Error`]: one-line errors that name the file (and line) at fault.
 
-use crate::{Error, Result};
+mod error;
+
+pub use error::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 

@@ -9,8 +9,8 @@ use crate::PipelineError;
 use crate::faces::{FrameStats, for_each_frame};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use wildfer_core::abaw::Layout;
 use wildfer_face::{FaceDetector, TrackerConfig};
+use wildfer_labels::abaw::Layout;
 use wildfer_video::FrameSource;
 
 /// Settings of `prepare`.

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
-use wildfer_core::fsutil::{FolderLock, lock_folder, remove_stale_temporaries};
 use wildfer_face::FaceDetector;
+use wildfer_files::{FolderLock, lock_folder, remove_stale_temporaries};
 
 /// Create the output folder and lock it for this run (another run into it is refused, not
 /// raced: `what` names the job in that error), then remove the temporary files an interrupted

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-/// Errors of the core crate. Every variant names the file; `Display` is a single line.
+/// Errors that name the file (and line) at fault; `Display` is a single line.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file or folder could not be read or written.
@@ -26,14 +26,14 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             error: source,
         }
     }
 
-    pub(crate) fn parse(path: impl Into<PathBuf>, line: usize, msg: impl Into<String>) -> Self {
+    pub fn parse(path: impl Into<PathBuf>, line: usize, msg: impl Into<String>) -> Self {
         Error::Parse {
             path: path.into(),
             line,
@@ -41,7 +41,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+    pub fn invalid(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
         Error::Invalid {
             path: path.into(),
             msg: msg.into(),

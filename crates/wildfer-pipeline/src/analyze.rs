@@ -13,9 +13,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use wildfer_core::argmax;
-use wildfer_core::fsutil::AtomicFile;
 use wildfer_face::{FaceDetector, TrackerConfig};
+use wildfer_files::AtomicFile;
+use wildfer_labels::argmax;
 use wildfer_video::FrameSource;
 
 /// One output row: one face in one frame, or a frame where no face was found (`face: None`).
@@ -311,7 +311,7 @@ impl FrameSink for AnnotationSink {
                     let mut jpeg = Vec::new();
                     crate::encode_jpeg(&mut jpeg, &rgb, w, h, 90)
                         .map_err(|e| PipelineError::io(path, e))?;
-                    wildfer_core::fsutil::write_atomic(path, &jpeg)?;
+                    wildfer_files::write_atomic(path, &jpeg)?;
                 }
                 Annotated::Video(path, audio, writer) => {
                     if writer.is_none() {
@@ -828,14 +828,14 @@ pub fn analyze_with_rows(
         "timeline": summary.timeline.to_record(),
     });
     json.write(format!("\n],\n\"metadata\":{meta}}}\n").as_bytes())?;
-    wildfer_core::fsutil::write_atomic(
+    wildfer_files::write_atomic(
         &summary.timeline_svg,
         timeline_svg(&stem, &summary.timeline).as_bytes(),
     )?;
     let png_path = summary.timeline_svg.with_extension("png");
     let png = crate::report::timeline_png(&stem, &summary.timeline)
         .map_err(|e| PipelineError::io(&png_path, e))?;
-    wildfer_core::fsutil::write_atomic(&png_path, &png)?;
+    wildfer_files::write_atomic(&png_path, &png)?;
     csv.commit()?;
     json.commit()?;
     Ok(summary)
@@ -1030,8 +1030,8 @@ fn classes_of(keys: Option<&[String]>) -> Option<LabelSet> {
 /// timelines in it (before 0.1's report rebuild) is such an error too.
 pub fn read_output(json: &Path) -> Result<AnalyzeSummary, PipelineError> {
     // Streamed, so no size cap is needed for memory; a device or FIFO is still refused.
-    let (file, _) = wildfer_core::fsutil::open_regular(json, u64::MAX)
-        .map_err(|e| PipelineError::io(json, e))?;
+    let (file, _) =
+        wildfer_files::open_regular(json, u64::MAX).map_err(|e| PipelineError::io(json, e))?;
     let parsed: OutputIn = serde_json::from_reader(std::io::BufReader::new(file))
         .map_err(|e| PipelineError::io(json, format!("not a wildfer analyze output: {e}")))?;
     let m = parsed.metadata;
@@ -1218,7 +1218,7 @@ fn claims_to_be_output(p: &Path) -> bool {
         #[allow(dead_code)]
         wildfer_version: String,
     }
-    wildfer_core::fsutil::open_regular(p, u64::MAX)
+    wildfer_files::open_regular(p, u64::MAX)
         .ok()
         .and_then(|(f, _)| serde_json::from_reader::<_, Top>(std::io::BufReader::new(f)).ok())
         .is_some_and(|t| t.metadata.is_some())
@@ -1251,7 +1251,7 @@ fn report_section(a: &AnalyzeSummary, full: bool) -> crate::report::ReportSectio
             format!(
                 "{}: a still, {}; model {}, detector {}",
                 a.input.display(),
-                wildfer_core::count(a.track_summaries.len(), "face"),
+                wildfer_labels::count(a.track_summaries.len(), "face"),
                 a.model,
                 a.detector
             )
@@ -1259,9 +1259,9 @@ fn report_section(a: &AnalyzeSummary, full: bool) -> crate::report::ReportSectio
             format!(
                 "{}: {}, {} with a face, {}; model {}, detector {}",
                 a.input.display(),
-                wildfer_core::count(a.stats.frames_read, "frame"),
+                wildfer_labels::count(a.stats.frames_read, "frame"),
                 a.stats.frames_with_face,
-                wildfer_core::count(a.track_summaries.len(), "track"),
+                wildfer_labels::count(a.track_summaries.len(), "track"),
                 a.model,
                 a.detector
             )

@@ -1,18 +1,19 @@
-//! Core types shared by every wildfer crate.
+//! The expression labels wildfer reads, computes and writes.
 //!
-//! - [`Expression`] and [`LabelSet`]: the ABAW expression classes in challenge order.
+//! - [`Expression`], [`LabelSet`] and [`Probs`]: the ABAW expression classes in challenge
+//!   order (7, or 8 with `Other`), per-face probabilities, the one [`argmax`].
 //! - [`abaw`]: Aff-Wild2 EXPR annotation files, split folders and both submission formats.
-//! - [`fsutil`]: atomic file writes (temp file + rename), used for every output.
-//! - [`Error`]: one-line errors that name the file (and line) at fault.
+//! - [`smoothing`]: the one smoother window over a face's per-frame probabilities.
+//! - [`count`]: the one wording of counts in messages.
+//!
+//! Errors are `wildfer_files`' one-line errors that name the file (and line) at fault.
 
 pub mod abaw;
-mod error;
 mod expression;
-pub mod fsutil;
 pub mod smoothing;
 
-pub use error::{Error, Result};
 pub use expression::{Expression, LabelSet, Probs, argmax};
+pub use wildfer_files::{Error, Result};
 
 /// `n` and the noun, plural unless `n` is 1 ("1 frame", "2 frames"): the one wording of
 /// counts in messages and reports.

@@ -14,9 +14,9 @@ use crate::image_scoring::face_of;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use wildfer_core::Expression;
-use wildfer_core::fsutil::write_atomic;
 use wildfer_face::{CropSpec, FaceDetector};
+use wildfer_files::write_atomic;
+use wildfer_labels::Expression;
 
 /// Settings of [`prepare_images`].
 #[derive(Debug, Clone, PartialEq)]
@@ -92,10 +92,10 @@ pub fn prepare_images(
         .ok_or_else(|| PipelineError::io(out, "not a folder name"))?;
     let staging = out.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
     // One writer for the staging folder (two runs for one OUT would share it).
-    let lock = wildfer_core::fsutil::lock_folder(&staging, "`wildfer prepare-images`")?;
+    let lock = wildfer_files::lock_folder(&staging, "`wildfer prepare-images`")?;
     // Half-written crops of a killed run (no other process writes here: we hold the lock).
-    for class in wildfer_core::Expression::ALL {
-        wildfer_core::fsutil::remove_stale_temporaries(&staging.join(class.key()))?;
+    for class in wildfer_labels::Expression::ALL {
+        wildfer_files::remove_stale_temporaries(&staging.join(class.key()))?;
     }
     let paths: Vec<PathBuf> = images.iter().map(|(p, _)| p.clone()).collect();
     let names = crate::inputs::output_names(&paths)?;
@@ -159,7 +159,7 @@ pub fn prepare_images(
         format!("{json}\n").as_bytes(),
     )?;
     drop(lock);
-    let lock_file = staging.join(wildfer_core::fsutil::LOCK_FILE);
+    let lock_file = staging.join(wildfer_files::LOCK_FILE);
     std::fs::remove_file(&lock_file).map_err(|e| PipelineError::io(&lock_file, e))?;
     if out.is_dir() {
         // Checked empty above.

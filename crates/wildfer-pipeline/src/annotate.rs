@@ -233,8 +233,8 @@ impl Drop for VideoWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wildfer_core::Probs;
     use wildfer_face::{BBox, Detection, Point2};
+    use wildfer_labels::Probs;
 
     #[test]
     fn draws_box_and_label_in_the_class_colour() {

@@ -3,13 +3,13 @@
 //! through the whole `analyze` job.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use wildfer::analyze::{AnalyzeOptions, analyze};
-use wildfer::expression::{LabelSet, Probs};
-use wildfer::{
+use wildfer_face::{AlignedFace, CropSpec, Similarity2};
+use wildfer_pipeline::analyze::{AnalyzeOptions, analyze};
+use wildfer_pipeline::expression::{LabelSet, Probs};
+use wildfer_pipeline::{
     BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, FaceKey, PipelineError,
     builtin_model,
 };
-use wildfer_face::{AlignedFace, CropSpec, Similarity2};
 use wildfer_video::test_media;
 
 /// Fixed probabilities; checks that every face arrives cut as it asked.

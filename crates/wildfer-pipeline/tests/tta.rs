@@ -2,9 +2,9 @@
 //! for the face and for its mirror image, on every path a face takes to a model.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use wildfer::expression::{ExpressionModel, LabelSet, Probs, Tta, with_tta};
-use wildfer::{FakeExpressionModel, PipelineError};
 use wildfer_face::{AlignedFace, CropSpec, Similarity2};
+use wildfer_pipeline::expression::{ExpressionModel, LabelSet, Probs, Tta, with_tta};
+use wildfer_pipeline::{FakeExpressionModel, PipelineError};
 use wildfer_video::Frame;
 
 /// Says how much of the image's brightness is in its left half (class 0) and in its right

@@ -3,12 +3,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use wildfer::expression::{LabelSet, Probs};
-use wildfer::{ExpressionModel, TrainedModel};
 use wildfer_face::{AlignedFace, Similarity2};
 use wildfer_nn::burn::module::Module;
 use wildfer_nn::burn::tensor::activation::softmax;
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
+use wildfer_pipeline::expression::{LabelSet, Probs};
+use wildfer_pipeline::{ExpressionModel, TrainedModel};
 use wildfer_train::checkpoint::{RunDir, RunState};
 use wildfer_train::image::{AugDraw, prepare};
 use wildfer_train::{Net, TrainConfig};
@@ -277,7 +277,8 @@ fn predict_and_analyze_agree_on_the_same_crops() {
         },
     )
     .unwrap();
-    let data = wildfer_data::AffWild2::open(&root, wildfer_core::abaw::Split::Validation).unwrap();
+    let data =
+        wildfer_data::AffWild2::open(&root, wildfer_labels::abaw::Split::Validation).unwrap();
     let video = &data.videos[0];
     let table = video.crop_table();
     for (name, head, window) in [
@@ -313,13 +314,13 @@ fn predict_and_analyze_agree_on_the_same_crops() {
             next: 0,
         };
         let mut model = TrainedModel::load(&ck).unwrap();
-        let opts = wildfer::analyze::AnalyzeOptions {
+        let opts = wildfer_pipeline::analyze::AnalyzeOptions {
             crops: true,
             smooth: 0,
             ..Default::default()
         };
         let mut rows = Vec::new();
-        wildfer::analyze::analyze_rows(
+        wildfer_pipeline::analyze::analyze_rows(
             Path::new("crops.mp4"),
             &mut source,
             &mut wildfer_face::FakeDetector::default(),

@@ -128,7 +128,7 @@ pub fn input_size(path: &Path) -> u64 {
 /// The paths of a manifest (`--inputs FILE`): one per line, blank lines and `#` comments
 /// skipped, relative paths taken from the current folder (as `find` writes them).
 pub fn read_manifest(path: &Path) -> Result<Vec<PathBuf>, PipelineError> {
-    let text = wildfer_core::fsutil::read_text(path, wildfer_core::fsutil::MAX_TEXT_BYTES)
+    let text = wildfer_files::read_text(path, wildfer_files::MAX_TEXT_BYTES)
         .map_err(|e| PipelineError::io(path, e))?;
     Ok(text
         .lines()

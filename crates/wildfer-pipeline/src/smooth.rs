@@ -1,12 +1,12 @@
 //! Temporal smoothing of per-frame probabilities over each track's frames, the window as
-//! [`wildfer_core::smoothing`] defines it (the one definition `predict` uses too), computed on
+//! [`wildfer_labels::smoothing`] defines it (the one definition `predict` uses too), computed on
 //! the fly with a delay of the window's frames after the centre, so memory holds only the
 //! window's face records (no pixels) however long the video.
 
 use crate::expression::Probs;
 use std::collections::VecDeque;
-use wildfer_core::smoothing::{SmoothKind, SmoothWindow};
 use wildfer_face::Detection;
+use wildfer_labels::smoothing::{SmoothKind, SmoothWindow};
 
 /// One face of one frame, as classified.
 #[derive(Debug, Clone, PartialEq)]
