@@ -3,11 +3,11 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use wildfer_fuzz::{check_error, scratch_file};
-use wildfer_train::image::{AugDraw, load_crop};
+use wildfer_train::augment::{AugDraw, load_crop};
 
 fuzz_target!(|data: &[u8]| {
     let path = scratch_file("input.jpg", data);
-    match wildfer_video::images::read_rgb(&path) {
+    match wildfer_video::stills::read_rgb(&path) {
         Ok((w, h, rgb)) => assert_eq!(rgb.len(), w * h * 3),
         Err(e) => check_error(&e, "input.jpg"),
     }

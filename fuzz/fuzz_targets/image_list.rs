@@ -2,7 +2,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use wildfer_labels::LabelSet;
-use wildfer_data::images::ImageSet;
+use wildfer_data::image_sets::ImageSet;
 use wildfer_fuzz::{check_error, scratch_file};
 
 fuzz_target!(|data: &[u8]| {

@@ -224,7 +224,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<()> {
     if a.annotate
         && inputs
             .iter()
-            .any(|(p, _)| !wildfer_video::images::is_image(p))
+            .any(|(p, _)| !wildfer_video::stills::is_image(p))
     {
         wildfer_pipeline::analyze::annotation_possible()?;
     }

@@ -8,13 +8,13 @@
 
 pub mod affwild2;
 mod error;
-pub mod images;
-pub mod rng;
+pub mod image_sets;
 pub mod sampler;
+pub mod splitmix;
 pub mod synth;
 
 pub use affwild2::{AffWild2, Video};
 pub use error::DataError;
-pub use images::ImageSet;
+pub use image_sets::ImageSet;
 pub use sampler::{Clip, ClipSampler, windows};
 pub use synth::{SynthOptions, generate};

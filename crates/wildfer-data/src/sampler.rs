@@ -4,7 +4,7 @@
 //! evaluation (every frame of a video, the last window padded and masked).
 
 use crate::affwild2::{AffWild2, Video};
-use crate::rng::Rng;
+use crate::splitmix::Rng;
 use wildfer_labels::Expression;
 
 /// One clip of T positions.

@@ -9,7 +9,7 @@
 //! `cropped_aligned/<video>/%05d.jpg`.
 
 use crate::DataError;
-use crate::rng::Rng;
+use crate::splitmix::Rng;
 use image::codecs::jpeg::JpegEncoder;
 use std::path::Path;
 use wildfer_labels::abaw::{Annotations, Layout, Split, write_annotation_dir};

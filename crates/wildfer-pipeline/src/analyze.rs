@@ -697,11 +697,11 @@ pub fn analyze_with_rows(
 ) -> Result<AnalyzeSummary, PipelineError> {
     let stem = output_name(input, opts);
     let (csv_path, json_path) = output_paths(&stem, out);
-    if opts.annotate && !wildfer_video::images::is_image(input) {
+    if opts.annotate && !wildfer_video::stills::is_image(input) {
         annotation_possible()?;
     }
     let target = opts.annotate.then(|| {
-        if wildfer_video::images::is_image(input) {
+        if wildfer_video::stills::is_image(input) {
             Annotated::Still(out.join(format!("{stem}.annotated.jpg")))
         } else {
             // A numbered image sequence (a folder) has no sound.

@@ -338,7 +338,7 @@ pub fn score_images(
                 probs: None,
                 error: None,
             };
-            let found = wildfer_video::images::read_frame(path, 1, 0.0)
+            let found = wildfer_video::stills::read_frame(path, 1, 0.0)
                 .map_err(PipelineError::from)
                 .and_then(|frame| match &mut input {
                     FaceInput::Crops => {

@@ -57,7 +57,7 @@ pub fn expand_folder(dir: &Path) -> Result<Vec<PathBuf>, PipelineError> {
     let files = visible_files(dir)?;
     let images: Vec<&PathBuf> = files
         .iter()
-        .filter(|p| wildfer_video::images::is_image(p))
+        .filter(|p| wildfer_video::stills::is_image(p))
         .collect();
     let videos = files.iter().any(|p| is_video(p));
     if !images.is_empty() && !videos && images.iter().all(|p| numbered(p)) {
@@ -65,7 +65,7 @@ pub fn expand_folder(dir: &Path) -> Result<Vec<PathBuf>, PipelineError> {
     }
     let media: Vec<PathBuf> = files
         .into_iter()
-        .filter(|p| wildfer_video::images::is_image(p) || is_video(p))
+        .filter(|p| wildfer_video::stills::is_image(p) || is_video(p))
         .collect();
     if media.is_empty() {
         return Err(PipelineError::io(dir, "no images or videos in this folder"));

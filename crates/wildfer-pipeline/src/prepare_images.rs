@@ -117,7 +117,7 @@ pub fn prepare_images(
             progress(i + 1, images.len());
             continue;
         }
-        let face = wildfer_video::images::read_frame(path, 1, 0.0)
+        let face = wildfer_video::stills::read_frame(path, 1, 0.0)
             .map_err(PipelineError::from)
             .and_then(|frame| face_of(path, frame, &opts.spec, det));
         match face {

@@ -124,7 +124,7 @@ pub fn pseudo_label(
         let mut batch: Vec<(FaceKey, AlignedFace)> = Vec::new();
         for (i, (f, p)) in list.iter().enumerate() {
             // Bounded decoding: sizes are checked from the header first.
-            let (w, h, raw) = wildfer_video::images::read_rgb(p)?;
+            let (w, h, raw) = wildfer_video::stills::read_rgb(p)?;
             // The folders hold ArcFace-aligned crops (Aff-Wild2's layout, `prepare`'s
             // output): made square at the teacher's size, then recut as it wants.
             let size = want.size;

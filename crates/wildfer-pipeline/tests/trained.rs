@@ -9,8 +9,8 @@ use wildfer_nn::burn::tensor::activation::softmax;
 use wildfer_nn::burn::tensor::{Device, Tensor, TensorData};
 use wildfer_pipeline::expression::{LabelSet, Probs};
 use wildfer_pipeline::{ExpressionModel, TrainedModel};
+use wildfer_train::augment::{AugDraw, prepare};
 use wildfer_train::checkpoint::{RunDir, RunState};
-use wildfer_train::image::{AugDraw, prepare};
 use wildfer_train::{Net, TrainConfig};
 
 fn config(head: &str, window: usize) -> TrainConfig {

@@ -1,5 +1,5 @@
 //! Crop images to network input: decode, an optional augmentation draw (training draws one per
-//! clip: `wildfer_train::image::draw`), bilinear resize to the input side, ImageNet
+//! clip: `wildfer_train::augment::draw`), bilinear resize to the input side, ImageNet
 //! normalisation, CHW `f32`.
 
 use crate::RuntimeError;

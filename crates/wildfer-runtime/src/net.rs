@@ -65,11 +65,11 @@ impl Net {
     }
 
     /// A freshly initialised network whose every parameter is a function of `seed` alone,
-    /// whatever else the process draws meanwhile ([`wildfer_nn::rng`]).
+    /// whatever else the process draws meanwhile ([`wildfer_nn::seeding`]).
     pub fn init(cfg: &ModelConfig, device: &Device, seed: u64) -> Result<Net, RuntimeError> {
-        wildfer_nn::rng::seeded(device, seed, || {
+        wildfer_nn::seeding::seeded(device, seed, || {
             let net = Net::build(cfg, device)?;
-            wildfer_nn::rng::initialize(&net);
+            wildfer_nn::seeding::initialize(&net);
             Ok(net)
         })
     }
@@ -79,7 +79,7 @@ impl Net {
     /// which saves [`Net::init`]'s draws — ~0.4 s for method A's ResNet-101. Built under the
     /// draw lock all the same, since some layers draw eagerly.
     pub fn for_checkpoint(cfg: &ModelConfig, device: &Device) -> Result<Net, RuntimeError> {
-        wildfer_nn::rng::seeded(device, 0, || Net::build(cfg, device))
+        wildfer_nn::seeding::seeded(device, 0, || Net::build(cfg, device))
     }
 
     /// Load initial weights (`model.init`): a safetensors file or PyTorch `.pt`/`.pth` with

@@ -148,7 +148,7 @@ impl ImagesSection {
         self.per_step.unwrap_or(4)
     }
 
-    /// Read the set (classes named as [`wildfer_data::images`] reads them).
+    /// Read the set (classes named as [`wildfer_data::image_sets`] reads them).
     pub fn open(&self, label_set: LabelSet) -> Result<wildfer_data::ImageSet, TrainError> {
         let set = match (&self.folders, &self.list) {
             (Some(f), None) => wildfer_data::ImageSet::open_folders(f, label_set)?,
@@ -505,7 +505,7 @@ impl TrainConfig {
     }
 
     /// How every input image is prepared at inference (no augmentation; grey if `model.grey`).
-    pub fn input(&self) -> crate::image::InputSpec {
+    pub fn input(&self) -> crate::augment::InputSpec {
         self.model.input()
     }
 

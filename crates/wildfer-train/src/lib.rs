@@ -11,10 +11,10 @@
 //! - [`checkpoint`]: run directories, atomic checkpoints, `latest`/`best` pointers.
 //! - [`trainer`]: the loop.
 
+pub mod augment;
 pub mod checkpoint;
 pub mod config;
 mod error;
-pub mod image;
 pub mod loader;
 pub mod loss;
 pub mod replicas;

@@ -4,12 +4,12 @@
 //! uninterrupted one.
 
 use crate::TrainError;
+use crate::augment::{AugDraw, InputSpec, load_crop};
 use crate::config::{AugmentSection, Sampling};
-use crate::image::{AugDraw, InputSpec, load_crop};
 use rayon::prelude::*;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
-use wildfer_data::rng::Rng;
+use wildfer_data::splitmix::Rng;
 use wildfer_data::{AffWild2, ClipSampler, ImageSet, Video};
 use wildfer_runtime::WindowSpec;
 
@@ -457,7 +457,7 @@ pub fn spawn(
                 }
                 let draws: Vec<AugDraw> = (0..windows.len())
                     .map(|_| {
-                        let mut d = crate::image::draw(&cfg.augment, &mut rng);
+                        let mut d = crate::augment::draw(&cfg.augment, &mut rng);
                         d.grey |= cfg.input.draw.grey;
                         d
                     })

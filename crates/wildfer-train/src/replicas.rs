@@ -295,7 +295,7 @@ pub fn part_gradients(
     } = part;
     let x = Tensor::<5>::from_data(TensorData::new(pixels, [b, t, 3, size, size]), device);
     let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, t]), device);
-    let logits = wildfer_nn::rng::seeded(device, seed, || net.forward(x, Some(mask)));
+    let logits = wildfer_nn::seeding::seeded(device, seed, || net.forward(x, Some(mask)));
     let logits = logits.reshape([targets.len(), classes]);
     let loss = loss_fn.forward_over(logits, &targets, denominator?)?;
     let value = f64::from(loss.clone().into_scalar::<f32>());

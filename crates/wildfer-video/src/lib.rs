@@ -14,17 +14,17 @@
 mod error;
 pub mod ffmpeg;
 mod frame;
-pub mod images;
 mod mp4h264;
 mod samples;
 pub mod sniff;
+pub mod stills;
 mod yuv;
 
 pub use error::VideoError;
 pub use ffmpeg::FfmpegSource;
 pub use frame::{Frame, SourceInfo};
-pub use images::ImageSource;
 pub use mp4h264::{MAX_SAMPLES, Mp4H264Source};
+pub use stills::ImageSource;
 pub use yuv::ColorMatrix;
 
 use std::path::Path;
@@ -78,7 +78,7 @@ pub fn open_at(path: &Path, sequence_fps: f64) -> Result<Box<dyn FrameSource>, V
             error,
         })?;
     }
-    if path.is_dir() || images::is_image(path) {
+    if path.is_dir() || stills::is_image(path) {
         return Ok(Box::new(ImageSource::open(path, sequence_fps)?));
     }
     let err = match Mp4H264Source::open(path) {

@@ -2,7 +2,7 @@
 //! ([`wildfer_runtime::input`]), shared with inference.
 
 use crate::config::AugmentSection;
-use wildfer_data::rng::Rng;
+use wildfer_data::splitmix::Rng;
 pub use wildfer_runtime::input::*;
 
 /// One augmentation draw for a clip (every frame of it gets the same).

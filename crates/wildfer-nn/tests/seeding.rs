@@ -4,7 +4,7 @@
 
 use wildfer_nn::burn::nn::{Linear, LinearConfig};
 use wildfer_nn::burn::tensor::{Distribution, Tensor};
-use wildfer_nn::rng::{initialize, seeded};
+use wildfer_nn::seeding::{initialize, seeded};
 
 fn weights(l: &Linear) -> Vec<f32> {
     l.weight.val().into_data().try_to_vec::<f32>().unwrap()
