@@ -276,7 +276,7 @@ pub fn faces(a: FacesArgs) -> Result<()> {
     )?;
     let mut det = wildfer_pipeline::faces::load_detector(&detect, &cpu)?;
     let mut model = wildfer_pipeline::expression::load_model(None, &cpu)?;
-    let w = wildfer_pipeline::bench::faces(
+    let w = wildfer_pipeline::phase_timing::faces(
         &a.input,
         full.as_mut(),
         det.as_mut(),
@@ -383,7 +383,7 @@ pub fn faces(a: FacesArgs) -> Result<()> {
     #[derive(Serialize)]
     struct FacesReport {
         threads: usize,
-        wildfer: wildfer_pipeline::bench::FacesTimings,
+        wildfer: wildfer_pipeline::phase_timing::FacesTimings,
         reference: Option<FacesReference>,
         reference_error: Option<String>,
     }
@@ -524,7 +524,7 @@ checkpoint_every = {iters}
         "  wildfer: {} steps of {} clips ...",
         args.steps, args.batch
     );
-    wildfer_pipeline::bench::reset_peak_rss();
+    wildfer_pipeline::phase_timing::reset_peak_rss();
     let (mut step_s, mut wait_s) = (Vec::new(), Vec::new());
     wildfer_train::train(
         &cfg,
@@ -547,7 +547,7 @@ checkpoint_every = {iters}
         frames_per_step: args.batch * 8,
         step_s,
         wait_s,
-        peak_rss_mb: wildfer_pipeline::bench::peak_rss_mb(),
+        peak_rss_mb: wildfer_pipeline::phase_timing::peak_rss_mb(),
     };
     let (reference, reference_error) = if !args.reference.no_reference {
         eprintln!("  pytorch: the same recipe ...");

@@ -19,12 +19,12 @@
 pub mod analyze;
 pub mod annotate;
 pub mod batch;
-pub mod bench;
 mod error;
 pub mod expression;
 pub mod faces;
 pub mod image_scoring;
 pub mod inputs;
+pub mod phase_timing;
 pub mod prepare;
 pub mod prepare_images;
 pub mod pseudo;
