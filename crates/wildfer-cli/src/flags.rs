@@ -89,8 +89,8 @@ impl ModelFlags {
                     .display()
             )
         };
-        let model = wildfer_pipeline::expression::load_model(spec, device).with_context(shown)?;
-        wildfer_pipeline::with_tta(model, self.tta).with_context(shown)
+        wildfer_pipeline::expression::load_model_with_tta(spec, self.tta, device)
+            .with_context(shown)
     }
 }
 

@@ -210,6 +210,13 @@ impl Probs {
         self.set.classes()[argmax(self)]
     }
 
+    /// `self += w * other`, class by class (weighted sums: ensembles, smoothing).
+    pub fn add_scaled(&mut self, other: &Probs, w: f32) {
+        for (a, v) in self.iter_mut().zip(other.iter()) {
+            *a += w * v;
+        }
+    }
+
     /// The value of `class`; `None` when the set does not have it.
     pub fn get(&self, class: Expression) -> Option<f32> {
         let k = class.index();

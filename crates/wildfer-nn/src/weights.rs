@@ -261,17 +261,7 @@ pub fn load_safetensors<M: Module + ModuleSnapshot>(
         path: path.to_path_buf(),
         msg: e.to_string(),
     })?;
-    let name = path.display().to_string();
-    if let Some(tensors) = widen_f16(&bytes, &name)? {
-        return load_pytorch_tensors(model, tensors, &name, strict);
-    }
-    drop(bytes);
-    let mut store = SafetensorsStore::from_file(path)
-        .remap(to_burn().clone())
-        .with_from_adapter(PyTorchToBurnAdapter)
-        .skip_enum_variants(true)
-        .allow_partial(true);
-    load_from_store(model, &mut store, path, strict)
+    load_safetensors_vec(model, bytes, path, strict)
 }
 
 /// IEEE half precision to single (exact: every half value is a float).
@@ -343,15 +333,26 @@ pub fn load_safetensors_bytes<M: Module + ModuleSnapshot>(
     source_name: &str,
     strict: bool,
 ) -> Result<LoadReport, NnError> {
-    if let Some(tensors) = widen_f16(bytes, source_name)? {
-        return load_pytorch_tensors(model, tensors, source_name, strict);
+    load_safetensors_vec(model, bytes.to_vec(), Path::new(source_name), strict)
+}
+
+/// Safetensors bytes read once (a file's or built in), named `source` in errors.
+fn load_safetensors_vec<M: Module + ModuleSnapshot>(
+    model: &mut M,
+    bytes: Vec<u8>,
+    source: &Path,
+    strict: bool,
+) -> Result<LoadReport, NnError> {
+    let name = source.display().to_string();
+    if let Some(tensors) = widen_f16(&bytes, &name)? {
+        return load_pytorch_tensors(model, tensors, &name, strict);
     }
-    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
+    let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .remap(to_burn().clone())
         .with_from_adapter(PyTorchToBurnAdapter)
         .skip_enum_variants(true)
         .allow_partial(true);
-    load_from_store(model, &mut store, Path::new(source_name), strict)
+    load_from_store(model, &mut store, source, strict)
 }
 
 /// Load a PyTorch checkpoint (`.pt`/`.pth`, zip or legacy format); `top_level_key` selects a

@@ -309,9 +309,7 @@ impl EnsembleModel {
         let mut out = vec![Probs::zeros(self.label_set); n];
         for (model, w) in &mut self.members {
             for (acc, p) in out.iter_mut().zip(each(model.as_mut())?) {
-                for (a, v) in acc.iter_mut().zip(p.iter()) {
-                    *a += *w * v;
-                }
+                acc.add_scaled(&p, *w);
             }
         }
         Ok(out)
@@ -344,9 +342,7 @@ impl EnsembleModel {
         for (model, w) in &mut self.members {
             for (key, p) in each(model.as_mut())? {
                 let (acc, n) = self.waiting.entry(key).or_insert((zeros, 0));
-                for (a, v) in acc.iter_mut().zip(p.iter()) {
-                    *a += *w * v;
-                }
+                acc.add_scaled(&p, *w);
                 *n += 1;
             }
         }
@@ -460,6 +456,16 @@ impl std::str::FromStr for Tta {
     }
 }
 
+/// The model `spec` names ([`load_model`]'s rule) with test-time augmentation `tta`
+/// ([`with_tta`]): what `--model` and `--tta` (Python: `model=`, `tta=`) ask for.
+pub fn load_model_with_tta(
+    spec: Option<&Path>,
+    tta: Tta,
+    device: &Device,
+) -> Result<Box<dyn ExpressionModel>, PipelineError> {
+    with_tta(load_model(spec, device)?, tta)
+}
+
 /// `model` with test-time augmentation `tta`. Flipping needs a frame-level model (a temporal
 /// model's state follows each track once).
 pub fn with_tta(
@@ -513,11 +519,11 @@ fn mirror_frame(f: &Frame) -> Frame {
 fn mean_of_two(a: Vec<Probs>, b: Vec<Probs>) -> Vec<Probs> {
     a.into_iter()
         .zip(b)
-        .map(|(mut a, b)| {
-            for (x, y) in a.iter_mut().zip(b.iter()) {
-                *x = 0.5 * (*x + y);
-            }
-            a
+        .map(|(a, b)| {
+            let mut m = Probs::zeros(a.label_set());
+            m.add_scaled(&a, 0.5);
+            m.add_scaled(&b, 0.5);
+            m
         })
         .collect()
 }

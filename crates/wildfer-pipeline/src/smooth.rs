@@ -92,9 +92,7 @@ impl Smoother {
             for (q, other) in self.buf.range(lo..=hi).enumerate() {
                 let w = self.window.weight((lo + q) as isize - p as isize);
                 for o in other.faces.iter().filter(|o| o.track == face.track) {
-                    for (s, v) in sum.iter_mut().zip(o.probs.iter()) {
-                        *s += w * v;
-                    }
+                    sum.add_scaled(&o.probs, w);
                     total += w;
                 }
             }

@@ -23,7 +23,7 @@ use std::time::Duration;
 use wildfer_nn::burn::tensor::Device;
 use wildfer_pipeline::PipelineError;
 use wildfer_pipeline::analyze::{AnalyzeOptions, Row};
-use wildfer_pipeline::expression::{ExpressionModel, LabelSet, Tta};
+use wildfer_pipeline::expression::{LabelSet, Tta, load_model_with_tta};
 use wildfer_pipeline::faces::{DetectOptions, DetectorKind};
 
 create_exception!(
@@ -75,16 +75,6 @@ fn parse_detector(name: &str) -> PyResult<DetectorKind> {
 fn parse_tta(name: &str) -> PyResult<Tta> {
     name.parse()
         .map_err(|e: PipelineError| OptionsError::new_err(e.to_string()))
-}
-
-/// The model `model=` names, with test-time augmentation `tta`.
-fn load_model(
-    model: Option<&str>,
-    tta: Tta,
-    device: &Device,
-) -> Result<Box<dyn ExpressionModel>, PipelineError> {
-    let m = wildfer_pipeline::expression::load_model(model.map(Path::new), device)?;
-    wildfer_pipeline::with_tta(m, tta)
 }
 
 /// The compute pool of `threads=` (`None`: rayon's global pool, all cores).
@@ -150,7 +140,8 @@ struct Job {
 impl Job {
     fn run(&self, tx: &mpsc::SyncSender<Msg>, stop: &Arc<AtomicBool>) -> Result<(), PipelineError> {
         let mut detector = wildfer_pipeline::faces::load_detector(&self.detect, &self.device)?;
-        let mut model = load_model(self.model.as_deref(), self.tta, &self.device)?;
+        let mut model =
+            load_model_with_tta(self.model.as_deref().map(Path::new), self.tta, &self.device)?;
         let mut source = wildfer_video::open_at(&self.input, self.fps)?;
         if let Some(out) = &self.out {
             std::fs::create_dir_all(out).map_err(|e| PipelineError::Io {
@@ -508,7 +499,7 @@ fn eval_images_json(
     interruptible(py, move |stop| {
         let work = || -> Result<(String, String), PipelineError> {
             let set = wildfer_pipeline::image_scoring::open_image_set(&data, files.as_deref())?;
-            let mut m = load_model(model.as_deref(), tta, &device)?;
+            let mut m = load_model_with_tta(model.as_deref().map(Path::new), tta, &device)?;
             let mut det = if crops {
                 None
             } else {
