@@ -3,9 +3,9 @@
 
 Writes crates/wildfer-train/tests/fixtures/train_fixtures.json:
 - losses on fixed logits [6, 7] with targets containing -1 (masked): CrossEntropyLoss
-  (ignore_index=-1), the same with class weights, and focal loss
-  alpha_y * (1 - p_t)^gamma * CE averaged over the frames with a target; value and the gradient
-  w.r.t. the logits;
+  (ignore_index=-1), the same with class weights, both again with label_smoothing=0.1, and
+  focal loss alpha_y * (1 - p_t)^gamma * CE averaged over the frames with a target; value and
+  the gradient w.r.t. the logits;
 - a Linear(5, 3) trained 3 steps on fixed data with cross-entropy by SGD (momentum 0.9,
   dampening 0, weight decay 0.01; plain and Nesterov) and by AdamW (betas 0.9/0.999, eps 1e-8,
   weight decay 0.01): the final weight and bias;
@@ -44,13 +44,19 @@ def losses():
     weights = [0.5, 1.0, 2.0, 1.5, 1.0, 0.7, 3.0]
     t = torch.tensor(targets)
     out = {"targets": targets, "class_weights": weights}
-    for name in ["cross_entropy", "weighted_cross_entropy", "focal"]:
+    names = ["cross_entropy", "weighted_cross_entropy", "focal",
+             "cross_entropy_smoothed", "weighted_cross_entropy_smoothed"]
+    for name in names:
         logits = logits0.clone().requires_grad_(True)
         w = torch.tensor(weights, dtype=torch.float64)
         if name == "cross_entropy":
             loss = F.cross_entropy(logits, t, ignore_index=-1)
         elif name == "weighted_cross_entropy":
             loss = F.cross_entropy(logits, t, weight=w, ignore_index=-1)
+        elif name == "cross_entropy_smoothed":
+            loss = F.cross_entropy(logits, t, ignore_index=-1, label_smoothing=0.1)
+        elif name == "weighted_cross_entropy_smoothed":
+            loss = F.cross_entropy(logits, t, weight=w, ignore_index=-1, label_smoothing=0.1)
         else:
             valid = t >= 0
             ce = F.cross_entropy(logits[valid], t[valid], reduction="none")

@@ -276,6 +276,10 @@ pub struct LossSection {
     pub gamma: f32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_weights: Option<Vec<f32>>,
+    /// PyTorch's `label_smoothing`: the target is `1 - eps` on the true class plus `eps / C`
+    /// on every class (cross-entropy kinds only). FER2013's labels are noisy; 0 = off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_smoothing: f32,
 }
 
 impl Default for ScheduleSection {
@@ -296,6 +300,7 @@ impl Default for LossSection {
             kind: LossKind::CrossEntropy,
             gamma: focal_gamma(),
             class_weights: None,
+            label_smoothing: 0.0,
         }
     }
 }
@@ -600,6 +605,15 @@ impl TrainConfig {
         if !(self.loss.gamma.is_finite() && self.loss.gamma >= 0.0) {
             return bad(format!("loss.gamma must be >= 0, got {}", self.loss.gamma));
         }
+        let eps = self.loss.label_smoothing;
+        if !(0.0..1.0).contains(&eps) {
+            return bad(format!("loss.label_smoothing must be in [0, 1), got {eps}"));
+        }
+        if eps > 0.0 && self.loss.kind == LossKind::Focal {
+            return bad(
+                "loss.label_smoothing applies to the cross-entropy kinds, not focal".into(),
+            );
+        }
         let a = &self.augment;
         if !(a.crop_scale > 0.0 && a.crop_scale <= 1.0) {
             return bad(format!(
@@ -732,6 +746,16 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.contains("2 values for 7 classes"), "{e}");
+        let e = parse(&format!("{MIN}[loss]\nlabel_smoothing = 1.0\n")).unwrap_err();
+        assert!(e.contains("loss.label_smoothing must be in [0, 1)"), "{e}");
+        let e = parse(&format!(
+            "{MIN}[loss]\nkind = \"focal\"\nlabel_smoothing = 0.1\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("not focal"), "{e}");
+        let smoothed = parse(&format!("{MIN}[loss]\nlabel_smoothing = 0.1\n")).unwrap();
+        assert_eq!(smoothed.loss.label_smoothing, 0.1);
+        assert_eq!(parse(&smoothed.to_toml()).unwrap(), smoothed);
         let e = parse(&format!("{MIN}[run]\niterations = 3\n")).unwrap_err();
         assert!(e.contains("line"), "{e}");
         let e = parse(&MIN.replace("[model]", "[model]\nclasses = 9")).unwrap_err();

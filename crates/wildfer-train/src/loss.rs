@@ -1,7 +1,9 @@
 //! Losses over per-frame logits with masked targets (padding, -1 and crop-less frames carry no
 //! target). PyTorch semantics: `CrossEntropyLoss(weight=w, ignore_index=-1)` divides by the sum
 //! of the targets' weights; focal loss `alpha_y (1 - p_t)^gamma (-log p_t)` is averaged over the
-//! frames with a target. Checked against PyTorch in `tests/torch_parity.rs`.
+//! frames with a target. `label_smoothing` eps as PyTorch's: each frame's loss is
+//! `(1 - eps) w_y (-log p_y) + eps / C * sum_c w_c (-log p_c)`, still divided by the targets'
+//! summed weights. Checked against PyTorch in `tests/torch_parity.rs`.
 
 use crate::config::{LossKind, LossSection};
 use burn::tensor::activation::log_softmax;
@@ -13,6 +15,7 @@ pub struct Loss {
     gamma: f32,
     /// Per class; all ones for plain cross-entropy.
     class_weights: Vec<f32>,
+    label_smoothing: f32,
 }
 
 impl Loss {
@@ -28,6 +31,7 @@ impl Loss {
             kind: cfg.kind,
             gamma: cfg.gamma,
             class_weights,
+            label_smoothing: cfg.label_smoothing,
         }
     }
 
@@ -72,31 +76,45 @@ impl Loss {
     ) -> Option<Tensor<1>> {
         let [n, c] = logits.dims();
         assert_eq!(targets.len(), n, "one target slot per logit row");
-        let mut onehot = vec![0f32; n * c];
-        let mut w = vec![0f32; n];
-        for (i, t) in targets.iter().enumerate() {
-            if let Some(t) = *t
-                && t < c
-            {
-                onehot[i * c + t] = 1.0;
-                w[i] = self.class_weights.get(t).copied().unwrap_or(1.0);
-            }
-        }
         if !targets.iter().any(|t| t.is_some_and(|t| t < c)) {
             return None;
         }
+        let weight = |k: usize| self.class_weights.get(k).copied().unwrap_or(1.0);
         let dev = logits.device();
-        let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [n, c]), &dev);
-        let w = Tensor::<1>::from_data(TensorData::new(w, [n]), &dev);
-        let nll = (log_softmax(logits, 1) * onehot)
-            .sum_dim(1)
-            .reshape([n])
-            .neg();
+        let log_p = log_softmax(logits, 1);
         Some(match self.kind {
             LossKind::CrossEntropy | LossKind::WeightedCrossEntropy => {
-                (nll * w).sum().div_scalar(denominator)
+                // One weighted target distribution per row: the loss is -sum(q * log p).
+                let eps = self.label_smoothing;
+                let mut q = vec![0f32; n * c];
+                for (i, t) in targets.iter().enumerate() {
+                    if let Some(t) = *t
+                        && t < c
+                    {
+                        let row = &mut q[i * c..(i + 1) * c];
+                        for (k, v) in row.iter_mut().enumerate() {
+                            *v = eps / c as f32 * weight(k);
+                        }
+                        row[t] += (1.0 - eps) * weight(t);
+                    }
+                }
+                let q = Tensor::<2>::from_data(TensorData::new(q, [n, c]), &dev);
+                (log_p * q).sum().neg().div_scalar(denominator)
             }
             LossKind::Focal => {
+                let mut onehot = vec![0f32; n * c];
+                let mut w = vec![0f32; n];
+                for (i, t) in targets.iter().enumerate() {
+                    if let Some(t) = *t
+                        && t < c
+                    {
+                        onehot[i * c + t] = 1.0;
+                        w[i] = weight(t);
+                    }
+                }
+                let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [n, c]), &dev);
+                let w = Tensor::<1>::from_data(TensorData::new(w, [n]), &dev);
+                let nll = (log_p * onehot).sum_dim(1).reshape([n]).neg();
                 let pt = nll.clone().neg().exp();
                 let modulator = pt
                     .neg()

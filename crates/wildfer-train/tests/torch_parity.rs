@@ -54,15 +54,26 @@ fn losses_and_their_gradients_match_pytorch() {
         .collect();
     let weights = floats(&l["class_weights"]);
     let dev = Device::default().autodiff();
-    for (name, kind) in [
-        ("cross_entropy", LossKind::CrossEntropy),
-        ("weighted_cross_entropy", LossKind::WeightedCrossEntropy),
-        ("focal", LossKind::Focal),
+    for (name, kind, label_smoothing) in [
+        ("cross_entropy", LossKind::CrossEntropy, 0.0),
+        (
+            "weighted_cross_entropy",
+            LossKind::WeightedCrossEntropy,
+            0.0,
+        ),
+        ("focal", LossKind::Focal, 0.0),
+        ("cross_entropy_smoothed", LossKind::CrossEntropy, 0.1),
+        (
+            "weighted_cross_entropy_smoothed",
+            LossKind::WeightedCrossEntropy,
+            0.1,
+        ),
     ] {
         let cfg = LossSection {
             kind,
             gamma: 2.0,
             class_weights: (kind != LossKind::CrossEntropy).then(|| weights.clone()),
+            label_smoothing,
         };
         let loss_fn = Loss::new(&cfg, 7, &[]);
         let logits =
