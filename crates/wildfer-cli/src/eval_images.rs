@@ -2,7 +2,7 @@
 //! over `wildfer_pipeline::image_scoring`).
 
 use crate::flags::{DetectFlags, DeviceFlag, ModelFlags, ThreadsFlag, parse_shard};
-use crate::progress::Counter;
+use crate::progress::{Counter, clause};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use wildfer_files::write_atomic;
@@ -95,14 +95,12 @@ pub fn run_eval_images(a: EvalImagesArgs) -> Result<()> {
             .map_or(String::new(), |s| format!(" (shard {s})")),
         scores.report.accuracy,
         scores.report.f1_macro,
-        match out.no_face.len() {
-            0 => String::new(),
-            n => format!(", no face found in {n} (counted as wrong)"),
-        },
-        match out.unreadable.len() {
-            0 => String::new(),
-            n => format!(", {n} unreadable (counted as wrong)"),
-        },
+        clause(out.no_face.len(), |n| format!(
+            ", no face found in {n} (counted as wrong)"
+        )),
+        clause(out.unreadable.len(), |n| format!(
+            ", {n} unreadable (counted as wrong)"
+        )),
     );
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! (progress and messages over `wildfer_pipeline::prepare_images`).
 
 use crate::flags::{DetectFlags, DeviceFlag, ThreadsFlag};
-use crate::progress::Counter;
+use crate::progress::{Counter, clause};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use wildfer_face::CropSpec;
@@ -64,18 +64,13 @@ pub fn run(a: Args) -> Result<()> {
         s.written,
         s.images,
         s.out.display(),
-        match s.resumed {
-            0 => String::new(),
-            n => format!(" ({n} from an interrupted run)"),
-        },
-        match s.no_face.len() {
-            0 => String::new(),
-            n => format!("; no face found in {n} (listed in no_face.txt)"),
-        },
-        match s.unreadable.len() {
-            0 => String::new(),
-            n => format!("; {n} unreadable (listed in unreadable.txt)"),
-        },
+        clause(s.resumed, |n| format!(" ({n} from an interrupted run)")),
+        clause(s.no_face.len(), |n| format!(
+            "; no face found in {n} (listed in no_face.txt)"
+        )),
+        clause(s.unreadable.len(), |n| format!(
+            "; {n} unreadable (listed in unreadable.txt)"
+        )),
     );
     Ok(())
 }

@@ -78,3 +78,8 @@ pub fn stop_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBoo
     }
     Ok(stop)
 }
+
+/// A summary line's clause about `n` things (`", 3 unreadable"`), or nothing when `n` is 0.
+pub fn clause(n: usize, text: impl FnOnce(usize) -> String) -> String {
+    if n == 0 { String::new() } else { text(n) }
+}
