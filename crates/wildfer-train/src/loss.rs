@@ -39,6 +39,11 @@ impl Loss {
         &self.class_weights
     }
 
+    /// Class `k`'s weight (1 beyond the listed classes).
+    fn weight(&self, k: usize) -> f32 {
+        self.class_weights.get(k).copied().unwrap_or(1.0)
+    }
+
     /// Mean loss of `logits` `[n, classes]` against `targets` (length n); `None` when no frame
     /// has a target (or every target weighs 0).
     pub fn forward(&self, logits: Tensor<2>, targets: &[Option<usize>]) -> Option<Tensor<1>> {
@@ -51,11 +56,8 @@ impl Loss {
     /// the targets' summed class weights (cross-entropy), or their count (focal); `None` when
     /// it is 0. A batch split into parts has one denominator, the whole batch's.
     pub fn denominator(&self, targets: &[Option<usize>], classes: usize) -> Option<f32> {
-        let counted = targets.iter().flatten().filter(|&&t| t < classes);
-        let count = counted.clone().count();
-        let wsum: f32 = counted
-            .map(|&t| self.class_weights.get(t).copied().unwrap_or(1.0))
-            .sum();
+        let count = counted(targets, classes).count();
+        let wsum: f32 = counted(targets, classes).map(|(_, t)| self.weight(t)).sum();
         if count == 0 || wsum <= 0.0 {
             return None;
         }
@@ -76,10 +78,7 @@ impl Loss {
     ) -> Option<Tensor<1>> {
         let [n, c] = logits.dims();
         assert_eq!(targets.len(), n, "one target slot per logit row");
-        if !targets.iter().any(|t| t.is_some_and(|t| t < c)) {
-            return None;
-        }
-        let weight = |k: usize| self.class_weights.get(k).copied().unwrap_or(1.0);
+        counted(targets, c).next()?;
         let dev = logits.device();
         let log_p = log_softmax(logits, 1);
         Some(match self.kind {
@@ -87,16 +86,12 @@ impl Loss {
                 // One weighted target distribution per row: the loss is -sum(q * log p).
                 let eps = self.label_smoothing;
                 let mut q = vec![0f32; n * c];
-                for (i, t) in targets.iter().enumerate() {
-                    if let Some(t) = *t
-                        && t < c
-                    {
-                        let row = &mut q[i * c..(i + 1) * c];
-                        for (k, v) in row.iter_mut().enumerate() {
-                            *v = eps / c as f32 * weight(k);
-                        }
-                        row[t] += (1.0 - eps) * weight(t);
+                for (i, t) in counted(targets, c) {
+                    let row = &mut q[i * c..(i + 1) * c];
+                    for (k, v) in row.iter_mut().enumerate() {
+                        *v = eps / c as f32 * self.weight(k);
                     }
+                    row[t] += (1.0 - eps) * self.weight(t);
                 }
                 let q = Tensor::<2>::from_data(TensorData::new(q, [n, c]), &dev);
                 (log_p * q).sum().neg().div_scalar(denominator)
@@ -104,13 +99,9 @@ impl Loss {
             LossKind::Focal => {
                 let mut onehot = vec![0f32; n * c];
                 let mut w = vec![0f32; n];
-                for (i, t) in targets.iter().enumerate() {
-                    if let Some(t) = *t
-                        && t < c
-                    {
-                        onehot[i * c + t] = 1.0;
-                        w[i] = weight(t);
-                    }
+                for (i, t) in counted(targets, c) {
+                    onehot[i * c + t] = 1.0;
+                    w[i] = self.weight(t);
                 }
                 let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [n, c]), &dev);
                 let w = Tensor::<1>::from_data(TensorData::new(w, [n]), &dev);
@@ -125,6 +116,14 @@ impl Loss {
             }
         })
     }
+}
+
+/// The rows that carry a target of one of `classes` classes: (row, class).
+fn counted(targets: &[Option<usize>], classes: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    targets
+        .iter()
+        .enumerate()
+        .filter_map(move |(i, t)| t.filter(|&t| t < classes).map(|t| (i, t)))
 }
 
 /// `n / (classes * count_c)`, the weights sklearn calls "balanced"; absent classes get 0.
