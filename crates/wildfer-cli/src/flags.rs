@@ -68,8 +68,10 @@ pub struct ModelFlags {
     #[arg(long, value_name = "NAME|RUN_DIR|CHECKPOINT")]
     pub model: Option<PathBuf>,
     /// Test-time augmentation: `flip` also scores each face's mirror image and averages the
-    /// two answers (twice the model's work; frame-level models only).
-    #[arg(long, default_value = "none", value_name = "none|flip", value_parser = parse_tta)]
+    /// two answers (twice the model's work); `ten-crop` averages ten views: the four corner
+    /// squares and the centre square of 0.9 the crop's side, and their mirror images (ten times
+    /// the work). Frame-level models only.
+    #[arg(long, default_value = "none", value_name = "none|flip|ten-crop", value_parser = parse_tta)]
     pub tta: Tta,
 }
 

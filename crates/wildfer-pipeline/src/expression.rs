@@ -428,17 +428,52 @@ pub enum Tta {
     None,
     /// Each face and its mirror image (left and right swapped): twice the model's work.
     Flip,
+    /// Ten views: five squares of 0.9 the crop's side (the four corners and the centre), each
+    /// resized to the whole crop's size, and their mirror images: ten times the model's work.
+    TenCrop,
 }
+
+/// The side of a [`Tta::TenCrop`] window, as a fraction of the crop's. Training's random crops
+/// keep 0.8-1 of the side, so such a window is a view the model has learnt from.
+pub const TEN_CROP_SIDE: f32 = 0.9;
 
 impl Tta {
     /// The names the command line and Python use.
-    pub const NAMES: [&str; 2] = ["none", "flip"];
+    pub const NAMES: [&str; 3] = ["none", "flip", "ten-crop"];
 
     pub fn name(self) -> &'static str {
         match self {
             Tta::None => "none",
             Tta::Flip => "flip",
+            Tta::TenCrop => "ten-crop",
         }
+    }
+
+    /// The views scored for each face.
+    fn views(self) -> Vec<View> {
+        const WHOLE: Window = Window {
+            x: 0.5,
+            y: 0.5,
+            side: 1.0,
+        };
+        let windows: Vec<Window> = match self {
+            Tta::None | Tta::Flip => vec![WHOLE],
+            Tta::TenCrop => [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0), (0.5, 0.5)]
+                .map(|(x, y)| Window {
+                    x,
+                    y,
+                    side: TEN_CROP_SIDE,
+                })
+                .to_vec(),
+        };
+        let mirrors: &[bool] = match self {
+            Tta::None => &[false],
+            Tta::Flip | Tta::TenCrop => &[false, true],
+        };
+        windows
+            .iter()
+            .flat_map(|&window| mirrors.iter().map(move |&mirror| View { window, mirror }))
+            .collect()
     }
 }
 
@@ -448,6 +483,7 @@ impl std::str::FromStr for Tta {
         match s {
             "none" => Ok(Tta::None),
             "flip" => Ok(Tta::Flip),
+            "ten-crop" => Ok(Tta::TenCrop),
             _ => Err(PipelineError::Model(format!(
                 "test-time augmentation {s:?}: expected one of {}",
                 Tta::NAMES.join(", ")
@@ -466,28 +502,54 @@ pub fn load_model_with_tta(
     with_tta(load_model(spec, device)?, tta)
 }
 
-/// `model` with test-time augmentation `tta`. Flipping needs a frame-level model (a temporal
-/// model's state follows each track once).
+/// `model` with test-time augmentation `tta`. Other views need a frame-level model (a
+/// temporal model's state follows each track once).
 pub fn with_tta(
     model: Box<dyn ExpressionModel>,
     tta: Tta,
 ) -> Result<Box<dyn ExpressionModel>, PipelineError> {
-    match tta {
-        Tta::None => Ok(model),
-        Tta::Flip if model.temporal() => Err(PipelineError::Model(format!(
-            "{}: --tta flip needs a frame-level model, and this one looks at several frames",
-            model.name()
-        ))),
-        Tta::Flip => Ok(Box::new(MirrorAveraged {
-            name: format!("{} (with its mirror image)", model.name()),
-            inner: model,
-        })),
+    if tta == Tta::None {
+        return Ok(model);
     }
+    if model.temporal() {
+        return Err(PipelineError::Model(format!(
+            "{}: --tta {} needs a frame-level model, and this one looks at several frames",
+            model.name(),
+            tta.name()
+        )));
+    }
+    let what = match tta {
+        Tta::Flip => "with its mirror image".to_string(),
+        _ => format!("{} views", tta.views().len()),
+    };
+    Ok(Box::new(ViewsAveraged {
+        name: format!("{} ({what})", model.name()),
+        views: tta.views(),
+        inner: model,
+    }))
 }
 
-/// A frame-level model's answer for a face averaged with its answer for the mirrored face.
-struct MirrorAveraged {
+/// A square part of a crop: `side` of its side, placed at `x`, `y` of the room left (0: left
+/// or top edge, 1: right or bottom edge).
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    x: f32,
+    y: f32,
+    side: f32,
+}
+
+/// One view of a face that test-time augmentation scores: a window of the crop, resized to the
+/// crop's size, then mirrored or not.
+#[derive(Debug, Clone, Copy)]
+struct View {
+    window: Window,
+    mirror: bool,
+}
+
+/// A frame-level model's answers for several views of each face, averaged.
+struct ViewsAveraged {
     name: String,
+    views: Vec<View>,
     inner: Box<dyn ExpressionModel>,
 }
 
@@ -498,37 +560,93 @@ fn mirror_rows(rgb: &[u8], width: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The mirror image of an aligned face, for scoring only: its `transform` stays the
-/// original's (a similarity cannot hold a reflection), and the crop templates are symmetric
-/// left to right, so the mirrored crop is what aligning the mirrored image would give.
-fn mirror_face(f: &AlignedFace) -> AlignedFace {
-    AlignedFace {
-        spec: f.spec,
-        rgb: mirror_rows(&f.rgb, f.size()),
-        transform: f.transform,
-    }
-}
-
-fn mirror_frame(f: &Frame) -> Frame {
-    Frame {
-        rgb: mirror_rows(&f.rgb, f.width),
-        ..f.clone()
-    }
-}
-
-fn mean_of_two(a: Vec<Probs>, b: Vec<Probs>) -> Vec<Probs> {
-    a.into_iter()
-        .zip(b)
-        .map(|(a, b)| {
-            let mut m = Probs::zeros(a.label_set());
-            m.add_scaled(&a, 0.5);
-            m.add_scaled(&b, 0.5);
-            m
-        })
+/// The `side`-pixel square at `x0`, `y0` of an image `width` pixels wide.
+fn cut_square(rgb: &[u8], width: usize, x0: usize, y0: usize, side: usize) -> Vec<u8> {
+    (y0..y0 + side)
+        .flat_map(|y| &rgb[3 * (y * width + x0)..3 * (y * width + x0 + side)])
+        .copied()
         .collect()
 }
 
-impl ExpressionModel for MirrorAveraged {
+impl View {
+    /// The view of the `n`-pixel square at `x0`, `y0` of an image `width` pixels wide, as an
+    /// `out`-pixel square.
+    fn of_square(
+        &self,
+        rgb: &[u8],
+        width: usize,
+        (x0, y0, n): (usize, usize, usize),
+        out: usize,
+    ) -> Vec<u8> {
+        let w = self.window;
+        let side = ((n as f32 * w.side).round() as usize).clamp(1, n);
+        let room = (n - side) as f32;
+        let (x, y) = (
+            x0 + (w.x * room).round() as usize,
+            y0 + (w.y * room).round() as usize,
+        );
+        let part = cut_square(rgb, width, x, y, side);
+        let part = if side == out {
+            part
+        } else {
+            wildfer_face::align::resize(&part, side, side, out, out)
+        };
+        if self.mirror {
+            mirror_rows(&part, out)
+        } else {
+            part
+        }
+    }
+
+    /// The view of an aligned face, for scoring only: its `spec` and `transform` stay the
+    /// original's (a similarity cannot hold a reflection). The crop templates are symmetric left
+    /// to right, so the mirrored crop is what aligning the mirrored image would give; a window
+    /// is the face a little closer and off centre, as training's random crops show it.
+    fn of_face(&self, f: &AlignedFace) -> AlignedFace {
+        let n = f.size();
+        AlignedFace {
+            spec: f.spec,
+            rgb: self.of_square(&f.rgb, n, (0, 0, n), n),
+            transform: f.transform,
+        }
+    }
+
+    /// The view of an image that is one face crop: of its largest centred square (the part
+    /// [`AlignedFace::from_crop`] fits), at that square's resolution.
+    fn of_crop(&self, f: &Frame) -> Frame {
+        let n = f.width.min(f.height).max(1);
+        let side = ((n as f32 * self.window.side).round() as usize).clamp(1, n);
+        let square = ((f.width - n) / 2, (f.height - n) / 2, n);
+        Frame {
+            rgb: self.of_square(&f.rgb, f.width, square, side),
+            width: side,
+            height: side,
+            ..f.clone()
+        }
+    }
+}
+
+impl ViewsAveraged {
+    /// The mean of `each` view's answers.
+    fn average<T>(
+        &mut self,
+        items: &[T],
+        view: impl Fn(&View, &T) -> T,
+        mut predict: impl FnMut(&mut dyn ExpressionModel, &[T]) -> Result<Vec<Probs>, PipelineError>,
+    ) -> Result<Vec<Probs>, PipelineError> {
+        let mut out = vec![Probs::zeros(self.inner.label_set()); items.len()];
+        let w = 1.0 / self.views.len() as f32;
+        for v in &self.views {
+            let seen: Vec<T> = items.iter().map(|i| view(v, i)).collect();
+            for (acc, p) in out.iter_mut().zip(predict(self.inner.as_mut(), &seen)?) {
+                acc.add_scaled(&p, w);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl ExpressionModel for ViewsAveraged {
     fn name(&self) -> &str {
         &self.name
     }
@@ -542,17 +660,11 @@ impl ExpressionModel for MirrorAveraged {
     }
 
     fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
-        let mirrored: Vec<AlignedFace> = faces.iter().map(mirror_face).collect();
-        let a = self.inner.predict(faces)?;
-        let b = self.inner.predict(&mirrored)?;
-        Ok(mean_of_two(a, b))
+        self.average(faces, View::of_face, |m, f| m.predict(f))
     }
 
     fn predict_crops(&mut self, crops: &[Frame]) -> Result<Vec<Probs>, PipelineError> {
-        let mirrored: Vec<Frame> = crops.iter().map(mirror_frame).collect();
-        let a = self.inner.predict_crops(crops)?;
-        let b = self.inner.predict_crops(&mirrored)?;
-        Ok(mean_of_two(a, b))
+        self.average(crops, View::of_crop, |m, c| m.predict_crops(c))
     }
 
     fn submit_crops(

@@ -1,5 +1,5 @@
-//! Test-time augmentation (`--tta flip`): each face's answer is the mean of the model's answers
-//! for the face and for its mirror image, on every path a face takes to a model.
+//! Test-time augmentation (`--tta flip`, `--tta ten-crop`): each face's answer is the mean of the model's answers
+//! for several views of it (its mirror image; windows of it), on every path a face takes to a model.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use wildfer_face::{AlignedFace, CropSpec, Similarity2};
@@ -143,4 +143,110 @@ fn flip_refuses_a_temporal_model() {
         .expect("refused")
         .to_string();
     assert!(e.contains("temporal") && e.contains("frame-level"), "{e}");
+    assert!(with_tta(Box::new(Temporal), Tta::TenCrop).is_err());
+}
+
+/// Keeps every image it is shown; answers class 0 with the share of bright pixels.
+#[derive(Default)]
+struct Recorder {
+    faces: Vec<Vec<u8>>,
+    crops: Vec<(usize, usize, Vec<u8>)>,
+}
+
+fn bright_share(rgb: &[u8]) -> Probs {
+    let lit = rgb.chunks_exact(3).filter(|p| p[0] > 0).count() as f32;
+    let mut p = [0f32; 7];
+    p[0] = lit / (rgb.len() / 3) as f32;
+    Probs::seven(p)
+}
+
+/// Boxed, with a way to read what it saw after `with_tta` took it.
+struct Shared(std::rc::Rc<std::cell::RefCell<Recorder>>);
+
+impl ExpressionModel for Shared {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+    fn crop(&self) -> CropSpec {
+        CropSpec::arcface(10)
+    }
+    fn predict(&mut self, faces: &[AlignedFace]) -> Result<Vec<Probs>, PipelineError> {
+        let mut r = self.0.borrow_mut();
+        for f in faces {
+            assert_eq!(f.rgb.len(), 10 * 10 * 3, "views keep the crop's size");
+            r.faces.push(f.rgb.clone());
+        }
+        Ok(faces.iter().map(|f| bright_share(&f.rgb)).collect())
+    }
+    fn predict_crops(&mut self, crops: &[Frame]) -> Result<Vec<Probs>, PipelineError> {
+        let mut r = self.0.borrow_mut();
+        for c in crops {
+            r.crops.push((c.width, c.height, c.rgb.clone()));
+        }
+        Ok(crops.iter().map(|c| bright_share(&c.rgb)).collect())
+    }
+}
+
+#[test]
+fn ten_crop_scores_the_four_corners_the_centre_and_their_mirror_images() {
+    assert_eq!("ten-crop".parse::<Tta>().unwrap(), Tta::TenCrop);
+    assert_eq!(Tta::TenCrop.name(), "ten-crop");
+    // A 10x10 face lit only at its top-left pixel. Windows are 9x9 (0.9 of the side): only
+    // the top-left window holds that pixel, plain and mirrored.
+    let mut rgb = vec![0u8; 300];
+    rgb[..3].copy_from_slice(&[255; 3]);
+    let face = AlignedFace {
+        spec: CropSpec::arcface(10),
+        rgb,
+        transform: Similarity2::new(1.0, 0.0, 0.0, 0.0),
+    };
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Recorder::default()));
+    let mut m = with_tta(Box::new(Shared(seen.clone())), Tta::TenCrop).unwrap();
+    assert!(m.name().contains("10 views"), "{}", m.name());
+    let p = m.predict(std::slice::from_ref(&face)).unwrap()[0];
+    let views = seen.borrow().faces.clone();
+    assert_eq!(views.len(), 10);
+    let lit: Vec<&Vec<u8>> = views.iter().filter(|v| v.iter().any(|&b| b > 0)).collect();
+    assert_eq!(lit.len(), 2, "the top-left window and its mirror image");
+    // Upscaled 9 -> 10, the pixel stays in the corner it is in: top-left, then top-right.
+    let corner = |v: &[u8], x: usize| v[3 * x] > 0;
+    assert!(corner(lit[0], 0) && !corner(lit[0], 9));
+    assert!(corner(lit[1], 9) && !corner(lit[1], 0));
+    // The answer is the mean of the ten views' answers.
+    let mean: f32 = views.iter().map(|v| bright_share(v)[0]).sum::<f32>() / 10.0;
+    assert!((p[0] - mean).abs() < 1e-6, "{} vs {mean}", p[0]);
+    assert!(p[0] > 0.0);
+}
+
+#[test]
+fn ten_crop_cuts_face_crops_from_their_centred_square_at_full_resolution() {
+    // A 12x10 crop: its centred square is columns 1..11; windows are 9x9 parts of it. Column 0
+    // is lit (outside the square) and so is column 1 (the square's left edge).
+    let rgb: Vec<u8> = (0..120)
+        .flat_map(|i| [if i % 12 < 2 { 200u8 } else { 0 }; 3])
+        .collect();
+    let crop = Frame {
+        index: 1,
+        time_s: 0.0,
+        width: 12,
+        height: 10,
+        rgb,
+    };
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Recorder::default()));
+    let mut m = with_tta(Box::new(Shared(seen.clone())), Tta::TenCrop).unwrap();
+    m.predict_crops(std::slice::from_ref(&crop)).unwrap();
+    let views = seen.borrow().crops.clone();
+    assert_eq!(views.len(), 10);
+    assert!(views.iter().all(|(w, h, _)| (*w, *h) == (9, 9)));
+    // Left windows (top-left, bottom-left) and their mirrors see one lit column of 9;
+    // the others none: column 0 is never seen.
+    let shares: Vec<f32> = views.iter().map(|(_, _, v)| bright_share(v)[0]).collect();
+    let lit = shares.iter().filter(|&&s| s > 0.0).count();
+    assert_eq!(lit, 4, "{shares:?}");
+    assert!(
+        shares
+            .iter()
+            .all(|&s| s == 0.0 || (s - 1.0 / 9.0).abs() < 1e-6),
+        "{shares:?}"
+    );
 }

@@ -71,7 +71,7 @@ fn parse_detector(name: &str) -> PyResult<DetectorKind> {
         .map_err(|e: PipelineError| ModelError::new_err(e.to_string()))
 }
 
-/// `tta=`: `none` or `flip`.
+/// `tta=`: `none`, `flip` or `ten-crop`.
 fn parse_tta(name: &str) -> PyResult<Tta> {
     name.parse()
         .map_err(|e: PipelineError| OptionsError::new_err(e.to_string()))

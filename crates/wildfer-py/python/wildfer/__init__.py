@@ -91,7 +91,9 @@ def analyze_iter(
     device: where the networks run: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (CUDA needs a build
         with the ``cuda`` feature).
     tta: test-time augmentation: ``"flip"`` also scores each face's mirror image and averages
-        the two answers (twice the model's work; frame-level models only), ``"none"``.
+        the two answers (twice the model's work), ``"ten-crop"`` averages ten views (the four
+        corner squares and the centre square of 0.9 the crop's side, and their mirror images;
+        ten times the work), ``"none"``. Frame-level models only.
 
     Raises ``InputError``, ``ModelError`` or ``OptionsError`` at the call for a bad input or
     option, before any row.
@@ -211,7 +213,7 @@ def eval_images(
         its largest centred square is fitted to the model's crop). Otherwise the largest face
         found is scored, and an image without a face counts as wrong.
     skip_unreadable: count unreadable images as wrong instead of raising ``InputError``.
-    tta: ``"flip"`` averages each face with its mirror image, as in ``analyze_iter``.
+    tta: ``"flip"`` or ``"ten-crop"``: views of each face averaged, as in ``analyze_iter``.
 
     Returns the command's JSON as a dict (``accuracy``, ``f1_macro``, per-class scores,
     ``confusion``, ``no_face``, ``unreadable``, ...) plus ``"rows"``: one row per image
