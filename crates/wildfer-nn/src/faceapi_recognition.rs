@@ -36,6 +36,13 @@ pub const FER2013_SFEW_CONFIG: &str = include_str!("../weights/faceapi_resnet34_
 pub const FER2013_SFEW_WEIGHTS: &[u8] =
     include_bytes!("../weights/faceapi_resnet34_fer2013_sfew.safetensors");
 
+/// wildfer's built-in model trained longest on FER2013 alone: the same trunk in three
+/// stages on FER2013 (`weights/NOTICE.md`): its run configuration ...
+pub const FER2013_CONFIG: &str = include_str!("../weights/faceapi_resnet34_fer2013.toml");
+/// ... and its weights in half precision, PyTorch names (widened to f32 on load).
+pub const FER2013_WEIGHTS: &[u8] =
+    include_bytes!("../weights/faceapi_resnet34_fer2013.safetensors");
+
 /// face-api's input normalisation (shared with its expression network).
 pub use crate::faceapi_expression::MEAN_RGB;
 

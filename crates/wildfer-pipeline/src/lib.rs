@@ -53,8 +53,8 @@ pub(crate) fn encode_jpeg(
     )
 }
 pub use expression::{
-    BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, FACEAPI_RESNET34_MODEL,
-    FaceApiExpressionModel, FaceKey, FakeExpressionModel, MiniXceptionModel, TRAINED_MODEL, Tta,
-    builtin_model, with_tta,
+    BUILTIN_MODELS, DEFAULT_MODEL, EnsembleModel, ExpressionModel, FACEAPI_RESNET34_FER2013_MODEL,
+    FACEAPI_RESNET34_MODEL, FaceApiExpressionModel, FaceKey, FakeExpressionModel,
+    MiniXceptionModel, TRAINED_MODEL, Tta, builtin_model, with_tta,
 };
 pub use trained::TrainedModel;

@@ -26,6 +26,7 @@ fn example_configs_are_valid() {
             "fer2013_faceapi_resnet34",
             "fer2013_faceapi_resnet34_stage2",
             "fer2013_faceapi_resnet34_stage2_ls",
+            "fer2013_faceapi_resnet34_stage3",
             "fer2013_mini_xception",
             "fer2013_resnet18",
             "fer2013_resnet18_cbam",
