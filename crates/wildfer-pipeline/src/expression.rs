@@ -538,6 +538,13 @@ struct Window {
     side: f32,
 }
 
+impl Window {
+    /// Its side in pixels, of a square `n` pixels wide.
+    fn side_of(&self, n: usize) -> usize {
+        ((n as f32 * self.side).round() as usize).clamp(1, n)
+    }
+}
+
 /// One view of a face that test-time augmentation scores: a window of the crop, resized to the
 /// crop's size, then mirrored or not.
 #[derive(Debug, Clone, Copy)]
@@ -579,7 +586,7 @@ impl View {
         out: usize,
     ) -> Vec<u8> {
         let w = self.window;
-        let side = ((n as f32 * w.side).round() as usize).clamp(1, n);
+        let side = w.side_of(n);
         let room = (n - side) as f32;
         let (x, y) = (
             x0 + (w.x * room).round() as usize,
@@ -615,7 +622,7 @@ impl View {
     /// [`AlignedFace::from_crop`] fits), at that square's resolution.
     fn of_crop(&self, f: &Frame) -> Frame {
         let n = f.width.min(f.height).max(1);
-        let side = ((n as f32 * self.window.side).round() as usize).clamp(1, n);
+        let side = self.window.side_of(n);
         let square = ((f.width - n) / 2, (f.height - n) / 2, n);
         Frame {
             rgb: self.of_square(&f.rgb, f.width, square, side),
@@ -686,6 +693,7 @@ pub const DEFAULT_MODEL: &str = "default";
 
 /// The built-in models by name: `default` (the weighted average of wildfer's trained face-api
 /// ResNet-34 and the FER2013 mini-Xception), `faceapi-resnet34-fer2013-sfew`,
+/// `faceapi-resnet34-fer2013`,
 /// `resnet18-fer2013-sfew`, `face-api-expression`, `mini-xception-fer2013`. `None` for any
 /// other name. On the CPU.
 pub fn builtin_model(name: &str) -> Option<Result<Box<dyn ExpressionModel>, PipelineError>> {
