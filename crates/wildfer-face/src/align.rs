@@ -94,14 +94,8 @@ impl AlignedFace {
     /// fitted to `spec` by one rule: its largest centred square, resized to `spec.size`. The
     /// crop's own framing is taken as `spec`'s; no landmarks are involved.
     pub fn from_crop(crop: &Frame, spec: &CropSpec) -> AlignedFace {
-        let (width, height) = (crop.width, crop.height);
-        let side = width.min(height).max(1);
-        let (x0, y0) = ((width - side) / 2, (height - side) / 2);
-        let mut square = Vec::with_capacity(side * side * 3);
-        for y in y0..y0 + side {
-            let row = 3 * (y * width + x0);
-            square.extend_from_slice(&crop.rgb[row..row + 3 * side]);
-        }
+        let (x0, y0, side) = centred_square(crop.width, crop.height);
+        let square = cut_square(&crop.rgb, crop.width, x0, y0, side);
         let n = spec.size;
         let scale = n as f32 / side as f32;
         AlignedFace {
@@ -142,6 +136,22 @@ pub fn align(
     size: usize,
 ) -> Option<AlignedFace> {
     align_as(rgb, width, height, landmarks, &CropSpec::arcface(size))
+}
+
+/// The largest centred square of a `width` x `height` image: `(x0, y0, side)`. The one rule by
+/// which an image that already is a face crop is taken as a square face (fitting, `--crops`
+/// detection, training inputs, test-time windows).
+pub fn centred_square(width: usize, height: usize) -> (usize, usize, usize) {
+    let side = width.min(height);
+    ((width - side) / 2, (height - side) / 2, side)
+}
+
+/// The `side`-pixel square at `x0`, `y0` of an RGB image `width` pixels wide.
+pub fn cut_square(rgb: &[u8], width: usize, x0: usize, y0: usize, side: usize) -> Vec<u8> {
+    (y0..y0 + side)
+        .flat_map(|y| &rgb[3 * (y * width + x0)..3 * (y * width + x0 + side)])
+        .copied()
+        .collect()
 }
 
 /// Crop and align a face as `spec` says.

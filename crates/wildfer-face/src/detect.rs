@@ -73,9 +73,8 @@ impl CropIsFace {
 impl FaceDetector for CropIsFace {
     fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>, FaceError> {
         check_frame(frame)?;
-        let side = frame.width.min(frame.height) as f32;
-        let x0 = ((frame.width - frame.width.min(frame.height)) / 2) as f32;
-        let y0 = ((frame.height - frame.width.min(frame.height)) / 2) as f32;
+        let (x0, y0, side) = crate::align::centred_square(frame.width, frame.height);
+        let (x0, y0, side) = (x0 as f32, y0 as f32, side as f32);
         let scale = side / self.spec.size as f32;
         Ok(vec![Detection {
             bbox: BBox::new(x0, y0, x0 + side, y0 + side),

@@ -518,13 +518,14 @@ pub fn with_tta(
             tta.name()
         )));
     }
+    let views = tta.views();
     let what = match tta {
         Tta::Flip => "with its mirror image".to_string(),
-        _ => format!("{} views", tta.views().len()),
+        _ => format!("{} views", views.len()),
     };
     Ok(Box::new(ViewsAveraged {
         name: format!("{} ({what})", model.name()),
-        views: tta.views(),
+        views,
         inner: model,
     }))
 }
@@ -567,14 +568,6 @@ fn mirror_rows(rgb: &[u8], width: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The `side`-pixel square at `x0`, `y0` of an image `width` pixels wide.
-fn cut_square(rgb: &[u8], width: usize, x0: usize, y0: usize, side: usize) -> Vec<u8> {
-    (y0..y0 + side)
-        .flat_map(|y| &rgb[3 * (y * width + x0)..3 * (y * width + x0 + side)])
-        .copied()
-        .collect()
-}
-
 impl View {
     /// The view of the `n`-pixel square at `x0`, `y0` of an image `width` pixels wide, as an
     /// `out`-pixel square.
@@ -592,7 +585,7 @@ impl View {
             x0 + (w.x * room).round() as usize,
             y0 + (w.y * room).round() as usize,
         );
-        let part = cut_square(rgb, width, x, y, side);
+        let part = wildfer_face::align::cut_square(rgb, width, x, y, side);
         let part = if side == out {
             part
         } else {
@@ -621,9 +614,8 @@ impl View {
     /// The view of an image that is one face crop: of its largest centred square (the part
     /// [`AlignedFace::from_crop`] fits), at that square's resolution.
     fn of_crop(&self, f: &Frame) -> Frame {
-        let n = f.width.min(f.height).max(1);
-        let side = self.window.side_of(n);
-        let square = ((f.width - n) / 2, (f.height - n) / 2, n);
+        let square = wildfer_face::align::centred_square(f.width, f.height);
+        let side = self.window.side_of(square.2);
         Frame {
             rgb: self.of_square(&f.rgb, f.width, square, side),
             width: side,

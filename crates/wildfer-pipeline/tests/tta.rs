@@ -1,5 +1,6 @@
-//! Test-time augmentation (`--tta flip`, `--tta ten-crop`): each face's answer is the mean of the model's answers
-//! for several views of it (its mirror image; windows of it), on every path a face takes to a model.
+//! Test-time augmentation (`--tta flip`, `--tta ten-crop`): each face's answer is the mean of
+//! the model's answers for several views of it (its mirror image; windows of it), on every path
+//! a face takes to a model.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use wildfer_face::{AlignedFace, CropSpec, Similarity2};
@@ -55,6 +56,20 @@ fn face(k: usize) -> AlignedFace {
     }
 }
 
+/// A `width` x `height` face crop, bright in its `k` leftmost columns.
+fn left_lit_crop(width: usize, height: usize, k: usize) -> Frame {
+    let rgb = (0..width * height)
+        .flat_map(|i| [if i % width < k { 200u8 } else { 0 }; 3])
+        .collect();
+    Frame {
+        index: 1,
+        time_s: 0.0,
+        width,
+        height,
+        rgb,
+    }
+}
+
 #[test]
 fn flip_averages_a_face_with_its_mirror_image() {
     let faces = [face(3), face(1)];
@@ -76,16 +91,7 @@ fn flip_averages_a_face_with_its_mirror_image() {
 #[test]
 fn flip_applies_to_face_crops_too() {
     // A 10x8 crop, bright in its two leftmost columns: the centred 8x8 square is columns 1..9.
-    let rgb: Vec<u8> = (0..80)
-        .flat_map(|i| [if i % 10 < 2 { 200u8 } else { 0 }; 3])
-        .collect();
-    let crop = Frame {
-        index: 1,
-        time_s: 0.0,
-        width: 10,
-        height: 8,
-        rgb,
-    };
+    let crop = left_lit_crop(10, 8, 2);
     let mut plain = LeftRight { calls: 0 };
     let p = plain.predict_crops(std::slice::from_ref(&crop)).unwrap()[0];
     assert!(p[0] > 0.99, "{p:?}");
@@ -222,16 +228,7 @@ fn ten_crop_scores_the_four_corners_the_centre_and_their_mirror_images() {
 fn ten_crop_cuts_face_crops_from_their_centred_square_at_full_resolution() {
     // A 12x10 crop: its centred square is columns 1..11; windows are 9x9 parts of it. Column 0
     // is lit (outside the square) and so is column 1 (the square's left edge).
-    let rgb: Vec<u8> = (0..120)
-        .flat_map(|i| [if i % 12 < 2 { 200u8 } else { 0 }; 3])
-        .collect();
-    let crop = Frame {
-        index: 1,
-        time_s: 0.0,
-        width: 12,
-        height: 10,
-        rgb,
-    };
+    let crop = left_lit_crop(12, 10, 2);
     let seen = std::rc::Rc::new(std::cell::RefCell::new(Recorder::default()));
     let mut m = with_tta(Box::new(Shared(seen.clone())), Tta::TenCrop).unwrap();
     m.predict_crops(std::slice::from_ref(&crop)).unwrap();

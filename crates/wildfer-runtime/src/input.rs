@@ -96,8 +96,8 @@ pub fn load_crop(
 pub fn prepare(rgb: &[u8], w: usize, h: usize, size: usize, aug: &AugDraw, out: &mut [f32]) {
     assert_eq!(out.len(), 3 * size * size, "output is 3 x size x size");
     let [cx, cy, cs] = aug.crop;
-    let side = w.min(h);
-    let (ox, oy) = (((w - side) / 2) as f32, ((h - side) / 2) as f32);
+    let (ox, oy, side) = wildfer_face::align::centred_square(w, h);
+    let (ox, oy) = (ox as f32, oy as f32);
     // The crop square's centre in source pixels, and the source step per output pixel.
     let half = cs * side as f32 / 2.0;
     let (centre_x, centre_y) = (ox + cx * side as f32 + half, oy + cy * side as f32 + half);
